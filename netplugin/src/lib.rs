@@ -1,1 +1,163 @@
-//! (stub)
+//! podlab's CNI-shaped network plugin.
+//!
+//! It owns every kernel network object of a podlab cluster: the fabric bridge `podlab0`,
+//! each node's uplink veth and pod bridge `cni0`, host-gw routes between nodes, and each
+//! pod's veth, address and default route, plus per-node IPAM. It speaks netlink through
+//! `rtnetlink` and never shells out to `ip`.
+//!
+//! [`Dataplane::kernel`] builds real objects; [`Dataplane::model`] keeps the same
+//! addresses and routes as data only (no privileges, any scale).
+
+pub mod addressing;
+pub mod bare;
+mod book;
+mod error;
+mod explain;
+pub mod ipam;
+mod kernel;
+mod model;
+mod nl;
+pub mod ns;
+mod reaper;
+
+pub use addressing::{
+    ClusterNetwork, FABRIC_BRIDGE, NODE_BRIDGE, NODE_UPLINK, NodeAddressing, POD_IFACE, PodNetwork, PodRef, RouteInfo,
+    RouteSync,
+};
+pub use error::NetError;
+pub use explain::ExplainSink;
+pub use kernel::KernelDataplane;
+pub use model::ModelDataplane;
+pub use ns::Netns;
+
+/// The cluster network, either built in the kernel or modelled as data. Same API for both.
+#[derive(Debug)]
+pub enum Dataplane {
+    /// Real bridges, veths, addresses and routes.
+    Kernel(KernelDataplane),
+    /// IPAM and computed routes only.
+    Model(ModelDataplane),
+}
+
+impl Dataplane {
+    /// A kernel dataplane whose fabric lives in the calling thread's network namespace.
+    /// Netlink sockets are registered with runtime `rt`.
+    pub fn kernel(net: ClusterNetwork, rt: tokio::runtime::Handle) -> Result<Self, NetError> {
+        Ok(Dataplane::Kernel(KernelDataplane::new(net, rt)?))
+    }
+
+    /// A model dataplane (touches no kernel object).
+    pub fn model(net: ClusterNetwork) -> Self {
+        Dataplane::Model(ModelDataplane::new(net))
+    }
+
+    /// True for the model dataplane.
+    pub fn is_model(&self) -> bool {
+        matches!(self, Dataplane::Model(_))
+    }
+
+    /// The address plan.
+    pub fn network(&self) -> ClusterNetwork {
+        match self {
+            Dataplane::Kernel(k) => k.network(),
+            Dataplane::Model(m) => m.network(),
+        }
+    }
+
+    /// Creates the fabric bridge `podlab0` (fabric gateway address, up) in the current
+    /// namespace. Idempotent. No-op for the model.
+    pub async fn setup_fabric(&self) -> Result<(), NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.setup_fabric().await,
+            Dataplane::Model(_) => Ok(()),
+        }
+    }
+
+    /// Sets up a node. Kernel: needs `Some(netns)`; brings `lo` up, creates the fabric veth
+    /// (`fab-<i>` on `podlab0` ↔ `eth0` in the node) with the node IP, bridge `cni0` with the
+    /// pod gateway, and enables `ip_forward` in the node. Calls `setup_fabric` if needed.
+    pub async fn setup_node(&self, node: &NodeAddressing, netns: Option<&Netns>) -> Result<(), NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.setup_node(node, netns).await,
+            Dataplane::Model(m) => m.setup_node(node, netns),
+        }
+    }
+
+    /// Reconciles node `node`'s host-gw routes (`<peer subnet> via <peer node IP>`) with
+    /// `peers` (which may include the node itself): adds missing, replaces wrong and deletes
+    /// stale routes inside the cluster pod range. Returns what changed.
+    pub async fn sync_routes(&self, node: &str, peers: &[NodeAddressing]) -> Result<RouteSync, NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.sync_routes(node, peers).await,
+            Dataplane::Model(m) => m.sync_routes(node, peers),
+        }
+    }
+
+    /// CNI ADD: allocates the pod's address and (kernel) builds its veth, address, `lo` and
+    /// default route. On failure nothing is left behind. Fails with
+    /// [`NetError::PodExists`] if the pod already has a network on the node.
+    pub async fn add_pod(&self, node: &str, pod: &PodRef, netns: Option<&Netns>) -> Result<PodNetwork, NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.add_pod(node, pod, netns).await,
+            Dataplane::Model(m) => m.add_pod(node, pod, netns),
+        }
+    }
+
+    /// CNI DEL: deletes the pod's veth and releases its address. Idempotent.
+    pub async fn del_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.del_pod(node, pod).await,
+            Dataplane::Model(m) => m.del_pod(node, pod),
+        }
+    }
+
+    /// CNI CHECK: verifies the pod's network is in place.
+    pub async fn check_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.check_pod(node, pod).await,
+            Dataplane::Model(m) => m.check_pod(node, pod),
+        }
+    }
+
+    /// Releases the pod's address only: for bulk teardown, after its namespace is gone
+    /// (which already removed its veth).
+    pub fn forget_pod(&self, node: &str, pod: &PodRef) {
+        match self {
+            Dataplane::Kernel(k) => k.forget_pod(node, pod),
+            Dataplane::Model(m) => m.forget_pod(node, pod),
+        }
+    }
+
+    /// Removes the node's fabric veth and forgets the node with all its pods. Idempotent.
+    pub async fn teardown_node(&self, node: &str) -> Result<(), NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.teardown_node(node).await,
+            Dataplane::Model(m) => m.teardown_node(node),
+        }
+    }
+
+    /// The pod's network, if it has one on that node.
+    pub fn pod_network(&self, node: &str, pod: &PodRef) -> Option<PodNetwork> {
+        match self {
+            Dataplane::Kernel(k) => k.pod_network(node, pod),
+            Dataplane::Model(m) => m.pod_network(node, pod),
+        }
+    }
+
+    /// The node's route table: connected routes plus host-gw routes (computed by the model,
+    /// expected by the kernel dataplane after the last `sync_routes`). Sorted.
+    pub fn routes(&self, node: &str) -> Vec<RouteInfo> {
+        match self {
+            Dataplane::Kernel(k) => k.routes(node),
+            Dataplane::Model(m) => m.routes(node),
+        }
+    }
+
+    /// Reports every kernel change (`ExplainSink` = `Arc<dyn Fn(&str) + Send + Sync>`) as the equivalent iproute2 command (e.g.
+    /// `ip -n worker-2 route add 10.244.1.0/24 via 172.18.0.2`). The model reports nothing.
+    pub fn set_explain(&self, sink: Option<ExplainSink>) {
+        if let Dataplane::Kernel(k) = self {
+            k.set_explain(sink);
+        }
+    }
+}

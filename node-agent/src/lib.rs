@@ -1,1 +1,83 @@
-//! (stub)
+//! podlab's node agent (the kubelet's job): pod sandboxes held by pause processes, containers
+//! started as real processes inside the sandbox's namespaces, the built-in image catalog,
+//! in-memory logs, restarts with Kubernetes' back-off, and `exec` into pods and nodes.
+
+pub mod images;
+pub mod logs;
+pub mod pod;
+pub mod process;
+pub mod sandbox;
+pub mod spawner;
+
+pub use pod::{PodContext, PodHandle, Publish};
+pub use sandbox::Sandbox;
+pub use spawner::{SandboxKind, Spawner};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings shared by every pod on every node.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// The podlab binary, re-executed as `podlab __image NAME` for built-in images.
+    pub exe: PathBuf,
+    /// Multiplies every back-off and grace period (1.0 = Kubernetes' real values).
+    pub time_scale: f64,
+}
+
+/// The current time as a Kubernetes `Time`.
+pub fn now() -> Time {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Time(k8s_openapi::jiff::Timestamp::from_millisecond(ms).unwrap_or_default())
+}
+
+/// What `exec` printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_code: i32,
+    pub output: String,
+    pub timed_out: bool,
+}
+
+/// Run `argv` inside `sandbox`'s namespaces (like `kubectl exec` / `nsenter -t PID -n -u -i`),
+/// with the machine's binaries, and collect its combined output.
+pub async fn exec(
+    spawner: &Spawner,
+    sandbox: &Sandbox,
+    argv: &[String],
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    timeout: Duration,
+) -> std::io::Result<ExecOutput> {
+    let Some((prog, args)) = argv.split_first() else {
+        return Err(std::io::Error::other("exec needs a command"));
+    };
+    let log = logs::LogFile::new("exec")?;
+    let pid = spawner.spawn_process(spawner::ProcessSpec {
+        program: PathBuf::from(prog),
+        args: args.to_vec(),
+        env,
+        join: sandbox.join_fds(),
+        stdout: log.writer()?,
+        stderr: log.writer()?,
+        cwd,
+    })?;
+    let proc = process::Process::adopt(pid)?;
+    let sig = proc.signaler()?;
+    let (exit, timed_out) = process::wait_or_stop(
+        proc.wait(),
+        &sig,
+        tokio::time::sleep(timeout),
+        Duration::from_millis(200),
+    )
+    .await;
+    Ok(ExecOutput {
+        exit_code: exit.map(process::Exit::code).unwrap_or(137),
+        output: log.read_all(),
+        timed_out,
+    })
+}

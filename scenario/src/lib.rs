@@ -1,1 +1,35 @@
-//! (stub)
+//! podlab-scenario: loads podlab scenario files and plain Kubernetes manifests, validates
+//! them the way kubectl and the API server would, and returns k8s-openapi objects
+//! (Kubernetes 1.34). The only I/O is reading the files it is given.
+//!
+//! Entry points: [`load`] (a scenario, a manifest file, or a directory of manifests) and
+//! [`load_manifests`]. The file format is described in the crate's README.
+
+mod cluster;
+mod de;
+mod duration;
+mod error;
+mod names;
+mod objects;
+mod quantity;
+mod scenario;
+mod selector;
+mod source;
+mod steps;
+mod validate;
+mod walk;
+mod yaml;
+
+pub use cluster::{ClusterSpec, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, SCORING_STRATEGIES, SchedulerSpec};
+pub use duration::{DurationError, parse_duration};
+pub use error::{LoadError, Position, Warning};
+pub use objects::{Object, Origin, SOURCE_ANNOTATION, SUPPORTED_KINDS};
+pub use quantity::{QUANTITY_REGEX, QuantityError, parse_quantity};
+pub use scenario::{Loaded, SCENARIO_API_VERSION, Scenario, load, load_manifests};
+pub use selector::{LabelSelector, Operator, Requirement, SelectorError};
+pub use steps::{Action, DEFAULT_EXEC_TIMEOUT, DEFAULT_WAIT_TIMEOUT, Expectation, PodSelector, Step};
+
+/// Name checks with the API server's wording, for other crates (e.g. `podlab run` flags).
+pub mod validation {
+    pub use crate::names::{dns1123_label, dns1123_subdomain, label_value, qualified_name};
+}

@@ -1,1 +1,27 @@
-//! (stub)
+//! podlab-scheduler: a pure, deterministic re-implementation of kube-scheduler 1.34's
+//! default profile over Kubernetes' own `Pod`/`Node` types.
+//!
+//! Filters: NodeUnschedulable, NodeName, TaintToleration, NodeAffinity (nodeSelector +
+//! required), NodePorts, NodeResourcesFit, PodTopologySpread, InterPodAffinity.
+//! Scores: TaintToleration, NodeAffinity, NodeResourcesFit (Least/MostAllocated),
+//! PodTopologySpread, InterPodAffinity, NodeResourcesBalancedAllocation, ImageLocality.
+
+mod cycle;
+mod error;
+mod explain;
+mod index;
+mod nodeinfo;
+mod podinfo;
+mod profile;
+pub mod quantity;
+pub mod resources;
+mod scheduler;
+mod selectors;
+
+pub use cycle::reasons;
+pub use error::{FilterFailure, NO_NODES_MESSAGE, Unschedulable};
+pub use explain::{Explanation, NodeExplanation, PluginScore};
+pub use profile::{PluginWeights, Profile, ScoringStrategy, num_feasible_nodes_to_find};
+pub use scheduler::Scheduler;
+
+pub mod bench;

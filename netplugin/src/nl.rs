@@ -1,0 +1,163 @@
+//! Small rtnetlink helpers shared by the kernel dataplane and the bare baseline:
+//! message builders and lookups, each mapping failures to a [`NetError`] naming the object.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::RawFd;
+
+use futures::TryStreamExt;
+use ipnetwork::Ipv4Network;
+use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType};
+use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::NetError;
+use crate::error::errno;
+
+/// Index of the loopback device in every network namespace.
+pub(crate) const LOOPBACK_INDEX: u32 = 1;
+
+/// Looks a link up by name; `Ok(None)` if it does not exist.
+pub(crate) async fn link_by_name(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, rtnetlink::Error> {
+    match handle.link().get().match_name(name).execute().try_next().await {
+        Ok(m) => Ok(m),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Index of link `name`, failing with a message naming it and `place` if it is missing.
+pub(crate) async fn link_index(handle: &Handle, name: &str, place: &str) -> Result<u32, NetError> {
+    match link_by_name(handle, name).await {
+        Ok(Some(m)) => Ok(m.header.index),
+        Ok(None) => Err(NetError::netlink(
+            format!("find link {name} in {place}"),
+            rtnetlink::Error::RequestFailed,
+        )),
+        Err(e) => Err(NetError::netlink(format!("find link {name} in {place}"), e)),
+    }
+}
+
+/// Sets link `index` up.
+pub(crate) async fn set_up(handle: &Handle, index: u32) -> Result<(), rtnetlink::Error> {
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+}
+
+/// A veth `name` (up, optionally enslaved to `controller`) whose peer `peer` is created
+/// directly inside the namespace `peer_ns`. The peer stays down: the kernel refuses to
+/// open a veth end before its pair is complete (ENOTCONN), so bring it up from inside.
+pub(crate) fn veth_into(name: &str, controller: Option<u32>, peer: &str, peer_ns: RawFd) -> LinkMessage {
+    let peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).build();
+    let mut b = LinkVeth::new(name, peer).up();
+    if let Some(c) = controller {
+        b = b.controller(c);
+    }
+    b.set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg))).build()
+}
+
+/// Adds `ip/prefix` to link `index`; an address that is already there is fine.
+pub(crate) async fn add_address(handle: &Handle, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<(), rtnetlink::Error> {
+    match handle.address().add(index, IpAddr::V4(ip), prefix).execute().await {
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        r => r,
+    }
+}
+
+/// A main-table unicast route message `dst via gw`.
+pub(crate) fn route_via(dst: Ipv4Network, gw: Ipv4Addr) -> RouteMessage {
+    RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(dst.network(), dst.prefix())
+        .gateway(gw)
+        .build()
+}
+
+/// Adds (or with `replace`, replaces) route `dst via gw`.
+pub(crate) async fn add_route(
+    handle: &Handle,
+    dst: Ipv4Network,
+    gw: Ipv4Addr,
+    replace: bool,
+) -> Result<(), rtnetlink::Error> {
+    let req = handle.route().add(route_via(dst, gw));
+    if replace {
+        req.replace().execute().await
+    } else {
+        req.execute().await
+    }
+}
+
+/// The IPv4 main-table unicast routes of a namespace, keyed by destination.
+pub(crate) async fn main_routes(
+    handle: &Handle,
+) -> Result<BTreeMap<Ipv4Network, (Option<Ipv4Addr>, RouteMessage)>, rtnetlink::Error> {
+    let mut out = BTreeMap::new();
+    let mut stream = handle
+        .route()
+        .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+        .execute();
+    while let Some(m) = stream.try_next().await? {
+        if m.header.table != RouteHeader::RT_TABLE_MAIN || m.header.kind != RouteType::Unicast {
+            continue;
+        }
+        let mut dst = Ipv4Addr::UNSPECIFIED;
+        let mut gw = None;
+        for a in &m.attributes {
+            match a {
+                RouteAttribute::Destination(RouteAddress::Inet(d)) => dst = *d,
+                RouteAttribute::Gateway(RouteAddress::Inet(g)) => gw = Some(*g),
+                _ => {}
+            }
+        }
+        if let Ok(net) = Ipv4Network::new(dst, m.header.destination_prefix_length) {
+            out.insert(net, (gw, m));
+        }
+    }
+    Ok(out)
+}
+
+/// The IPv4 addresses (with prefix) on link `index`.
+pub(crate) async fn addresses(handle: &Handle, index: u32) -> Result<Vec<Ipv4Network>, rtnetlink::Error> {
+    let mut out = Vec::new();
+    let mut stream = handle.address().get().set_link_index_filter(index).execute();
+    while let Some(m) = stream.try_next().await? {
+        if m.header.index != index {
+            continue;
+        }
+        for a in &m.attributes {
+            if let AddressAttribute::Address(IpAddr::V4(ip)) = a
+                && let Ok(n) = Ipv4Network::new(*ip, m.header.prefix_len)
+            {
+                out.push(n);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a link message says the link is administratively up.
+pub(crate) fn is_up(m: &LinkMessage) -> bool {
+    m.header.flags.contains(LinkFlags::Up)
+}
+
+/// The controller (bridge) index of a link message, if enslaved.
+pub(crate) fn controller_of(m: &LinkMessage) -> Option<u32> {
+    m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Controller(c) => Some(*c),
+        _ => None,
+    })
+}
+
+/// Deletes link `name`; a link that is already gone is fine.
+pub(crate) async fn delete_link_by_name(handle: &Handle, name: &str) -> Result<(), rtnetlink::Error> {
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    match handle.link().del_with_message(msg).execute().await {
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
+        r => r,
+    }
+}

@@ -1,0 +1,180 @@
+//! Network namespace handles (fds of `/proc/<pid>/ns/net`) and running code inside them.
+//!
+//! `setns` acts on the calling OS thread only, so everything here runs the namespace work
+//! on a fresh, short-lived std thread and never touches the caller's (or a tokio worker's)
+//! namespace.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use netlink_packet_route::RouteNetlinkMessage;
+use nix::sched::{CloneFlags, setns};
+
+/// A rtnetlink connection future: spawn it (or poll it) for its [`rtnetlink::Handle`] to work.
+pub type NetlinkConnection = rtnetlink::proto::Connection<RouteNetlinkMessage>;
+
+/// A handle on one network namespace: an open fd of its `ns/net` file.
+///
+/// Holding a `Netns` keeps the namespace alive; drop it when done.
+#[derive(Debug)]
+pub struct Netns {
+    fd: OwnedFd,
+    pid: Option<u32>,
+    path: Option<PathBuf>,
+}
+
+impl Netns {
+    /// The network namespace of process `pid` (`/proc/<pid>/ns/net`).
+    pub fn from_pid(pid: u32) -> io::Result<Self> {
+        let file = File::open(format!("/proc/{pid}/ns/net"))?;
+        Ok(Netns {
+            fd: file.into(),
+            pid: Some(pid),
+            path: None,
+        })
+    }
+
+    /// The network namespace behind a namespace file (e.g. `/proc/<pid>/task/<tid>/ns/net`).
+    pub fn from_path(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref();
+        let file = File::open(path)?;
+        Ok(Netns {
+            fd: file.into(),
+            pid: None,
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// The network namespace of the calling thread.
+    pub fn current() -> io::Result<Self> {
+        let file = File::open("/proc/thread-self/ns/net")?;
+        Ok(Netns {
+            fd: file.into(),
+            pid: None,
+            path: None,
+        })
+    }
+
+    /// The namespace fd (valid as long as `self` lives).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The raw namespace fd (valid as long as `self` lives).
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The pid this handle was opened from, if it was opened with [`Netns::from_pid`].
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// A second handle on the same namespace (duplicates the fd).
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Netns {
+            fd: self.fd.try_clone()?,
+            pid: self.pid,
+            path: self.path.clone(),
+        })
+    }
+
+    /// Where this namespace can be opened again later without holding an fd
+    /// (the pid, or the path it was opened from).
+    pub(crate) fn locator(&self) -> Option<NetnsLocator> {
+        match (self.pid, &self.path) {
+            (Some(pid), _) => Some(NetnsLocator::Pid(pid)),
+            (None, Some(p)) => Some(NetnsLocator::Path(p.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether both handles refer to the same namespace (same inode).
+    pub fn same_as(&self, other: &Netns) -> io::Result<bool> {
+        let a = nix::sys::stat::fstat(self.fd.as_fd()).map_err(io::Error::from)?;
+        let b = nix::sys::stat::fstat(other.fd.as_fd()).map_err(io::Error::from)?;
+        Ok(a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+    }
+}
+
+/// How to reopen a namespace later without keeping it alive.
+#[derive(Clone, Debug)]
+pub(crate) enum NetnsLocator {
+    Pid(u32),
+    Path(PathBuf),
+}
+
+impl NetnsLocator {
+    pub(crate) fn open(&self) -> io::Result<Netns> {
+        match self {
+            NetnsLocator::Pid(pid) => Netns::from_pid(*pid),
+            NetnsLocator::Path(p) => Netns::from_path(p),
+        }
+    }
+}
+
+fn enter(ns: BorrowedFd<'_>) -> io::Result<()> {
+    setns(ns, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
+}
+
+/// Runs `f` on a fresh std thread that has `setns`'d into `ns`, and returns its result.
+///
+/// Sockets created by `f` stay bound to `ns`. Blocks the calling thread until `f` returns:
+/// from async code prefer [`run_in_async`]. A panic in `f` is propagated.
+pub fn run_in<R: Send>(ns: &Netns, f: impl FnOnce() -> R + Send) -> io::Result<R> {
+    let fd = ns.as_fd();
+    std::thread::scope(|s| {
+        let worker =
+            std::thread::Builder::new()
+                .name("podlab-netns".into())
+                .spawn_scoped(s, move || -> io::Result<R> {
+                    enter(fd)?;
+                    Ok(f())
+                })?;
+        match worker.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Like [`run_in`], but awaits the thread instead of blocking (safe on a tokio worker).
+pub async fn run_in_async<R: Send + 'static>(ns: &Netns, f: impl FnOnce() -> R + Send + 'static) -> io::Result<R> {
+    let fd = ns.fd.try_clone()?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("podlab-netns".into()).spawn(move || {
+        let r = enter(fd.as_fd()).map(|()| f());
+        drop(fd);
+        let _ = tx.send(r);
+    })?;
+    rx.await
+        .map_err(|_| io::Error::other("namespace worker thread panicked"))?
+}
+
+/// Opens a rtnetlink socket inside `ns` (on a dedicated thread), registered with runtime `rt`.
+///
+/// Spawn or poll the returned connection; the socket closes once every handle clone is
+/// dropped and the connection future has been polled again.
+pub async fn netlink_in(ns: &Netns, rt: &tokio::runtime::Handle) -> io::Result<(NetlinkConnection, rtnetlink::Handle)> {
+    let rt = rt.clone();
+    run_in_async(ns, move || {
+        let _guard = rt.enter();
+        let (conn, handle, _unsolicited) = rtnetlink::new_connection()?;
+        Ok((conn, handle))
+    })
+    .await?
+}
+
+/// Opens a rtnetlink socket in the calling thread's namespace, registered with runtime `rt`.
+pub fn netlink_here(rt: &tokio::runtime::Handle) -> io::Result<(NetlinkConnection, rtnetlink::Handle)> {
+    let _guard = rt.enter();
+    let (conn, handle, _unsolicited) = rtnetlink::new_connection()?;
+    Ok((conn, handle))
+}
+
+/// Writes `value` to a `/proc/sys/...` file as seen from inside `ns` (sysctls are per-netns).
+pub async fn write_sysctl_in(ns: &Netns, path: &'static str, value: &'static str) -> io::Result<()> {
+    run_in_async(ns, move || std::fs::write(path, value)).await?
+}

@@ -1,0 +1,149 @@
+//! Waiting for and stopping processes podlab started, by pid, through pidfds.
+//!
+//! A pidfd names one process for good (no pid-reuse races) and becomes readable when the
+//! process exits, so a tokio task can await any child without a global SIGCHLD reaper.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    /// The exit code Kubernetes reports: the code, or 128 + signal number.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// A child process of podlab, owned through its pidfd.
+pub struct Process {
+    pid: i32,
+    pidfd: OwnedFd,
+}
+
+impl Process {
+    /// Take ownership of child `pid` (must be a child of this process, not yet reaped).
+    pub fn adopt(pid: i32) -> io::Result<Self> {
+        // SAFETY: pidfd_open has no memory-safety preconditions.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just gave us this fd.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        Ok(Process { pid, pidfd })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Send a signal through the pidfd (never hits a recycled pid).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain syscall on an fd we own.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+    }
+
+    /// Wait for the process to exit and reap it.
+    pub async fn wait(self) -> io::Result<Exit> {
+        // SAFETY: the AsyncFd takes ownership of the pidfd, so it stays open while registered.
+        let afd = unsafe { AsyncFd::register_with_interest(self.pidfd, tokio::io::Interest::READABLE) }
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let _guard = afd.readable().await?;
+        Ok(reap(self.pid))
+    }
+
+    /// SIGKILL and reap, blocking (used at teardown, and from non-async code).
+    pub fn kill_and_reap(self) -> Exit {
+        self.signal(libc::SIGKILL);
+        reap(self.pid)
+    }
+
+    /// A second handle that can signal the process while another task awaits `wait`.
+    pub fn signaler(&self) -> io::Result<Signaler> {
+        Ok(Signaler {
+            pidfd: self.pidfd.try_clone()?,
+        })
+    }
+}
+
+/// Sends signals to one process through its own pidfd.
+pub struct Signaler {
+    pidfd: OwnedFd,
+}
+
+impl Signaler {
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain syscall on an fd we own.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+    }
+}
+
+/// Wait for `wait` to finish; on `stop`, SIGTERM, then SIGKILL after `grace`.
+pub async fn wait_or_stop(
+    wait: impl std::future::Future<Output = io::Result<Exit>>,
+    sig: &Signaler,
+    stop: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) -> (io::Result<Exit>, bool) {
+    tokio::pin!(wait);
+    tokio::select! {
+        r = &mut wait => (r, false),
+        _ = stop => {
+            sig.signal(libc::SIGTERM);
+            match tokio::time::timeout(grace, &mut wait).await {
+                Ok(r) => (r, true),
+                Err(_) => {
+                    sig.signal(libc::SIGKILL);
+                    (wait.await, true)
+                }
+            }
+        }
+    }
+}
+
+fn reap(pid: i32) -> Exit {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return Exit::Signal(libc::SIGKILL);
+    }
+    if libc::WIFEXITED(status) {
+        Exit::Code(libc::WEXITSTATUS(status))
+    } else {
+        Exit::Signal(libc::WTERMSIG(status))
+    }
+}

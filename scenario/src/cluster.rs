@@ -1,0 +1,518 @@
+//! The `cluster:` part of a scenario: nodes (list or generator form), address ranges,
+//! scheduler settings and time scale, with defaults and checks.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+use k8s_openapi::api::core::v1::{Node as K8sNode, NodeSpec, NodeStatus, Taint};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::error::LoadError;
+use crate::names;
+use crate::objects::Ctx;
+use crate::quantity::parse_quantity;
+use crate::walk::{self, Map};
+use crate::yaml::{Node, Value};
+
+/// Default node CPU capacity.
+pub const DEFAULT_CPU: &str = "2";
+/// Default node memory capacity.
+pub const DEFAULT_MEMORY: &str = "4Gi";
+/// Default number of pods per node.
+pub const DEFAULT_PODS: &str = "110";
+
+/// The simulated cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSpec {
+    /// Cluster name (default "podlab").
+    pub name: String,
+    /// Worker nodes: labels (incl. `kubernetes.io/hostname`), `spec.taints`,
+    /// `spec.unschedulable`, `spec.podCIDR`, `status.capacity` and `status.allocatable`.
+    pub nodes: Vec<K8sNode>,
+    /// The flat pod address range (default 10.244.0.0/16).
+    pub pod_cidr: Ipv4Network,
+    /// Prefix length of each node's share of `pod_cidr` (default 24).
+    pub node_cidr_prefix: u8,
+    /// The range node addresses live in on the fabric bridge (default 172.18.0.0/16).
+    pub fabric_cidr: Ipv4Network,
+    /// Scheduler settings.
+    pub scheduler: SchedulerSpec,
+    /// Multiplies back-off timers; below 1.0 makes lessons and tests faster (default 1.0).
+    pub time_scale: f64,
+}
+
+/// Scheduler settings of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerSpec {
+    /// Seed for tie-breaking between equally good nodes (default 0).
+    pub seed: u64,
+    /// Scoring strategy: "LeastAllocated" (default, spread) or "MostAllocated" (pack).
+    pub scoring: String,
+}
+
+impl Default for SchedulerSpec {
+    fn default() -> Self {
+        SchedulerSpec {
+            seed: 0,
+            scoring: "LeastAllocated".into(),
+        }
+    }
+}
+
+/// Scoring strategies the scheduler implements.
+pub const SCORING_STRATEGIES: [&str; 2] = ["LeastAllocated", "MostAllocated"];
+
+impl Default for ClusterSpec {
+    /// Two nodes, `worker-1` and `worker-2`, with default capacity and address ranges.
+    fn default() -> Self {
+        let pod_cidr = Ipv4Network::new(Ipv4Addr::new(10, 244, 0, 0), 16)
+            .unwrap_or_else(|_| unreachable!("constant network is valid"));
+        let fabric_cidr = Ipv4Network::new(Ipv4Addr::new(172, 18, 0, 0), 16)
+            .unwrap_or_else(|_| unreachable!("constant network is valid"));
+        let mut spec = ClusterSpec {
+            name: "podlab".into(),
+            nodes: ["worker-1", "worker-2"]
+                .iter()
+                .map(|n| make_node(n, &BTreeMap::new(), capacity_defaults(), vec![], false))
+                .collect(),
+            pod_cidr,
+            node_cidr_prefix: 24,
+            fabric_cidr,
+            scheduler: SchedulerSpec::default(),
+            time_scale: 1.0,
+        };
+        assign_pod_cidrs(&mut spec);
+        spec
+    }
+}
+
+impl ClusterSpec {
+    /// The pod range of the node at `index` (0-based): block `index + 1` of `pod_cidr`, so
+    /// worker-1 gets 10.244.1.0/24 and worker-N 10.244.N.0/24 by default. Block 0 stays free,
+    /// as in kind, where the control-plane node holds it.
+    pub fn node_pod_cidr(&self, index: usize) -> Option<Ipv4Network> {
+        let size = 1u64 << (32 - u32::from(self.node_cidr_prefix));
+        let base = u64::from(u32::from(self.pod_cidr.network()));
+        let start = base + size * (index as u64 + 1);
+        if self.node_cidr_prefix < self.pod_cidr.prefix() || index as u64 >= self.node_ranges() {
+            return None;
+        }
+        let start = u32::try_from(start).ok()?;
+        Ipv4Network::new(Ipv4Addr::from(start), self.node_cidr_prefix).ok()
+    }
+
+    /// How many node ranges fit in `pod_cidr` (block 0 is kept free, see `node_pod_cidr`).
+    pub fn node_ranges(&self) -> u64 {
+        let bits = u32::from(self.node_cidr_prefix).saturating_sub(u32::from(self.pod_cidr.prefix()));
+        (1u64 << bits.min(32)) - 1
+    }
+}
+
+fn capacity_defaults() -> BTreeMap<String, Quantity> {
+    [("cpu", DEFAULT_CPU), ("memory", DEFAULT_MEMORY), ("pods", DEFAULT_PODS)]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Quantity(v.to_owned())))
+        .collect()
+}
+
+fn arch_label() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn make_node(
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    capacity: BTreeMap<String, Quantity>,
+    taints: Vec<Taint>,
+    unschedulable: bool,
+) -> K8sNode {
+    let mut all_labels = BTreeMap::from([
+        ("kubernetes.io/arch".to_owned(), arch_label().to_owned()),
+        ("kubernetes.io/os".to_owned(), "linux".to_owned()),
+    ]);
+    all_labels.extend(labels.clone());
+    all_labels.insert("kubernetes.io/hostname".into(), name.to_owned());
+    K8sNode {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(all_labels),
+            ..Default::default()
+        },
+        spec: Some(NodeSpec {
+            taints: (!taints.is_empty()).then_some(taints),
+            unschedulable: unschedulable.then_some(true),
+            ..Default::default()
+        }),
+        status: Some(NodeStatus {
+            allocatable: Some(capacity.clone()),
+            capacity: Some(capacity),
+            ..Default::default()
+        }),
+    }
+}
+
+fn assign_pod_cidrs(spec: &mut ClusterSpec) {
+    let cidrs: Vec<Option<Ipv4Network>> = (0..spec.nodes.len()).map(|i| spec.node_pod_cidr(i)).collect();
+    for (node, cidr) in spec.nodes.iter_mut().zip(cidrs) {
+        if let (Some(ns), Some(c)) = (node.spec.as_mut(), cidr) {
+            ns.pod_cidr = Some(c.to_string());
+            ns.pod_cidrs = Some(vec![c.to_string()]);
+        }
+    }
+}
+
+/// Reads `cluster:`; `None` gives the defaults.
+pub(crate) fn parse(node: Option<&Node>, ctx: &mut Ctx<'_>) -> Result<ClusterSpec, LoadError> {
+    let mut spec = ClusterSpec::default();
+    let Some(node) = node.filter(|n| n.value != Value::Null) else {
+        return Ok(spec);
+    };
+    let m = Map::new(node, "cluster", ctx)?;
+    m.warn_unknown(
+        &[
+            "name",
+            "nodes",
+            "podCIDR",
+            "nodeCIDRPrefix",
+            "fabricCIDR",
+            "scheduler",
+            "timeScale",
+        ],
+        ctx,
+    );
+    if let Some(name) = m.string("name", ctx)? {
+        if let Some(p) = names::dns1123_label(&name).into_iter().next() {
+            return Err(walk::error(
+                m.get("name").unwrap_or(node),
+                "cluster.name",
+                &format!("Invalid value: {name:?}: {p}"),
+                ctx,
+            ));
+        }
+        spec.name = name;
+    }
+    if let Some(nodes) = m.get("nodes") {
+        spec.nodes = parse_nodes(nodes, ctx)?;
+    }
+    if let Some(n) = m.get("podCIDR") {
+        spec.pod_cidr = cidr(n, "cluster.podCIDR", ctx)?;
+    }
+    if let Some(n) = m.get("fabricCIDR") {
+        spec.fabric_cidr = cidr(n, "cluster.fabricCIDR", ctx)?;
+    }
+    if let Some(p) = m.uint("nodeCIDRPrefix", 32, ctx)? {
+        spec.node_cidr_prefix = p as u8;
+    }
+    if let Some(s) = m.get("scheduler") {
+        let sm = Map::new(s, "cluster.scheduler", ctx)?;
+        sm.warn_unknown(&["seed", "scoring"], ctx);
+        if let Some(seed) = sm.uint("seed", u64::MAX, ctx)? {
+            spec.scheduler.seed = seed;
+        }
+        if let Some(scoring) = sm.string("scoring", ctx)? {
+            if !SCORING_STRATEGIES.contains(&scoring.as_str()) {
+                return Err(walk::error(
+                    sm.get("scoring").unwrap_or(s),
+                    "cluster.scheduler.scoring",
+                    &format!(
+                        "Unsupported value: {scoring:?}: supported values: \"LeastAllocated\" (spread pods over nodes), \"MostAllocated\" (pack pods onto few nodes)"
+                    ),
+                    ctx,
+                ));
+            }
+            spec.scheduler.scoring = scoring;
+        }
+    }
+    if let Some(ts) = m.float("timeScale", ctx)? {
+        if !(ts.is_finite() && ts > 0.0) {
+            return Err(walk::error(
+                m.get("timeScale").unwrap_or(node),
+                "cluster.timeScale",
+                &format!("{ts} must be a number greater than 0 (1.0 is real time, 0.1 runs timers 10 times faster)"),
+                ctx,
+            ));
+        }
+        spec.time_scale = ts;
+    }
+    check_ranges(&spec, &m, ctx)?;
+    assign_pod_cidrs(&mut spec);
+    Ok(spec)
+}
+
+fn cidr(node: &Node, path: &str, ctx: &Ctx<'_>) -> Result<Ipv4Network, LoadError> {
+    let text = walk::string(node, path, ctx)?;
+    let net: Ipv4Network = text.parse().map_err(|e| {
+        walk::error(
+            node,
+            path,
+            &format!("{text:?} is not an IPv4 range in CIDR form like 10.244.0.0/16 ({e})"),
+            ctx,
+        )
+    })?;
+    if net.ip() != net.network() {
+        return Err(walk::error(
+            node,
+            path,
+            &format!(
+                "{text} is not the start of its range (did you mean {}/{}?)",
+                net.network(),
+                net.prefix()
+            ),
+            ctx,
+        ));
+    }
+    Ok(net)
+}
+
+fn check_ranges(spec: &ClusterSpec, m: &Map<'_>, ctx: &Ctx<'_>) -> Result<(), LoadError> {
+    let at = |key: &str| m.get(key).unwrap_or(m.node);
+    let prefix = spec.node_cidr_prefix;
+    if prefix < spec.pod_cidr.prefix() || prefix > 30 {
+        return Err(walk::error(
+            at("nodeCIDRPrefix"),
+            "cluster.nodeCIDRPrefix",
+            &format!(
+                "{prefix} must be between the podCIDR prefix ({}) and 30, so each node's range fits inside podCIDR and holds a gateway and pods",
+                spec.pod_cidr.prefix()
+            ),
+            ctx,
+        ));
+    }
+    let room = spec.node_ranges();
+    if (spec.nodes.len() as u64) > room {
+        return Err(walk::error(
+            at("podCIDR"),
+            "cluster.podCIDR",
+            &format!(
+                "podCIDR {} has room for {room} /{prefix} node ranges, but the cluster has {} nodes (use a larger range such as a /16, or a longer nodeCIDRPrefix)",
+                spec.pod_cidr,
+                spec.nodes.len()
+            ),
+            ctx,
+        ));
+    }
+    let fabric_room = 1u64 << (32 - u32::from(spec.fabric_cidr.prefix()));
+    if (spec.nodes.len() as u64) + 3 > fabric_room {
+        return Err(walk::error(
+            at("fabricCIDR"),
+            "cluster.fabricCIDR",
+            &format!(
+                "fabricCIDR {} has room for {} node addresses, but the cluster has {} nodes",
+                spec.fabric_cidr,
+                fabric_room.saturating_sub(3),
+                spec.nodes.len()
+            ),
+            ctx,
+        ));
+    }
+    let (a, b) = (spec.pod_cidr, spec.fabric_cidr);
+    if a.contains(b.network()) || b.contains(a.network()) {
+        return Err(walk::error(
+            at("fabricCIDR"),
+            "cluster.fabricCIDR",
+            &format!(
+                "the pod range {a} and the fabric range {b} overlap: pod addresses and node addresses must come from separate ranges"
+            ),
+            ctx,
+        ));
+    }
+    Ok(())
+}
+
+fn parse_nodes(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<K8sNode>, LoadError> {
+    let nodes = match &node.value {
+        Value::Seq(items) => {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("cluster.nodes[{i}]");
+                let m = Map::new(item, &path, ctx)?;
+                m.warn_unknown(&["name", "capacity", "labels", "taints", "unschedulable"], ctx);
+                let name_node = m.get("name").ok_or_else(|| {
+                    walk::error(
+                        item,
+                        &format!("{path}.name"),
+                        "Required value: every node needs a name, e.g. worker-1",
+                        ctx,
+                    )
+                })?;
+                let name = walk::string(name_node, &format!("{path}.name"), ctx)?;
+                out.push((name_node, node_from_fields(&name, &m, None, ctx)?));
+            }
+            out
+        }
+        Value::Map(_) => {
+            let m = Map::new(node, "cluster.nodes", ctx)?;
+            m.warn_unknown(
+                &["count", "namePrefix", "capacity", "labels", "taints", "unschedulable"],
+                ctx,
+            );
+            let count = m.uint("count", 4096, ctx)?.ok_or_else(|| {
+                walk::error(
+                    node,
+                    "cluster.nodes.count",
+                    "Required value: the generator form needs a count, e.g. {count: 3, namePrefix: worker-}",
+                    ctx,
+                )
+            })?;
+            let prefix = m.string("namePrefix", ctx)?.unwrap_or_else(|| "worker-".into());
+            let mut out = Vec::new();
+            for index in 1..=count {
+                let name = format!("{prefix}{index}");
+                out.push((node, node_from_fields(&name, &m, Some(index), ctx)?));
+            }
+            out
+        }
+        _ => {
+            return Err(walk::mismatch(
+                node,
+                "cluster.nodes",
+                "a list of nodes or a generator like {count: 3}",
+                ctx,
+            ));
+        }
+    };
+    if nodes.is_empty() {
+        return Err(walk::error(
+            node,
+            "cluster.nodes",
+            "a cluster needs at least one node",
+            ctx,
+        ));
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (at, n) in &nodes {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        if let Some(p) = names::dns1123_subdomain(&name).into_iter().next() {
+            return Err(walk::error(
+                at,
+                "cluster.nodes",
+                &format!("node name {name:?} is invalid: {p}"),
+                ctx,
+            ));
+        }
+        if let Some(first) = seen.insert(name.clone(), at.line) {
+            return Err(walk::error(
+                at,
+                "cluster.nodes",
+                &format!("node {name:?} is defined twice (first on line {first}); node names must be unique"),
+                ctx,
+            ));
+        }
+    }
+    Ok(nodes.into_iter().map(|(_, n)| n).collect())
+}
+
+fn node_from_fields(name: &str, m: &Map<'_>, index: Option<u64>, ctx: &mut Ctx<'_>) -> Result<K8sNode, LoadError> {
+    let subst = |s: &str| match index {
+        Some(i) => s.replace("{index}", &i.to_string()).replace("{name}", name),
+        None => s.replace("{name}", name),
+    };
+    let mut capacity = capacity_defaults();
+    if let Some(c) = m.get("capacity") {
+        let cm = Map::new(c, &m.child("capacity"), ctx)?;
+        for (k, v) in cm.node.entries().unwrap_or_default() {
+            let path = cm.child(&k.name);
+            let text = v
+                .scalar_text()
+                .ok_or_else(|| walk::mismatch(v, &path, "a quantity like \"2\" or \"4Gi\"", ctx))?;
+            match parse_quantity(&text) {
+                Ok(q) if q < 0.0 => {
+                    return Err(walk::error(v, &path, "must be greater than or equal to 0", ctx));
+                }
+                Ok(q) if k.name == "pods" && q.fract() != 0.0 => {
+                    return Err(walk::error(v, &path, "pods must be a whole number", ctx));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(walk::error(v, &path, &e.to_string(), ctx)),
+            }
+            if !["cpu", "memory", "pods", "ephemeral-storage"].contains(&k.name.as_str()) && !k.name.contains('/') {
+                ctx.warn(
+                    k.line,
+                    format!(
+                        "unknown resource {:?} in {} (podlab knows cpu, memory, pods)",
+                        k.name, cm.path
+                    ),
+                );
+            }
+            capacity.insert(k.name.clone(), Quantity(text));
+        }
+    }
+    let mut labels = BTreeMap::new();
+    if let Some(l) = m.get("labels") {
+        let lm = Map::new(l, &m.child("labels"), ctx)?;
+        for (k, v) in lm.node.entries().unwrap_or_default() {
+            let value = v
+                .scalar_text()
+                .ok_or_else(|| walk::mismatch(v, &lm.child(&k.name), "a label value", ctx))?;
+            let (key, value) = (subst(&k.name), subst(&value));
+            let problem = names::qualified_name(&key)
+                .into_iter()
+                .chain(names::label_value(&value))
+                .next();
+            if let Some(p) = problem {
+                return Err(walk::error(
+                    v,
+                    &lm.path,
+                    &format!("Invalid value: {key:?}: {value:?}: {p}"),
+                    ctx,
+                ));
+            }
+            labels.insert(key, value);
+        }
+    }
+    let mut taints = Vec::new();
+    if let Some(t) = m.get("taints") {
+        let Value::Seq(items) = &t.value else {
+            return Err(walk::mismatch(t, &m.child("taints"), "a list of taints", ctx));
+        };
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{}[{i}]", m.child("taints"));
+            let tm = Map::new(item, &path, ctx)?;
+            tm.warn_unknown(&["key", "value", "effect"], ctx);
+            let key = tm
+                .string("key", ctx)?
+                .ok_or_else(|| walk::error(item, &format!("{path}.key"), "Required value", ctx))?;
+            if let Some(p) = names::qualified_name(&key).into_iter().next() {
+                return Err(walk::error(
+                    item,
+                    &format!("{path}.key"),
+                    &format!("Invalid value: {key:?}: {p}"),
+                    ctx,
+                ));
+            }
+            let value = tm.text("value", ctx)?;
+            let effect = tm.string("effect", ctx)?.ok_or_else(|| {
+                walk::error(
+                    item,
+                    &format!("{path}.effect"),
+                    "Required value: one of NoSchedule, PreferNoSchedule, NoExecute",
+                    ctx,
+                )
+            })?;
+            if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect.as_str()) {
+                return Err(walk::error(
+                    tm.get("effect").unwrap_or(item),
+                    &format!("{path}.effect"),
+                    &format!(
+                        "Unsupported value: {effect:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""
+                    ),
+                    ctx,
+                ));
+            }
+            taints.push(Taint {
+                key,
+                value,
+                effect,
+                time_added: None,
+            });
+        }
+    }
+    let unschedulable = m.bool("unschedulable", ctx)?.unwrap_or(false);
+    Ok(make_node(name, &labels, capacity, taints, unschedulable))
+}

@@ -1,0 +1,180 @@
+//! Synthetic throughput benchmark (`podlab bench`-style): uniform nodes and pods,
+//! optionally with node affinity, pod anti-affinity or topology spread.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{
+    Affinity, Container, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, NodeSpec,
+    NodeStatus, Pod, PodAffinityTerm, PodAntiAffinity, PodSpec, ResourceRequirements, TopologySpreadConstraint,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use crate::{Profile, Scheduler};
+
+/// Which pods the benchmark creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Plain pods with requests only.
+    Basic,
+    /// Required node affinity on a zone label (`In` of 5 of 10 zones).
+    NodeAffinity,
+    /// Required hostname anti-affinity within each app of 100 replicas.
+    PodAntiAffinity,
+    /// DoNotSchedule zone spread (maxSkew 1) within each app of 100 replicas.
+    TopologySpread,
+}
+
+/// Result of one benchmark run.
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    /// Workload run.
+    pub workload: Workload,
+    /// Nodes in the cluster.
+    pub nodes: usize,
+    /// Pods attempted.
+    pub pods: usize,
+    /// Pods placed.
+    pub scheduled: usize,
+    /// Wall time of schedule+assume for all pods.
+    pub elapsed: Duration,
+}
+
+impl BenchResult {
+    /// Throughput in pods per second.
+    pub fn pods_per_second(&self) -> f64 {
+        self.pods as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+fn q(s: &str) -> Quantity {
+    Quantity(s.to_string())
+}
+
+/// A worker node with 4 CPU, 32Gi, 110 pods, in zone `zone-<i % 10>`.
+pub fn bench_node(i: usize) -> Node {
+    let name = format!("node-{i}");
+    let labels = BTreeMap::from([
+        ("kubernetes.io/hostname".to_string(), name.clone()),
+        ("bench/zone".to_string(), format!("zone-{}", i % 10)),
+    ]);
+    let alloc = BTreeMap::from([
+        ("cpu".to_string(), q("4")),
+        ("memory".to_string(), q("32Gi")),
+        ("pods".to_string(), q("110")),
+    ]);
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name),
+            labels: Some(labels),
+            ..Default::default()
+        },
+        spec: Some(NodeSpec::default()),
+        status: Some(NodeStatus {
+            allocatable: Some(alloc),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Pod number `i` of `workload` (100m CPU, 500Mi memory).
+pub fn bench_pod(i: usize, workload: Workload) -> Pod {
+    let app = format!("app-{}", i / 100);
+    let selector = LabelSelector {
+        match_labels: Some(BTreeMap::from([("app".to_string(), app.clone())])),
+        ..Default::default()
+    };
+    let mut spec = PodSpec {
+        containers: vec![Container {
+            name: "c".into(),
+            image: Some("registry.local/app:1".into()),
+            resources: Some(ResourceRequirements {
+                requests: Some(BTreeMap::from([
+                    ("cpu".to_string(), q("100m")),
+                    ("memory".to_string(), q("500Mi")),
+                ])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    match workload {
+        Workload::Basic => {}
+        Workload::NodeAffinity => {
+            spec.affinity = Some(Affinity {
+                node_affinity: Some(NodeAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                        node_selector_terms: vec![NodeSelectorTerm {
+                            match_expressions: Some(vec![NodeSelectorRequirement {
+                                key: "bench/zone".into(),
+                                operator: "In".into(),
+                                values: Some((0..5).map(|z| format!("zone-{z}")).collect()),
+                            }]),
+                            ..Default::default()
+                        }],
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        }
+        Workload::PodAntiAffinity => {
+            spec.affinity = Some(Affinity {
+                pod_anti_affinity: Some(PodAntiAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                        label_selector: Some(selector),
+                        topology_key: "kubernetes.io/hostname".into(),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        }
+        Workload::TopologySpread => {
+            spec.topology_spread_constraints = Some(vec![TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: "bench/zone".into(),
+                when_unsatisfiable: "DoNotSchedule".into(),
+                label_selector: Some(selector),
+                ..Default::default()
+            }])
+        }
+    }
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(format!("pod-{i}")),
+            namespace: Some("default".into()),
+            uid: Some(format!("uid-{i}")),
+            labels: Some(BTreeMap::from([("app".to_string(), app)])),
+            ..Default::default()
+        },
+        spec: Some(spec),
+        status: None,
+    }
+}
+
+/// Schedules and assumes `pods` pods of `workload` on `nodes` bench nodes.
+/// Pod objects are generated before the clock starts.
+pub fn bench(nodes: usize, pods: usize, workload: Workload, profile: Profile) -> BenchResult {
+    let node_objs: Vec<Node> = (0..nodes).map(bench_node).collect();
+    let pod_objs: Vec<Pod> = (0..pods).map(|i| bench_pod(i, workload)).collect();
+    let mut s = Scheduler::new(node_objs, profile);
+    let start = Instant::now();
+    let mut scheduled = 0;
+    for p in &pod_objs {
+        if let Ok(n) = s.schedule(p) {
+            s.assume(p, &n);
+            scheduled += 1;
+        }
+    }
+    BenchResult {
+        workload,
+        nodes,
+        pods,
+        scheduled,
+        elapsed: start.elapsed(),
+    }
+}

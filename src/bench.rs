@@ -1,0 +1,263 @@
+//! `podlab bench bringup`: how fast podlab builds a cluster, against a bare rtnetlink loop
+//! doing the same kernel work in the same process (the floor). Prints ms per pod and ratios.
+//! A benchmark, not a test: figures go in README and the issue notes.
+
+use crate::cluster::{Cluster, ClusterOptions};
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use podlab_netplugin::{ClusterNetwork, Dataplane, Netns, PodRef};
+use podlab_node_agent::{Sandbox, SandboxKind, Spawner};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn network() -> ClusterNetwork {
+    ClusterNetwork {
+        pod_cidr: "10.244.0.0/16".parse().expect("literal"),
+        node_prefix: 24,
+        fabric_cidr: "172.18.0.0/16".parse().expect("literal"),
+    }
+}
+
+fn node(name: &str, pods: usize) -> Node {
+    let cap: std::collections::BTreeMap<String, Quantity> = [
+        ("cpu".to_string(), Quantity("64".into())),
+        ("memory".to_string(), Quantity("256Gi".into())),
+        ("pods".to_string(), Quantity(pods.to_string())),
+    ]
+    .into();
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some([("kubernetes.io/hostname".to_string(), name.to_string())].into()),
+            ..Default::default()
+        },
+        status: Some(NodeStatus {
+            capacity: Some(cap.clone()),
+            allocatable: Some(cap),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn sleeper(i: usize) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(format!("bench-{i}")),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "sleep".into(),
+                image: Some("busybox".into()),
+                command: Some(vec!["sleep".into(), "3600".into()]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Bring up `pods` pods on `nodes` nodes the podlab way and the bare way; print the comparison.
+pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
+    if nodes == 0 || pods == 0 {
+        bail!("--nodes and --pods must be at least 1");
+    }
+    let per_node = pods.div_ceil(nodes) + 1;
+    println!("podlab bench bringup: {pods} pods (one container each) on {nodes} nodes, kernel dataplane\n");
+
+    // 1. podlab end to end: nodes, scheduling, sandboxes, network, containers, all Running.
+    let t0 = Instant::now();
+    let cluster = Cluster::up(
+        ClusterOptions {
+            name: "bench".into(),
+            rundir_name: format!("bench-{}", std::process::id()),
+            network: network(),
+            nodes: (1..=nodes).map(|i| node(&format!("worker-{i}"), per_node)).collect(),
+            scheduler: Default::default(),
+            time_scale: 1.0,
+            model: false,
+            explain: None,
+        },
+        &|_| {},
+    )
+    .await?;
+    for i in 0..pods {
+        cluster.apply_pod(sleeper(i))?;
+    }
+    let all_running = cluster
+        .wait_for(Duration::from_secs(120), |c| {
+            let p = c.pods();
+            p.len() == pods
+                && p.iter()
+                    .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        })
+        .await;
+    let podlab_total = t0.elapsed();
+    if !all_running {
+        cluster.down().await;
+        bail!("not all {pods} pods reached Running within 120 s");
+    }
+    let reach = reachability(&cluster).await;
+    let t1 = Instant::now();
+    cluster.down().await;
+    let teardown = t1.elapsed();
+    drop(cluster);
+
+    // 2. The floor: the same namespaces, veths, addresses and routes by a bare rtnetlink loop,
+    //    plus one process started in each pod namespace.
+    let spawner = Spawner::new();
+    let rt = tokio::runtime::Handle::current();
+    let t2 = Instant::now();
+    let (node_sb, pod_sb) = sandboxes(&spawner, nodes, pods, "bare").await?;
+    let node_ns: Vec<Netns> = node_sb
+        .iter()
+        .map(|s| s.netns().try_clone())
+        .collect::<std::io::Result<_>>()?;
+    let pod_ns: Vec<Netns> = pod_sb
+        .iter()
+        .map(|s| s.netns().try_clone())
+        .collect::<std::io::Result<_>>()?;
+    let bare = podlab_netplugin::bare::run(&network(), &rt, "bare0", &node_ns, &pod_ns).await?;
+    let mut procs = Vec::new();
+    for sb in &pod_sb {
+        let log = podlab_node_agent::logs::LogFile::new("bare")?;
+        let pid = spawner.spawn_process(podlab_node_agent::spawner::ProcessSpec {
+            program: "sleep".into(),
+            args: vec!["3600".into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            join: sb.join_fds(),
+            stdout: log.writer()?,
+            stderr: log.writer()?,
+            cwd: std::env::temp_dir(),
+        })?;
+        procs.push(podlab_node_agent::process::Process::adopt(pid)?);
+    }
+    let bare_total = t2.elapsed();
+    for p in procs {
+        p.kill_and_reap();
+    }
+    drop(pod_sb);
+    drop(node_sb);
+
+    // 3. Pod network setup alone, podlab's netplugin vs the bare loop, on fresh namespaces.
+    let (node_sb, pod_sb) = sandboxes(&spawner, nodes, pods, "net").await?;
+    let dp = Arc::new(Dataplane::kernel(
+        ClusterNetwork {
+            fabric_cidr: "172.19.0.0/16".parse().expect("literal"),
+            ..network()
+        },
+        rt.clone(),
+    )?);
+    let net = ClusterNetwork {
+        fabric_cidr: "172.19.0.0/16".parse().expect("literal"),
+        ..network()
+    };
+    let mut addrs = Vec::new();
+    for (i, sb) in node_sb.iter().enumerate() {
+        let a = net.node(i as u32 + 1, &format!("net-{}", i + 1))?;
+        dp.setup_node(&a, Some(sb.netns())).await?;
+        addrs.push(a);
+    }
+    let t3 = Instant::now();
+    let mut tasks = Vec::new();
+    for (k, sb) in pod_sb.iter().enumerate() {
+        let dp = dp.clone();
+        let node = addrs[k % nodes].name.clone();
+        let ns = sb.netns().try_clone()?;
+        tasks.push(tokio::spawn(async move {
+            let pod = PodRef {
+                namespace: "default".into(),
+                name: format!("p{k}"),
+                uid: format!("uid-{k}"),
+            };
+            dp.add_pod(&node, &pod, Some(&ns)).await
+        }));
+    }
+    for t in tasks {
+        t.await.context("pod network task")??;
+    }
+    let podlab_net = t3.elapsed();
+    drop(pod_sb);
+    drop(node_sb);
+
+    let per = |d: Duration| ms(d) / pods as f64;
+    println!("{:<44}{:>12}{:>12}{:>10}", "measure", "podlab", "bare loop", "ratio");
+    println!(
+        "{:<44}{:>10.2}ms{:>10.2}ms{:>9.2}x",
+        "bring-up to all Running, per pod",
+        per(podlab_total),
+        per(bare_total),
+        podlab_total.as_secs_f64() / bare_total.as_secs_f64()
+    );
+    println!(
+        "{:<44}{:>10.2}ms{:>10.2}ms{:>9.2}x",
+        "pod network setup alone, per pod",
+        per(podlab_net),
+        bare.ms_per_pod(),
+        podlab_net.as_secs_f64() / bare.pod_setup.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "{:<44}{:>10.0}ms   (target < 500 ms)",
+        format!("teardown of {pods} pods"),
+        ms(teardown)
+    );
+    println!("{:<44}{:>10.0}ms", "bring-up total", ms(podlab_total));
+    println!("{:<44}{:>12}", "pods reachable from the first pod", reach);
+    println!("\nreference: the CNI bridge plugin takes 9-14 ms per ADD and ~23 ms per DEL on these machines");
+    println!("targets: bring-up <= 2x the bare loop, network setup <= 1.3x");
+    Ok(())
+}
+
+async fn sandboxes(spawner: &Spawner, nodes: usize, pods: usize, prefix: &str) -> Result<(Vec<Sandbox>, Vec<Sandbox>)> {
+    let sp = spawner.clone();
+    let prefix = prefix.to_string();
+    tokio::task::spawn_blocking(move || -> Result<_> {
+        let n = (0..nodes)
+            .map(|i| Sandbox::create(&sp, SandboxKind::Node, &format!("{prefix}-{i}")))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let p = (0..pods)
+            .map(|i| Sandbox::create(&sp, SandboxKind::Pod, &format!("{prefix}-pod-{i}")))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok((n, p))
+    })
+    .await?
+}
+
+/// Count pods the first pod reaches over TCP (each probe also checks the source IP).
+async fn reachability(cluster: &Arc<Cluster>) -> String {
+    let pods = crate::runner::select(cluster, &podlab_scenario::PodSelector::All);
+    let ends: Vec<_> = pods
+        .iter()
+        .filter_map(|p| {
+            cluster
+                .with_entry(&crate::cluster::key_of(p), |e| {
+                    Some((e.sandbox.clone()?, e.net.as_ref()?.ip))
+                })
+                .flatten()
+        })
+        .collect();
+    let total = ends.len().saturating_sub(1);
+    let ok = tokio::task::spawn_blocking(move || {
+        let Some((first, first_ip)) = ends.first().cloned() else {
+            return 0;
+        };
+        ends[1..]
+            .iter()
+            .filter(|(sb, ip)| {
+                let r = crate::probe::probe_listener(first.netns(), sb.netns(), *ip, Duration::from_secs(2));
+                r.ok && r.seen_source == Some(first_ip)
+            })
+            .count()
+    })
+    .await
+    .unwrap_or(0);
+    format!("{ok}/{total}")
+}

@@ -1,0 +1,728 @@
+//! The control plane of one cluster, in this process: an object store of Kubernetes objects
+//! (pods, namespaces, nodes, events) with a change counter to wait on, the scheduler, and one
+//! node agent per node driving pod sandboxes through the netplugin.
+
+use crate::rundir::RunDir;
+use anyhow::{Context, Result, anyhow, bail};
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, Event, Namespace, Node,
+    ObjectReference, Pod, PodCondition, PodIP, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use podlab_netplugin::{ClusterNetwork, Dataplane, NodeAddressing, PodNetwork, PodRef};
+use podlab_node_agent::{AgentConfig, PodContext, PodHandle, Sandbox, SandboxKind, Spawner, now};
+use podlab_scheduler::Scheduler;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A worker node: its Kubernetes object, addressing and (kernel dataplane) sandbox.
+pub struct NodeRt {
+    pub node: Node,
+    pub addr: NodeAddressing,
+    pub sandbox: Option<Arc<Sandbox>>,
+}
+
+/// Everything the cluster knows about one pod.
+pub struct PodEntry {
+    pub pod: Pod,
+    pub handle: Option<PodHandle>,
+    pub sandbox: Option<Arc<Sandbox>>,
+    pub net: Option<PodNetwork>,
+}
+
+#[derive(Default)]
+struct State {
+    pods: BTreeMap<(String, String), PodEntry>,
+    namespaces: BTreeSet<String>,
+    events: Vec<Event>,
+}
+
+/// Options for bringing a cluster up.
+pub struct ClusterOptions {
+    pub name: String,
+    /// Name of the runtime directory under /run/podlab (unique per running cluster).
+    pub rundir_name: String,
+    pub network: ClusterNetwork,
+    pub nodes: Vec<Node>,
+    pub scheduler: podlab_scheduler::Profile,
+    pub time_scale: f64,
+    pub model: bool,
+    pub explain: Option<podlab_netplugin::ExplainSink>,
+}
+
+pub struct Cluster {
+    pub name: String,
+    pub dataplane: Arc<Dataplane>,
+    pub spawner: Spawner,
+    agent: AgentConfig,
+    pub nodes: Vec<NodeRt>,
+    state: Mutex<State>,
+    scheduler: Mutex<Scheduler>,
+    changes: watch::Sender<u64>,
+    rundir: Option<RunDir>,
+    uid_counter: AtomicU64,
+    time_scale: f64,
+    me: Weak<Cluster>,
+}
+
+pub type Key = (String, String);
+
+pub fn key_of(pod: &Pod) -> Key {
+    (
+        pod.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+        pod.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+impl Cluster {
+    /// Build the fabric and every node. On failure, everything built so far is removed.
+    pub async fn up(opts: ClusterOptions, progress: &dyn Fn(&str)) -> Result<Arc<Cluster>> {
+        let rt = tokio::runtime::Handle::current();
+        let dataplane = if opts.model {
+            Dataplane::model(opts.network.clone())
+        } else {
+            Dataplane::kernel(opts.network.clone(), rt).context("opening netlink")?
+        };
+        dataplane.set_explain(opts.explain.clone());
+        let rundir = if opts.model {
+            None
+        } else {
+            Some(RunDir::claim(&opts.rundir_name)?)
+        };
+        let spawner = Spawner::new();
+        dataplane.setup_fabric().await.context("creating the fabric bridge")?;
+        progress(&format!(
+            "Fabric bridge podlab0 {}/{}",
+            opts.network.fabric_gateway(),
+            opts.network.fabric_cidr.prefix()
+        ));
+        let mut addrs = Vec::new();
+        for (i, n) in opts.nodes.iter().enumerate() {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            addrs.push(opts.network.node(i as u32 + 1, &name)?);
+        }
+        let mut nodes = Vec::new();
+        for (node, addr) in opts.nodes.into_iter().zip(addrs.iter().cloned()) {
+            let sandbox = if opts.model {
+                None
+            } else {
+                let sp = spawner.clone();
+                let host = addr.name.clone();
+                let sb = tokio::task::spawn_blocking(move || Sandbox::create(&sp, SandboxKind::Node, &host))
+                    .await?
+                    .with_context(|| format!("creating the namespaces of node {}", addr.name))?;
+                Some(Arc::new(sb))
+            };
+            dataplane
+                .setup_node(&addr, sandbox.as_deref().map(|s| s.netns()))
+                .await
+                .with_context(|| format!("setting up the network of node {}", addr.name))?;
+            nodes.push(NodeRt { node, addr, sandbox });
+        }
+        for n in &nodes {
+            let peers: Vec<NodeAddressing> = addrs.iter().filter(|a| a.name != n.addr.name).cloned().collect();
+            dataplane
+                .sync_routes(&n.addr.name, &peers)
+                .await
+                .with_context(|| format!("adding routes on {}", n.addr.name))?;
+        }
+        progress(&format!(
+            "Nodes ready: {}",
+            nodes
+                .iter()
+                .map(|n| format!("{} ({}, pods {})", n.addr.name, n.addr.node_ip, n.addr.pod_subnet))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let scheduler = Scheduler::new(nodes.iter().map(|n| n.node.clone()).collect(), opts.scheduler);
+        let (changes, _) = watch::channel(0);
+        let mut state = State::default();
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            state.namespaces.insert(ns.into());
+        }
+        let agent = AgentConfig {
+            exe: std::env::current_exe().context("finding the podlab binary")?,
+            time_scale: opts.time_scale,
+        };
+        Ok(Arc::new_cyclic(|me| Cluster {
+            name: opts.name,
+            dataplane: Arc::new(dataplane),
+            spawner,
+            agent,
+            nodes,
+            state: Mutex::new(state),
+            scheduler: Mutex::new(scheduler),
+            changes,
+            rundir,
+            uid_counter: AtomicU64::new(1),
+            time_scale: opts.time_scale,
+            me: me.clone(),
+        }))
+    }
+
+    pub fn is_model(&self) -> bool {
+        self.dataplane.is_model()
+    }
+
+    fn bump(&self) {
+        self.changes.send_modify(|v| *v += 1);
+    }
+
+    /// Wait until `cond` holds (checked after every change) or `timeout` passes.
+    pub async fn wait_for(&self, timeout: Duration, mut cond: impl FnMut(&Cluster) -> bool) -> bool {
+        let mut rx = self.changes.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return cond(self),
+            }
+        }
+    }
+
+    pub fn node(&self, name: &str) -> Option<&NodeRt> {
+        self.nodes.iter().find(|n| n.addr.name == name)
+    }
+
+    /// A snapshot of all pods.
+    pub fn pods(&self) -> Vec<Pod> {
+        self.state
+            .lock()
+            .map(|s| s.pods.values().map(|e| e.pod.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn pod(&self, key: &Key) -> Option<Pod> {
+        self.state.lock().ok()?.pods.get(key).map(|e| e.pod.clone())
+    }
+
+    /// Run `f` on a pod's entry (sandbox, network, handle).
+    pub fn with_entry<R>(&self, key: &Key, f: impl FnOnce(&PodEntry) -> R) -> Option<R> {
+        let st = self.state.lock().ok()?;
+        st.pods.get(key).map(f)
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.state.lock().map(|s| s.events.clone()).unwrap_or_default()
+    }
+
+    fn event(&self, pod: &Pod, type_: &str, reason: &str, message: String, source: &str) {
+        let (ns, name) = key_of(pod);
+        let t = now();
+        if let Ok(mut st) = self.state.lock() {
+            // Repeated events are folded into one with a count, as the API server does.
+            if let Some(e) = st.events.iter_mut().rev().find(|e| {
+                e.involved_object.name.as_deref() == Some(&name)
+                    && e.involved_object.namespace.as_deref() == Some(&ns)
+                    && e.reason.as_deref() == Some(reason)
+                    && e.message.as_deref() == Some(&message)
+            }) {
+                e.count = Some(e.count.unwrap_or(1) + 1);
+                e.last_timestamp = Some(t);
+            } else {
+                let n = st.events.len();
+                st.events.push(Event {
+                    metadata: ObjectMeta {
+                        name: Some(format!("{name}.{n:x}")),
+                        namespace: Some(ns.clone()),
+                        ..Default::default()
+                    },
+                    involved_object: ObjectReference {
+                        kind: Some("Pod".into()),
+                        name: Some(name),
+                        namespace: Some(ns),
+                        uid: pod.metadata.uid.clone(),
+                        ..Default::default()
+                    },
+                    type_: Some(type_.into()),
+                    reason: Some(reason.into()),
+                    message: Some(message),
+                    count: Some(1),
+                    first_timestamp: Some(t.clone()),
+                    last_timestamp: Some(t),
+                    source: Some(k8s_openapi::api::core::v1::EventSource {
+                        component: Some(source.into()),
+                        host: None,
+                    }),
+                    ..Default::default()
+                });
+            }
+        }
+        self.bump();
+    }
+
+    /// Create a namespace (like `kubectl create namespace`).
+    pub fn apply_namespace(&self, ns: &Namespace) -> String {
+        let name = ns.metadata.name.clone().unwrap_or_default();
+        let created = self
+            .state
+            .lock()
+            .map(|mut s| s.namespaces.insert(name.clone()))
+            .unwrap_or(false);
+        self.bump();
+        format!("namespace/{name} {}", if created { "created" } else { "unchanged" })
+    }
+
+    /// Create a pod, schedule it and start it on its node. Returns kubectl's one-line answer.
+    pub fn apply_pod(&self, mut pod: Pod) -> Result<String> {
+        let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        pod.metadata.namespace = Some(ns.clone());
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        {
+            let st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
+            if !st.namespaces.contains(&ns) {
+                bail!(
+                    "Error from server (NotFound): namespaces \"{ns}\" not found (create it first: a Namespace manifest or `create namespace {ns}`)"
+                );
+            }
+            if st.pods.contains_key(&(ns.clone(), name.clone())) {
+                return Ok(format!("pod/{name} unchanged"));
+            }
+        }
+        let n = self.uid_counter.fetch_add(1, Ordering::Relaxed);
+        pod.metadata.uid = Some(format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            std::process::id(),
+            n & 0xffff,
+            n >> 16 & 0xfff,
+            0,
+            n
+        ));
+        pod.metadata.creation_timestamp = Some(now());
+        pod.metadata.resource_version = Some(n.to_string());
+        pod.status = Some(PodStatus {
+            phase: Some("Pending".into()),
+            ..Default::default()
+        });
+        let key = (ns.clone(), name.clone());
+        self.state
+            .lock()
+            .map_err(|_| anyhow!("cluster state poisoned"))?
+            .pods
+            .insert(
+                key.clone(),
+                PodEntry {
+                    pod: pod.clone(),
+                    handle: None,
+                    sandbox: None,
+                    net: None,
+                },
+            );
+        self.bump();
+        self.try_schedule(&key);
+        Ok(format!("pod/{name} created"))
+    }
+
+    /// Try to place a pending pod; on success start it on its node.
+    fn try_schedule(&self, key: &Key) {
+        let Some(pod) = self.pod(key) else { return };
+        if pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some()
+            && pod.status.as_ref().and_then(|s| s.host_ip.as_ref()).is_some()
+        {
+            return;
+        }
+        let decision = self.scheduler.lock().map_err(|_| ()).map(|mut s| s.schedule(&pod));
+        match decision {
+            Ok(Ok(node)) => {
+                if let Ok(mut s) = self.scheduler.lock() {
+                    s.assume(&pod, &node);
+                }
+                let mut pod = pod;
+                if let Some(spec) = pod.spec.as_mut() {
+                    spec.node_name = Some(node.clone());
+                }
+                self.set_pod(key, |p| {
+                    if let Some(spec) = p.spec.as_mut() {
+                        spec.node_name = Some(node.clone());
+                    }
+                    let host_ip = self.node(&node).map(|n| n.addr.node_ip.to_string());
+                    p.status = Some(PodStatus {
+                        phase: Some("Pending".into()),
+                        host_ip,
+                        conditions: Some(vec![PodCondition {
+                            type_: "PodScheduled".into(),
+                            status: "True".into(),
+                            ..Default::default()
+                        }]),
+                        container_statuses: Some(container_statuses_waiting(p, "ContainerCreating")),
+                        ..Default::default()
+                    });
+                });
+                self.event(
+                    &pod,
+                    "Normal",
+                    "Scheduled",
+                    format!("Successfully assigned {}/{} to {node}", key.0, key.1),
+                    "default-scheduler",
+                );
+                if let Some(me) = self.me.upgrade() {
+                    let key = key.clone();
+                    tokio::spawn(async move { me.start_pod(key, pod, node).await });
+                }
+            }
+            Ok(Err(unsched)) => {
+                let msg = unsched.to_string();
+                self.set_pod(key, |p| {
+                    p.status = Some(PodStatus {
+                        phase: Some("Pending".into()),
+                        conditions: Some(vec![PodCondition {
+                            type_: "PodScheduled".into(),
+                            status: "False".into(),
+                            reason: Some("Unschedulable".into()),
+                            message: Some(msg.clone()),
+                            last_transition_time: Some(now()),
+                            ..Default::default()
+                        }]),
+                        ..Default::default()
+                    })
+                });
+                self.event(&pod, "Warning", "FailedScheduling", msg, "default-scheduler");
+            }
+            Err(()) => {}
+        }
+    }
+
+    fn set_pod(&self, key: &Key, f: impl FnOnce(&mut Pod)) {
+        if let Ok(mut st) = self.state.lock()
+            && let Some(e) = st.pods.get_mut(key)
+        {
+            f(&mut e.pod);
+        }
+        self.bump();
+    }
+
+    async fn start_pod(self: Arc<Self>, key: Key, pod: Pod, node: String) {
+        let Some(node_rt) = self.node(&node) else { return };
+        let podref = PodRef {
+            namespace: key.0.clone(),
+            name: key.1.clone(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+        };
+        let host_ip = node_rt.addr.node_ip.to_string();
+        if self.is_model() {
+            match self.dataplane.add_pod(&node, &podref, None).await {
+                Ok(net) => {
+                    let ip = net.ip.to_string();
+                    self.set_pod(&key, |p| p.status = Some(model_status(p, &host_ip, &ip)));
+                    if let Ok(mut st) = self.state.lock()
+                        && let Some(e) = st.pods.get_mut(&key)
+                    {
+                        e.net = Some(net);
+                    }
+                }
+                Err(e) => self.event(&pod, "Warning", "FailedCreatePodSandBox", e.to_string(), "kubelet"),
+            }
+            return;
+        }
+        let sp = self.spawner.clone();
+        let host = key.1.clone();
+        let sandbox = match tokio::task::spawn_blocking(move || Sandbox::create(&sp, SandboxKind::Pod, &host)).await {
+            Ok(Ok(s)) => Arc::new(s),
+            Ok(Err(e)) => {
+                self.event(
+                    &pod,
+                    "Warning",
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {e}"),
+                    "kubelet",
+                );
+                return;
+            }
+            Err(_) => return,
+        };
+        let net = match self.dataplane.add_pod(&node, &podref, Some(sandbox.netns())).await {
+            Ok(n) => n,
+            Err(e) => {
+                sandbox.kill();
+                self.event(
+                    &pod,
+                    "Warning",
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: failed to set up pod network: {e}"),
+                    "kubelet",
+                );
+                return;
+            }
+        };
+        // The pod may have been deleted while its sandbox was being built.
+        if self.pod(&key).is_none() {
+            sandbox.kill();
+            self.dataplane.forget_pod(&node, &podref);
+            return;
+        }
+        let workdir = self
+            .rundir
+            .as_ref()
+            .map(|r| r.pod_dir(&podref.uid))
+            .unwrap_or_else(std::env::temp_dir);
+        let ctx = PodContext {
+            node: node.clone(),
+            host_ip,
+            pod_ip: net.ip.to_string(),
+            sandbox: sandbox.clone(),
+            workdir,
+        };
+        let weak = self.me.clone();
+        let pkey = key.clone();
+        let publish: podlab_node_agent::Publish = Arc::new(move |status: PodStatus| {
+            if let Some(c) = weak.upgrade() {
+                c.publish_status(&pkey, status);
+            }
+        });
+        let handle = PodHandle::start(pod.clone(), ctx, self.agent.clone(), self.spawner.clone(), publish);
+        if let Ok(mut st) = self.state.lock()
+            && let Some(e) = st.pods.get_mut(&key)
+        {
+            e.handle = Some(handle);
+            e.sandbox = Some(sandbox);
+            e.net = Some(net);
+        }
+        self.bump();
+    }
+
+    /// Called by the node agent after every container change: store the status, emit events.
+    fn publish_status(&self, key: &Key, status: PodStatus) {
+        let mut events = Vec::new();
+        if let Ok(mut st) = self.state.lock()
+            && let Some(e) = st.pods.get_mut(key)
+        {
+            let old = e.pod.status.clone().unwrap_or_default();
+            for cs in status
+                .container_statuses
+                .iter()
+                .flatten()
+                .chain(status.init_container_statuses.iter().flatten())
+            {
+                let prev = old
+                    .container_statuses
+                    .iter()
+                    .flatten()
+                    .chain(old.init_container_statuses.iter().flatten())
+                    .find(|o| o.name == cs.name);
+                events.extend(container_events(prev, cs));
+            }
+            e.pod.status = Some(status);
+            let pod = e.pod.clone();
+            drop(st);
+            for (t, r, m) in events {
+                self.event(&pod, t, r, m, "kubelet");
+            }
+        }
+        self.bump();
+    }
+
+    /// Delete a pod: stop its containers (grace period), remove its sandbox and network.
+    pub async fn delete_pod(&self, key: &Key) -> Result<String> {
+        let entry = self
+            .state
+            .lock()
+            .map_err(|_| anyhow!("cluster state poisoned"))?
+            .pods
+            .remove(key);
+        let Some(entry) = entry else {
+            bail!("Error from server (NotFound): pods \"{}\" not found", key.1);
+        };
+        self.bump();
+        if let Ok(mut s) = self.scheduler.lock() {
+            s.forget(&entry.pod);
+        }
+        let grace = Duration::from_secs(
+            entry
+                .pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+                .unwrap_or(30)
+                .max(0) as u64,
+        )
+        .mul_f64(self.time_scale);
+        if let Some(h) = entry.handle {
+            h.stop(grace).await;
+        }
+        let node = entry.pod.spec.as_ref().and_then(|s| s.node_name.clone());
+        if let Some(sb) = entry.sandbox {
+            sb.kill();
+        }
+        if let (Some(node), Some(_)) = (node, entry.net) {
+            let podref = PodRef {
+                namespace: key.0.clone(),
+                name: key.1.clone(),
+                uid: entry.pod.metadata.uid.clone().unwrap_or_default(),
+            };
+            // The namespace is gone with its pause process, and its veth with it: only IPAM is left.
+            self.dataplane.forget_pod(&node, &podref);
+        }
+        // Freed room may let pending pods in.
+        let pending: Vec<Key> = self
+            .pods()
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none())
+            .map(key_of)
+            .collect();
+        for k in pending {
+            self.try_schedule(&k);
+        }
+        Ok(format!("pod \"{}\" deleted", key.1))
+    }
+
+    /// Remove everything: every container, pause process and node namespace.
+    pub async fn down(&self) {
+        let entries: Vec<PodEntry> = self
+            .state
+            .lock()
+            .map(|mut s| std::mem::take(&mut s.pods).into_values().collect())
+            .unwrap_or_default();
+        let mut stops = Vec::new();
+        for e in entries {
+            if let Some(h) = e.handle {
+                stops.push(h.stop(Duration::ZERO));
+            }
+            if let Some(sb) = e.sandbox {
+                sb.kill();
+            }
+        }
+        futures::future::join_all(stops).await;
+        for n in &self.nodes {
+            if let Some(sb) = &n.sandbox {
+                sb.kill();
+            }
+        }
+        self.bump();
+    }
+}
+
+fn container_statuses_waiting(p: &Pod, reason: &str) -> Vec<ContainerStatus> {
+    p.spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| ContainerStatus {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            state: Some(ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some(reason.into()),
+                    message: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Model dataplane: no processes run; containers of catalog images are reported Running.
+fn model_status(p: &Pod, host_ip: &str, ip: &str) -> PodStatus {
+    let mut all_ok = true;
+    let statuses = p
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| {
+            let image = c.image.clone().unwrap_or_default();
+            let known = podlab_node_agent::images::resolve(&image).is_some();
+            all_ok &= known;
+            ContainerStatus {
+                name: c.name.clone(),
+                image: image.clone(),
+                ready: known,
+                started: Some(known),
+                state: Some(if known {
+                    ContainerState {
+                        running: Some(ContainerStateRunning {
+                            started_at: Some(now()),
+                        }),
+                        ..Default::default()
+                    }
+                } else {
+                    ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some("ErrImagePull".into()),
+                            message: Some(format!(
+                                "Failed to pull image \"{image}\": not in podlab's built-in image catalog"
+                            )),
+                        }),
+                        ..Default::default()
+                    }
+                }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    PodStatus {
+        phase: Some(if all_ok { "Running" } else { "Pending" }.into()),
+        host_ip: Some(host_ip.into()),
+        pod_ip: Some(ip.into()),
+        pod_ips: Some(vec![PodIP { ip: ip.into() }]),
+        start_time: Some(now()),
+        container_statuses: Some(statuses),
+        conditions: Some(vec![
+            PodCondition {
+                type_: "PodScheduled".into(),
+                status: "True".into(),
+                ..Default::default()
+            },
+            PodCondition {
+                type_: "Ready".into(),
+                status: if all_ok { "True" } else { "False" }.into(),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    }
+}
+
+/// The kubelet events a container state change produces.
+fn container_events(
+    prev: Option<&ContainerStatus>,
+    cur: &ContainerStatus,
+) -> Vec<(&'static str, &'static str, String)> {
+    let mut out = Vec::new();
+    let state = cur.state.clone().unwrap_or_default();
+    let prev_state = prev.and_then(|p| p.state.clone()).unwrap_or_default();
+    let name = &cur.name;
+    if let Some(r) = &state.running {
+        let was_running = prev_state.running.as_ref().map(|p| &p.started_at) == Some(&r.started_at);
+        if !was_running {
+            out.push((
+                "Normal",
+                "Pulled",
+                format!("Container image \"{}\" already present on machine", cur.image),
+            ));
+            out.push(("Normal", "Created", format!("Created container: {name}")));
+            out.push(("Normal", "Started", format!("Started container {name}")));
+        }
+    }
+    if let Some(w) = &state.waiting {
+        let reason = w.reason.clone().unwrap_or_default();
+        let prev_reason = prev_state
+            .waiting
+            .as_ref()
+            .and_then(|p| p.reason.clone())
+            .unwrap_or_default();
+        if reason != prev_reason || cur.restart_count != prev.map(|p| p.restart_count).unwrap_or(0) {
+            match reason.as_str() {
+                "ErrImagePull" => out.push(("Warning", "Failed", w.message.clone().unwrap_or_default())),
+                "ImagePullBackOff" => out.push(("Normal", "BackOff", w.message.clone().unwrap_or_default())),
+                "CrashLoopBackOff" => out.push((
+                    "Warning",
+                    "BackOff",
+                    format!("Back-off restarting failed container {name} in pod"),
+                )),
+                _ => {}
+            }
+        }
+    }
+    if let Some(t) = &state.terminated
+        && prev_state.terminated.is_none()
+        && let Some(m) = &t.message
+    {
+        out.push(("Warning", "Failed", format!("Error: {m}")));
+    }
+    out
+}

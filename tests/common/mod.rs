@@ -1,0 +1,133 @@
+//! Shared helpers for podlab's end-to-end tests: run the real binary, gate kernel tests on
+//! root (skipping loudly, or failing when PODLAB_REQUIRE_ROOT=1), and snapshot the machine's
+//! own network so a test can prove podlab left it untouched.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub fn podlab() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_podlab"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// True when kernel tests can run. Without root: a loud skip, or a failure under CI.
+pub fn require_root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("PODLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
+        panic!("{test}: needs root, and PODLAB_REQUIRE_ROOT=1 forbids skipping");
+    }
+    eprintln!("\n*** SKIPPED {test}: kernel tests need root (run: sudo -E cargo test --workspace) ***\n");
+    false
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The root namespace's links, addresses, routes, rules and forwarding sysctls.
+pub fn root_net_snapshot() -> String {
+    let mut s = String::new();
+    s += &sh("ip", &["-o", "link", "show"]);
+    s += &sh("ip", &["-o", "addr", "show"]);
+    s += &sh("ip", &["route", "show", "table", "all"]);
+    s += &sh("ip", &["rule", "show"]);
+    s += &std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
+    s += &std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/forwarding").unwrap_or_default();
+    s
+}
+
+/// Pids of all processes whose parent is `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The ppid is the second field after the parenthesised command name.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let ppid: u32 = rest.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+        if ppid == pid {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// The network namespace a process is in (`net:[inode]`).
+pub fn netns_of(pid: u32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .ok()
+        .map(|p| p.display().to_string())
+}
+
+/// Live processes still inside any of these network namespaces.
+pub fn processes_in(inodes: &[String]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if netns_of(p).is_some_and(|ns| inodes.contains(&ns)) && alive(p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Named network namespaces (`ip netns`): podlab creates none.
+pub fn named_netns() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Wait up to `secs` for `cond`.
+pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cond()
+}

@@ -1,0 +1,162 @@
+//! End-to-end: `podlab run` on the bundled scenarios, as a learner runs them, on the real
+//! kernel dataplane (root), checking what the user sees and that nothing is left behind.
+
+mod common;
+use common::*;
+
+fn run_ok(file: &str) -> String {
+    let before = root_net_snapshot();
+    let out = podlab().args(["run", file]).output().expect("running podlab");
+    let t = text(&out);
+    assert!(out.status.success(), "podlab run {file} failed:\n{t}");
+    assert!(t.contains("PASS:"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+    assert_eq!(
+        before,
+        root_net_snapshot(),
+        "the root network namespace changed during {file}"
+    );
+    t
+}
+
+#[test]
+fn hello_nginx_is_reached_from_another_pod() {
+    if !require_root("hello_nginx_is_reached_from_another_pod") {
+        return;
+    }
+    let t = run_ok("scenarios/hello.yaml");
+    assert!(t.contains("Welcome to nginx!"), "{t}");
+    assert!(t.contains("the receiver saw the sender's own pod IP (no NAT)"), "{t}");
+    // kubectl get pods -o wide table with pod IPs from the node ranges.
+    assert!(t.contains("NAME") && t.contains("IP") && t.contains("NODE"), "{t}");
+    assert!(t.contains("10.244."), "{t}");
+}
+
+#[test]
+fn split_tiers_talk_across_nodes_with_the_senders_pod_ip() {
+    if !require_root("split_tiers_talk_across_nodes_with_the_senders_pod_ip") {
+        return;
+    }
+    let t = run_ok("scenarios/frontend-backend/split.yaml");
+    assert!(
+        t.contains("client_ip: 10.244."),
+        "the backend must see the frontend's pod IP:\n{t}"
+    );
+    assert!(t.contains("worker-1") && t.contains("worker-2"), "{t}");
+}
+
+#[test]
+fn one_pod_tiers_talk_over_localhost() {
+    if !require_root("one_pod_tiers_talk_over_localhost") {
+        return;
+    }
+    let t = run_ok("scenarios/frontend-backend/one-pod.yaml");
+    assert!(t.contains("client_ip: 127.0.0.1"), "{t}");
+}
+
+#[test]
+fn sidecar_shares_localhost_with_the_web_server() {
+    if !require_root("sidecar_shares_localhost_with_the_web_server") {
+        return;
+    }
+    run_ok("scenarios/sidecar.yaml");
+}
+
+#[test]
+fn two_containers_on_one_port_collide_for_real() {
+    if !require_root("two_containers_on_one_port_collide_for_real") {
+        return;
+    }
+    let t = run_ok("scenarios/port-conflict.yaml");
+    assert!(t.contains("clash"), "{t}");
+}
+
+#[test]
+fn hand_written_replicas_spread_over_nodes() {
+    if !require_root("hand_written_replicas_spread_over_nodes") {
+        return;
+    }
+    let t = run_ok("scenarios/replicas-by-hand.yaml");
+    assert!(t.contains("You've hit kubia-2"), "{t}");
+}
+
+#[test]
+fn plain_manifest_runs_on_a_default_cluster() {
+    if !require_root("plain_manifest_runs_on_a_default_cluster") {
+        return;
+    }
+    let t = run_ok("scenarios/manifests/kubia-manual.yaml");
+    assert!(t.contains("kubia-manual") && t.contains("Running"), "{t}");
+}
+
+#[test]
+fn plain_manifest_with_unknown_image_is_explained_like_describe() {
+    if !require_root("plain_manifest_with_unknown_image_is_explained_like_describe") {
+        return;
+    }
+    let out = podlab()
+        .args(["run", "tests/scenarios/missing-image.yaml"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("ErrImagePull") || t.contains("ImagePullBackOff"), "{t}");
+    assert!(t.contains("Events:"), "describe output expected:\n{t}");
+}
+
+#[test]
+fn failed_check_exits_1_and_leaves_nothing() {
+    if !require_root("failed_check_exits_1_and_leaves_nothing") {
+        return;
+    }
+    let before = root_net_snapshot();
+    let netns_before = named_netns();
+    let out = podlab().args(["run", "tests/scenarios/failing.yaml"]).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("exit code 3"), "{t}");
+    assert!(t.contains("FAIL: 1 passed, 1 failed"), "{t}");
+    assert_eq!(before, root_net_snapshot());
+    assert_eq!(netns_before, named_netns());
+}
+
+#[test]
+fn model_dataplane_runs_without_touching_the_kernel() {
+    // Works as any user: nothing is created, checks that need packets are skipped and say so.
+    let before = root_net_snapshot();
+    let out = podlab()
+        .args(["run", "--dataplane", "model", "scenarios/frontend-backend/split.yaml"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("model dataplane"), "{t}");
+    assert!(t.contains("skipped"), "{t}");
+    assert_eq!(before, root_net_snapshot());
+}
+
+#[test]
+fn kernel_dataplane_without_root_says_how_to_proceed() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // As root, check the message as the unprivileged user `nobody` instead.
+        let out = std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_podlab"),
+            ])
+            .args(["run", "scenarios/hello.yaml"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains("--dataplane model"), "{t}");
+        return;
+    }
+    let out = podlab().args(["run", "scenarios/hello.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--dataplane model"));
+}

@@ -4,6 +4,7 @@
 
 use crate::rundir::RunDir;
 use anyhow::{Context, Result, anyhow, bail};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, Event, Namespace, Node,
     ObjectReference, Pod, PodCondition, PodIP, PodStatus,
@@ -12,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podlab_netplugin::{ClusterNetwork, Dataplane, NodeAddressing, PodNetwork, PodRef};
 use podlab_node_agent::{AgentConfig, PodContext, PodHandle, Sandbox, SandboxKind, Spawner, now};
 use podlab_scheduler::Scheduler;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -36,7 +37,9 @@ pub struct PodEntry {
 #[derive(Default)]
 struct State {
     pods: BTreeMap<(String, String), PodEntry>,
-    namespaces: BTreeSet<String>,
+    namespaces: BTreeMap<String, Namespace>,
+    replicasets: BTreeMap<Key, ReplicaSet>,
+    deployments: BTreeMap<Key, Deployment>,
     events: Vec<Event>,
 }
 
@@ -87,11 +90,7 @@ impl Cluster {
             Dataplane::kernel(opts.network.clone(), rt).context("opening netlink")?
         };
         dataplane.set_explain(opts.explain.clone());
-        let rundir = if opts.model {
-            None
-        } else {
-            Some(RunDir::claim(&opts.rundir_name)?)
-        };
+        let rundir = Some(RunDir::claim(&opts.rundir_name)?);
         let spawner = Spawner::new();
         dataplane.setup_fabric().await.context("creating the fabric bridge")?;
         progress(&format!(
@@ -105,7 +104,35 @@ impl Cluster {
             addrs.push(opts.network.node(i as u32 + 1, &name)?);
         }
         let mut nodes = Vec::new();
-        for (node, addr) in opts.nodes.into_iter().zip(addrs.iter().cloned()) {
+        for (mut node, addr) in opts.nodes.into_iter().zip(addrs.iter().cloned()) {
+            node.metadata.creation_timestamp = Some(now());
+            let status = node.status.get_or_insert_with(Default::default);
+            status.addresses = Some(vec![
+                k8s_openapi::api::core::v1::NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: addr.node_ip.to_string(),
+                },
+                k8s_openapi::api::core::v1::NodeAddress {
+                    type_: "Hostname".into(),
+                    address: addr.name.clone(),
+                },
+            ]);
+            status.conditions = Some(vec![k8s_openapi::api::core::v1::NodeCondition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                reason: Some("KubeletReady".into()),
+                message: Some("kubelet is posting ready status".into()),
+                ..Default::default()
+            }]);
+            status.node_info = Some(k8s_openapi::api::core::v1::NodeSystemInfo {
+                kubelet_version: "v1.34.0-podlab".into(),
+                os_image: "podlab (network namespace)".into(),
+                kernel_version: kernel_release(),
+                container_runtime_version: "podlab://0.1".into(),
+                operating_system: "linux".into(),
+                architecture: std::env::consts::ARCH.into(),
+                ..Default::default()
+            });
             let sandbox = if opts.model {
                 None
             } else {
@@ -141,13 +168,13 @@ impl Cluster {
         let (changes, _) = watch::channel(0);
         let mut state = State::default();
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            state.namespaces.insert(ns.into());
+            state.namespaces.insert(ns.into(), namespace_object(ns));
         }
         let agent = AgentConfig {
             exe: std::env::current_exe().context("finding the podlab binary")?,
             time_scale: opts.time_scale,
         };
-        Ok(Arc::new_cyclic(|me| Cluster {
+        let cluster = Arc::new_cyclic(|me| Cluster {
             name: opts.name,
             dataplane: Arc::new(dataplane),
             spawner,
@@ -160,11 +187,26 @@ impl Cluster {
             uid_counter: AtomicU64::new(1),
             time_scale: opts.time_scale,
             me: me.clone(),
-        }))
+        });
+        crate::controllers::start(&cluster);
+        Ok(cluster)
     }
 
     pub fn is_model(&self) -> bool {
         self.dataplane.is_model()
+    }
+
+    /// The scheduler's per-node verdicts and scores for `pod` (`podlab explain-placement`).
+    pub fn explain_placement(&self, pod: &Pod) -> String {
+        self.scheduler
+            .lock()
+            .map(|s| s.explain(pod).to_string())
+            .unwrap_or_default()
+    }
+
+    /// A receiver that sees every change to the cluster's objects.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     fn bump(&self) {
@@ -263,10 +305,183 @@ impl Cluster {
         let created = self
             .state
             .lock()
-            .map(|mut s| s.namespaces.insert(name.clone()))
+            .map(|mut s| {
+                if s.namespaces.contains_key(&name) {
+                    false
+                } else {
+                    let mut obj = namespace_object(&name);
+                    obj.metadata.labels = ns.metadata.labels.clone();
+                    s.namespaces.insert(name.clone(), obj);
+                    true
+                }
+            })
             .unwrap_or(false);
         self.bump();
         format!("namespace/{name} {}", if created { "created" } else { "unchanged" })
+    }
+
+    /// All namespaces.
+    pub fn namespace_objects(&self) -> Vec<Namespace> {
+        self.state
+            .lock()
+            .map(|s| s.namespaces.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The next object uid and resource version.
+    fn next_uid(&self) -> (String, String) {
+        let n = self.uid_counter.fetch_add(1, Ordering::Relaxed);
+        (
+            format!(
+                "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                std::process::id(),
+                n & 0xffff,
+                (n >> 16) & 0xfff,
+                0,
+                n
+            ),
+            n.to_string(),
+        )
+    }
+
+    fn check_namespace(&self, ns: &str) -> Result<()> {
+        let known = self
+            .state
+            .lock()
+            .map(|s| s.namespaces.contains_key(ns))
+            .unwrap_or(false);
+        if !known {
+            bail!(
+                "Error from server (NotFound): namespaces \"{ns}\" not found (create it first: a Namespace manifest or `podlab create namespace {ns}`)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Create or update a ReplicaSet (its controller creates the pods).
+    pub fn apply_replicaset(&self, mut rs: ReplicaSet) -> Result<String> {
+        let ns = rs.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        self.check_namespace(&ns)?;
+        rs.metadata.namespace = Some(ns.clone());
+        let name = rs.metadata.name.clone().unwrap_or_default();
+        let key = (ns, name.clone());
+        let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
+        let verb = if let Some(old) = st.replicasets.get(&key) {
+            if old.spec == rs.spec {
+                "unchanged"
+            } else {
+                rs.metadata.uid = old.metadata.uid.clone();
+                rs.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
+                "configured"
+            }
+        } else {
+            let (uid, rv) = self.next_uid();
+            rs.metadata.uid = Some(uid);
+            rs.metadata.resource_version = Some(rv);
+            rs.metadata.creation_timestamp = Some(now());
+            "created"
+        };
+        if verb != "unchanged" {
+            st.replicasets.insert(key, rs);
+        }
+        drop(st);
+        self.bump();
+        Ok(format!("replicaset.apps/{name} {verb}"))
+    }
+
+    /// Create or update a Deployment (its controller manages a ReplicaSet).
+    pub fn apply_deployment(&self, mut d: Deployment) -> Result<String> {
+        let ns = d.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        self.check_namespace(&ns)?;
+        d.metadata.namespace = Some(ns.clone());
+        let name = d.metadata.name.clone().unwrap_or_default();
+        let key = (ns, name.clone());
+        let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
+        let verb = if let Some(old) = st.deployments.get(&key) {
+            if old.spec == d.spec {
+                "unchanged"
+            } else {
+                d.metadata.uid = old.metadata.uid.clone();
+                d.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
+                d.status = old.status.clone();
+                "configured"
+            }
+        } else {
+            let (uid, rv) = self.next_uid();
+            d.metadata.uid = Some(uid);
+            d.metadata.resource_version = Some(rv);
+            d.metadata.creation_timestamp = Some(now());
+            "created"
+        };
+        if verb != "unchanged" {
+            st.deployments.insert(key, d);
+        }
+        drop(st);
+        self.bump();
+        Ok(format!("deployment.apps/{name} {verb}"))
+    }
+
+    pub fn replicasets(&self) -> Vec<ReplicaSet> {
+        self.state
+            .lock()
+            .map(|s| s.replicasets.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn deployments(&self) -> Vec<Deployment> {
+        self.state
+            .lock()
+            .map(|s| s.deployments.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Replace a stored ReplicaSet/Deployment (controllers: status, replicas); None removes it.
+    pub fn put_replicaset(&self, key: &Key, rs: Option<ReplicaSet>) {
+        if let Ok(mut s) = self.state.lock() {
+            match rs {
+                Some(rs) => s.replicasets.insert(key.clone(), rs),
+                None => s.replicasets.remove(key),
+            };
+        }
+        self.bump();
+    }
+
+    pub fn put_deployment(&self, key: &Key, d: Option<Deployment>) {
+        if let Ok(mut s) = self.state.lock() {
+            match d {
+                Some(d) => s.deployments.insert(key.clone(), d),
+                None => s.deployments.remove(key),
+            };
+        }
+        self.bump();
+    }
+
+    /// Set or remove (`None`) labels on a pod, as `kubectl label` does.
+    pub fn label_pod(&self, key: &Key, labels: &[(String, Option<String>)], overwrite: bool) -> Result<String> {
+        let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
+        let Some(e) = st.pods.get_mut(key) else {
+            bail!("Error from server (NotFound): pods \"{}\" not found", key.1);
+        };
+        let map = e.pod.metadata.labels.get_or_insert_with(Default::default);
+        for (k, v) in labels {
+            match v {
+                Some(v) => {
+                    if !overwrite && map.get(k).is_some_and(|old| old != v) {
+                        bail!(
+                            "error: 'overwrite' is false but found the following declared label(s): '{k}' already has a value ({})",
+                            map[k]
+                        );
+                    }
+                    map.insert(k.clone(), v.clone());
+                }
+                None => {
+                    map.remove(k);
+                }
+            }
+        }
+        drop(st);
+        self.bump();
+        Ok(format!("pod/{} labeled", key.1))
     }
 
     /// Create a pod, schedule it and start it on its node. Returns kubectl's one-line answer.
@@ -274,28 +489,19 @@ impl Cluster {
         let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         pod.metadata.namespace = Some(ns.clone());
         let name = pod.metadata.name.clone().unwrap_or_default();
+        self.check_namespace(&ns)?;
+        if self
+            .state
+            .lock()
+            .map(|st| st.pods.contains_key(&(ns.clone(), name.clone())))
+            .unwrap_or(false)
         {
-            let st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
-            if !st.namespaces.contains(&ns) {
-                bail!(
-                    "Error from server (NotFound): namespaces \"{ns}\" not found (create it first: a Namespace manifest or `create namespace {ns}`)"
-                );
-            }
-            if st.pods.contains_key(&(ns.clone(), name.clone())) {
-                return Ok(format!("pod/{name} unchanged"));
-            }
+            return Ok(format!("pod/{name} unchanged"));
         }
-        let n = self.uid_counter.fetch_add(1, Ordering::Relaxed);
-        pod.metadata.uid = Some(format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            std::process::id(),
-            n & 0xffff,
-            n >> 16 & 0xfff,
-            0,
-            n
-        ));
+        let (uid, rv) = self.next_uid();
+        pod.metadata.uid = Some(uid);
         pod.metadata.creation_timestamp = Some(now());
-        pod.metadata.resource_version = Some(n.to_string());
+        pod.metadata.resource_version = Some(rv);
         pod.status = Some(PodStatus {
             phase: Some("Pending".into()),
             ..Default::default()
@@ -519,12 +725,25 @@ impl Cluster {
 
     /// Delete a pod: stop its containers (grace period), remove its sandbox and network.
     pub async fn delete_pod(&self, key: &Key) -> Result<String> {
-        let entry = self
-            .state
-            .lock()
-            .map_err(|_| anyhow!("cluster state poisoned"))?
-            .pods
-            .remove(key);
+        // The pod stays visible as Terminating while its containers get their grace period.
+        let entry = {
+            let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
+            match st.pods.get_mut(key) {
+                None => None,
+                Some(e) if e.pod.metadata.deletion_timestamp.is_some() => {
+                    return Ok(format!("pod \"{}\" deleted", key.1));
+                }
+                Some(e) => {
+                    e.pod.metadata.deletion_timestamp = Some(now());
+                    Some(PodEntry {
+                        pod: e.pod.clone(),
+                        handle: e.handle.take(),
+                        sandbox: e.sandbox.take(),
+                        net: e.net.take(),
+                    })
+                }
+            }
+        };
         let Some(entry) = entry else {
             bail!("Error from server (NotFound): pods \"{}\" not found", key.1);
         };
@@ -558,6 +777,10 @@ impl Cluster {
             // The namespace is gone with its pause process, and its veth with it: only IPAM is left.
             self.dataplane.forget_pod(&node, &podref);
         }
+        if let Ok(mut st) = self.state.lock() {
+            st.pods.remove(key);
+        }
+        self.bump();
         // Freed room may let pending pods in.
         let pending: Vec<Key> = self
             .pods()
@@ -594,6 +817,28 @@ impl Cluster {
             }
         }
         self.bump();
+    }
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn namespace_object(name: &str) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            creation_timestamp: Some(now()),
+            labels: Some([("kubernetes.io/metadata.name".to_string(), name.to_string())].into()),
+            ..Default::default()
+        },
+        status: Some(k8s_openapi::api::core::v1::NamespaceStatus {
+            phase: Some("Active".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 

@@ -2,9 +2,14 @@
 //! namespaces, veths, bridges and processes, and hosts the built-in container images.
 
 mod bench;
+mod client;
 mod cluster;
+mod controllers;
+mod daemon;
+mod kubectl;
 mod printers;
 mod probe;
+mod protocol;
 mod rundir;
 mod runner;
 
@@ -48,6 +53,161 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Start a cluster that stays up (like `kind create cluster`) and apply the scenario's manifests.
+    Up {
+        file: PathBuf,
+        #[arg(long, default_value = "podlab")]
+        name: String,
+        #[arg(long, value_enum, default_value = "kernel")]
+        dataplane: DataplaneKind,
+        /// Seconds to wait for the pods to start before returning.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Remove a cluster started with `up`: every namespace, link and process.
+    Down {
+        #[arg(long, default_value = "podlab")]
+        name: String,
+    },
+    /// List running clusters.
+    Clusters,
+    /// Display resources (pods, nodes, deployments, replicasets, namespaces, events).
+    Get {
+        resource: String,
+        name: Option<String>,
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        #[arg(long)]
+        show_labels: bool,
+        #[arg(short = 'w', long)]
+        watch: bool,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Show details of a pod, node or deployment.
+    Describe {
+        resource: String,
+        name: String,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Print a container's logs.
+    Logs {
+        pod: String,
+        #[arg(short = 'c', long)]
+        container: Option<String>,
+        #[arg(short = 'f', long)]
+        follow: bool,
+        #[arg(short = 'p', long)]
+        previous: bool,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Run a command inside a pod (or node/NAME) with the machine's binaries.
+    Exec {
+        target: String,
+        #[arg(short = 'c', long)]
+        container: Option<String>,
+        #[arg(short = 'i', long)]
+        stdin: bool,
+        #[arg(short = 't', long)]
+        tty: bool,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Forward 127.0.0.1:LOCAL on this machine to a port inside a pod.
+    PortForward {
+        target: String,
+        #[arg(required = true)]
+        ports: Vec<String>,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Create objects from a manifest file or directory.
+    Apply {
+        #[arg(short = 'f', long)]
+        filename: PathBuf,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Delete pods, deployments or replicasets (by name, -l selector or -f file).
+    Delete {
+        resource: Option<String>,
+        names: Vec<String>,
+        #[arg(short = 'f', long)]
+        filename: Option<PathBuf>,
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Set the replicas of a deployment or replicaset.
+    Scale {
+        resource: String,
+        name: Option<String>,
+        #[arg(long)]
+        replicas: i32,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Add, change (--overwrite) or remove (key-) labels of a pod.
+    Label {
+        resource: String,
+        name: String,
+        labels: Vec<String>,
+        #[arg(long)]
+        overwrite: bool,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Create a namespace: `create namespace NAME`.
+    Create {
+        resource: String,
+        name: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Why a pod landed where it did: each node's filter verdict and score breakdown.
+    ExplainPlacement {
+        pod: String,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// The daemon behind `up` (internal).
+    #[command(name = "__daemon", hide = true)]
+    Daemon {
+        file: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        model: bool,
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
     /// Check a scenario or manifest file without running it.
     Validate { file: PathBuf },
     /// List the built-in container images.
@@ -60,6 +220,14 @@ enum Command {
     /// Built-in image entry point (runs inside a pod).
     #[command(name = "__image", hide = true)]
     Image { name: String },
+}
+
+/// Which running cluster a command talks to.
+#[derive(clap::Args)]
+struct Target {
+    /// Cluster name (as given to `up --name`).
+    #[arg(long, env = "PODLAB_CLUSTER", default_value = "podlab")]
+    cluster: String,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +277,188 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
+        Command::Up {
+            file,
+            name,
+            dataplane,
+            wait,
+        } => exit(up(&file, &name, dataplane == DataplaneKind::Model, wait)),
+        Command::Down { name } => exit(client::down(&name)),
+        Command::Clusters => exit(client::clusters()),
+        Command::Daemon {
+            file,
+            name,
+            model,
+            wait,
+        } => match daemon(file, name, model, wait) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        Command::Get {
+            resource,
+            name,
+            output,
+            selector,
+            namespace,
+            all_namespaces,
+            show_labels,
+            watch,
+            c,
+        } => {
+            let req = protocol::Request::Get {
+                resource,
+                name,
+                namespace,
+                all_namespaces,
+                selector,
+                output,
+                show_labels,
+                watch,
+            };
+            exit(client::call(&c.cluster, &req).map(|r| r.0))
+        }
+        Command::Describe {
+            resource,
+            name,
+            namespace,
+            c,
+        } => exit(
+            client::call(
+                &c.cluster,
+                &protocol::Request::Describe {
+                    resource,
+                    name,
+                    namespace,
+                },
+            )
+            .map(|r| r.0),
+        ),
+        Command::Logs {
+            pod,
+            container,
+            follow,
+            previous,
+            namespace,
+            c,
+        } => {
+            let pod = pod.strip_prefix("pod/").unwrap_or(&pod).to_string();
+            exit(
+                client::call(
+                    &c.cluster,
+                    &protocol::Request::Logs {
+                        pod,
+                        namespace,
+                        container,
+                        previous,
+                        follow,
+                    },
+                )
+                .map(|r| r.0),
+            )
+        }
+        Command::Exec {
+            target,
+            container,
+            namespace,
+            c,
+            command,
+            ..
+        } => exit(client::exec(&c.cluster, &target, &namespace, container, &command)),
+        Command::PortForward {
+            target,
+            ports,
+            namespace,
+            c,
+        } => exit(client::port_forward(&c.cluster, &target, &namespace, &ports)),
+        Command::Apply { filename, c } => exit(apply(&c.cluster, &filename)),
+        Command::Delete {
+            resource,
+            names,
+            filename,
+            selector,
+            namespace,
+            c,
+        } => exit(delete(&c.cluster, resource, names, filename, selector, namespace)),
+        Command::Scale {
+            resource,
+            name,
+            replicas,
+            namespace,
+            c,
+        } => {
+            let (resource, name) = match (resource.split_once('/'), name) {
+                (Some((r, n)), _) => (r.to_string(), n.to_string()),
+                (None, Some(n)) => (resource, n),
+                (None, None) => {
+                    return fail(anyhow::anyhow!(
+                        "error: scale needs a name: scale deployment NAME --replicas N"
+                    ));
+                }
+            };
+            exit(
+                client::call(
+                    &c.cluster,
+                    &protocol::Request::Scale {
+                        resource,
+                        name,
+                        namespace,
+                        replicas,
+                    },
+                )
+                .map(|r| r.0),
+            )
+        }
+        Command::Label {
+            resource,
+            name,
+            labels,
+            overwrite,
+            namespace,
+            c,
+        } => {
+            if kubectl::resource(&resource).ok() != Some("pods") {
+                return fail(anyhow::anyhow!("error: podlab can label pods only (got {resource})"));
+            }
+            let mut parsed = Vec::new();
+            for l in labels {
+                if let Some(k) = l.strip_suffix('-') {
+                    parsed.push((k.to_string(), None));
+                } else if let Some((k, v)) = l.split_once('=') {
+                    parsed.push((k.to_string(), Some(v.to_string())));
+                } else {
+                    return fail(anyhow::anyhow!(
+                        "error: invalid label spec: {l} (use key=value or key-)"
+                    ));
+                }
+            }
+            exit(
+                client::call(
+                    &c.cluster,
+                    &protocol::Request::Label {
+                        name,
+                        namespace,
+                        labels: parsed,
+                        overwrite,
+                    },
+                )
+                .map(|r| r.0),
+            )
+        }
+        Command::Create { resource, name, c } => {
+            if kubectl::resource(&resource).ok() != Some("namespaces") {
+                return fail(anyhow::anyhow!(
+                    "error: podlab can create namespaces only: create namespace NAME"
+                ));
+            }
+            exit(client::call(&c.cluster, &protocol::Request::CreateNamespace { name }).map(|r| r.0))
+        }
+        Command::ExplainPlacement { pod, namespace, c } => exit(
+            client::call(
+                &c.cluster,
+                &protocol::Request::ExplainPlacement { name: pod, namespace },
+            )
+            .map(|r| r.0),
+        ),
         Command::Run {
             file,
             dataplane,
@@ -120,6 +470,123 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         },
     }
+}
+
+fn exit(r: Result<i32>) -> ExitCode {
+    match r {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => fail(e),
+    }
+}
+
+fn up(file: &std::path::Path, name: &str, model: bool, wait: u64) -> Result<i32> {
+    load(file)?;
+    // SAFETY: geteuid has no preconditions.
+    if !model && unsafe { libc::geteuid() } != 0 {
+        bail!("the kernel dataplane builds real network namespaces and needs root (sudo), or add `--dataplane model`");
+    }
+    let errs = podlab_scenario::validation::dns1123_label(name);
+    if !errs.is_empty() {
+        bail!("invalid cluster name {name:?}: {}", errs.join("; "));
+    }
+    client::up(file, name, model, wait)
+}
+
+fn daemon(file: PathBuf, name: String, model: bool, wait: u64) -> Result<()> {
+    let scenario = load(&file)?;
+    if !model {
+        enter_private_netns()?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let r = rt.block_on(daemon::serve(
+        scenario,
+        name,
+        model,
+        std::time::Duration::from_secs(wait),
+    ));
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    r
+}
+
+fn objects_json(file: &std::path::Path) -> Result<Vec<serde_json::Value>> {
+    let (objects, warnings) = podlab_scenario::load_manifests(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    objects
+        .iter()
+        .map(|o| match o {
+            podlab_scenario::Object::Pod(p) => serde_json::to_value(p),
+            podlab_scenario::Object::Namespace(n) => serde_json::to_value(n),
+            podlab_scenario::Object::Deployment(d) => serde_json::to_value(d),
+            podlab_scenario::Object::ReplicaSet(r) => serde_json::to_value(r),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
+}
+
+fn apply(cluster: &str, file: &std::path::Path) -> Result<i32> {
+    let objects = objects_json(file)?;
+    Ok(client::call(cluster, &protocol::Request::Apply { objects })?.0)
+}
+
+fn delete(
+    cluster: &str,
+    resource: Option<String>,
+    names: Vec<String>,
+    file: Option<PathBuf>,
+    selector: Option<String>,
+    namespace: String,
+) -> Result<i32> {
+    if let Some(file) = file {
+        let mut code = 0;
+        for o in objects_json(&file)? {
+            let kind = o.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(|k| k.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let ns = o
+                .pointer("/metadata/namespace")
+                .and_then(|k| k.as_str())
+                .unwrap_or(&namespace)
+                .to_string();
+            if kind == "Namespace" {
+                continue;
+            }
+            let req = protocol::Request::Delete {
+                resource: kind,
+                names: vec![name],
+                namespace: ns,
+                selector: None,
+            };
+            code = code.max(client::call(cluster, &req)?.0);
+        }
+        return Ok(code);
+    }
+    let Some(resource) = resource else {
+        bail!(
+            "error: You must provide one or more resources by argument or filename (delete pod NAME, -f FILE or -l SELECTOR)"
+        );
+    };
+    let (resource, names) = match resource.split_once('/') {
+        Some((r, n)) => (r.to_string(), std::iter::once(n.to_string()).chain(names).collect()),
+        None => (resource, names),
+    };
+    if names.is_empty() && selector.is_none() {
+        bail!("error: resource(s) were provided, but no name was specified (or use -l SELECTOR)");
+    }
+    Ok(client::call(
+        cluster,
+        &protocol::Request::Delete {
+            resource,
+            names,
+            namespace,
+            selector,
+        },
+    )?
+    .0)
 }
 
 fn fail(e: anyhow::Error) -> ExitCode {

@@ -180,6 +180,20 @@ pub fn restarts_column(pod: &Pod) -> String {
 
 /// `kubectl get pods` (with `wide`: IP and NODE columns too).
 pub fn pods_table(pods: &[Pod], wide: bool, with_namespace: bool) -> String {
+    let (headers, rows) = pods_rows(pods, wide, with_namespace, false);
+    if rows.is_empty() {
+        return "No resources found.\n".into();
+    }
+    table(&headers, &rows)
+}
+
+/// Header and rows of `kubectl get pods` (optionally with `--show-labels`).
+pub fn pods_rows(
+    pods: &[Pod],
+    wide: bool,
+    with_namespace: bool,
+    labels: bool,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let mut headers = vec![];
     if with_namespace {
         headers.push("NAMESPACE");
@@ -188,7 +202,10 @@ pub fn pods_table(pods: &[Pod], wide: bool, with_namespace: bool) -> String {
     if wide {
         headers.extend(["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]);
     }
-    let rows: Vec<Vec<String>> = pods
+    if labels {
+        headers.push("LABELS");
+    }
+    let rows = pods
         .iter()
         .map(|p| {
             let mut r = vec![];
@@ -214,13 +231,21 @@ pub fn pods_table(pods: &[Pod], wide: bool, with_namespace: bool) -> String {
                 r.push("<none>".into());
                 r.push("<none>".into());
             }
+            if labels {
+                r.push(labels_csv(p.metadata.labels.as_ref()));
+            }
             r
         })
         .collect();
-    if rows.is_empty() {
-        return "No resources found.\n".into();
+    (headers, rows)
+}
+
+/// Labels as kubectl's LABELS column shows them: `k=v,k2=v2` or `<none>`.
+pub fn labels_csv(m: Option<&std::collections::BTreeMap<String, String>>) -> String {
+    match m {
+        Some(m) if !m.is_empty() => m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        _ => "<none>".into(),
     }
-    table(&headers, &rows)
 }
 
 /// The Events section of `describe`.

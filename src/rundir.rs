@@ -6,27 +6,46 @@ use anyhow::{Context, Result, bail};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-pub const BASE: &str = "/run/podlab";
+/// Where runtime directories live: `/run/podlab` for root, else the user's runtime dir.
+pub fn base() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/run/podlab");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) => PathBuf::from(d).join("podlab"),
+        // SAFETY: as above.
+        None => std::env::temp_dir().join(format!("podlab-{}", unsafe { libc::geteuid() })),
+    }
+}
 
 /// A runtime directory owned by this process; removed on drop.
 pub struct RunDir {
     path: PathBuf,
 }
 
-fn pid_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    pid > 0
-        && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+/// Whether a live (not zombie) process with this pid exists.
+pub fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
 }
 
-fn owner(dir: &Path) -> Option<i32> {
+/// The pid recorded in a runtime directory.
+pub fn owner(dir: &Path) -> Option<i32> {
     std::fs::read_to_string(dir.join("pid")).ok()?.trim().parse().ok()
 }
 
 /// Remove runtime directories left by podlab processes that no longer exist. Returns their names.
 pub fn clean_stale() -> Vec<String> {
     let mut cleaned = Vec::new();
-    let Ok(entries) = std::fs::read_dir(BASE) else {
+    let Ok(entries) = std::fs::read_dir(base()) else {
         return cleaned;
     };
     for e in entries.flatten() {
@@ -42,13 +61,13 @@ pub fn clean_stale() -> Vec<String> {
 impl RunDir {
     /// Claim `/run/podlab/<name>/`, failing if a live podlab already owns it.
     pub fn claim(name: &str) -> Result<RunDir> {
-        let base = Path::new(BASE);
+        let base = base();
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(base)
-            .with_context(|| format!("creating {BASE}"))?;
-        std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o700))?;
+            .create(&base)
+            .with_context(|| format!("creating {}", base.display()))?;
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))?;
         let path = base.join(name);
         if let Some(pid) = owner(&path).filter(|&p| pid_alive(p)) {
             bail!(
@@ -79,6 +98,6 @@ impl Drop for RunDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
         // Leave /run/podlab itself only if other clusters still use it.
-        let _ = std::fs::remove_dir(BASE);
+        let _ = std::fs::remove_dir(base());
     }
 }

@@ -138,7 +138,17 @@ async fn drive(cluster: &Arc<Cluster>, scenario: &Scenario) -> Result<Report> {
     let n = apply_all(cluster, &scenario.manifests)?;
     say(&format!(" ✓ Applied {n} object(s)"));
     if scenario.plain_manifest {
-        return plain_manifest(cluster).await;
+        let expected: usize = scenario
+            .manifests
+            .iter()
+            .map(|o| match o {
+                Object::Pod(_) => 1,
+                Object::Namespace(_) => 0,
+                Object::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as usize,
+                Object::ReplicaSet(r) => r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as usize,
+            })
+            .sum();
+        return plain_manifest(cluster, expected).await;
     }
     for (i, step) in scenario.steps.iter().enumerate() {
         if let Some(text) = &step.say {
@@ -175,7 +185,7 @@ fn indent_detail(d: &str) -> String {
 }
 
 /// A plain manifest file: wait for its pods, then explain any that did not start.
-async fn plain_manifest(cluster: &Arc<Cluster>) -> Result<Report> {
+async fn plain_manifest(cluster: &Arc<Cluster>, expected: usize) -> Result<Report> {
     let timeout = Duration::from_secs(60);
     say(&format!(
         " … Waiting up to {}s for the pods to be Running",
@@ -183,14 +193,20 @@ async fn plain_manifest(cluster: &Arc<Cluster>) -> Result<Report> {
     ));
     cluster
         .wait_for(timeout, |c| {
-            c.pods().iter().all(|p| {
-                let phase = phase(p);
-                phase == "Running" || phase == "Succeeded" || phase == "Failed" || stuck(p)
-            })
+            let pods = c.pods();
+            pods.len() >= expected
+                && pods.iter().all(|p| {
+                    let phase = phase(p);
+                    phase == "Running" || phase == "Succeeded" || phase == "Failed" || stuck(p)
+                })
         })
         .await;
-    // Give a crashing or un-pullable container a moment to show its reason.
     let mut report = Report::default();
+    let found = cluster.pods().len();
+    if found < expected {
+        report.failed += expected - found;
+        say(&format!(" ✗ expected {expected} pod(s), only {found} exist"));
+    }
     for p in sorted(cluster.pods()) {
         if phase(&p) == "Running" && !stuck(&p) {
             report.passed += 1;
@@ -273,88 +289,9 @@ fn apply(cluster: &Arc<Cluster>, obj: &Object) -> Result<Vec<String>> {
     Ok(match obj {
         Object::Namespace(ns) => vec![cluster.apply_namespace(ns)],
         Object::Pod(p) => vec![cluster.apply_pod((**p).clone())?],
-        Object::Deployment(d) => {
-            let name = d.metadata.name.clone().unwrap_or_default();
-            let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let template = d.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
-            let mut out = vec![format!("deployment.apps/{name} created")];
-            out.extend(expand(
-                cluster,
-                &name,
-                d.metadata.namespace.clone(),
-                &template,
-                replicas,
-                true,
-            )?);
-            out
-        }
-        Object::ReplicaSet(r) => {
-            let name = r.metadata.name.clone().unwrap_or_default();
-            let replicas = r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let template = r.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default();
-            let mut out = vec![format!("replicaset.apps/{name} created")];
-            out.extend(expand(
-                cluster,
-                &name,
-                r.metadata.namespace.clone(),
-                &template,
-                replicas,
-                false,
-            )?);
-            out
-        }
+        Object::Deployment(d) => vec![cluster.apply_deployment((**d).clone())?],
+        Object::ReplicaSet(r) => vec![cluster.apply_replicaset((**r).clone())?],
     })
-}
-
-/// Deployments and ReplicaSets, first cut: their pods are created once, with Kubernetes'
-/// naming (`name-<template-hash>-<5 chars>`). Replacement and scaling come with the controllers.
-fn expand(
-    cluster: &Arc<Cluster>,
-    name: &str,
-    namespace: Option<String>,
-    template: &k8s_openapi::api::core::v1::PodTemplateSpec,
-    replicas: i32,
-    deployment: bool,
-) -> Result<Vec<String>> {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in name.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
-    }
-    let hash: String = (0..10)
-        .map(|i| ALPHABET[((h >> (i * 5)) % ALPHABET.len() as u64) as usize] as char)
-        .collect();
-    let mut out = Vec::new();
-    for i in 0..replicas.max(0) {
-        let mut x = h.wrapping_add(i as u64 + 1).wrapping_mul(0x9E3779B97F4A7C15);
-        let suffix: String = (0..5)
-            .map(|_| {
-                x ^= x >> 29;
-                x = x.wrapping_mul(0xBF58476D1CE4E5B9);
-                ALPHABET[(x % ALPHABET.len() as u64) as usize] as char
-            })
-            .collect();
-        let mut meta = template.metadata.clone().unwrap_or_default();
-        let base = if deployment {
-            format!("{name}-{hash}")
-        } else {
-            name.to_string()
-        };
-        meta.name = Some(format!("{base}-{suffix}"));
-        meta.namespace = namespace.clone();
-        let mut labels = meta.labels.unwrap_or_default();
-        if deployment {
-            labels.insert("pod-template-hash".into(), hash.clone());
-        }
-        meta.labels = Some(labels);
-        let pod = Pod {
-            metadata: meta,
-            spec: template.spec.clone(),
-            status: None,
-        };
-        out.push(cluster.apply_pod(pod)?);
-    }
-    Ok(out)
 }
 
 fn describe_action(a: &Action) -> String {

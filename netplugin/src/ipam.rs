@@ -1,5 +1,6 @@
-//! Per-node IPAM: hands out the lowest free host address of a node's pod subnet,
-//! from `.2` upward, never the network, gateway or broadcast address.
+//! Per-node IPAM: hands out host addresses of a node's pod subnet in order from `.2`,
+//! continuing after the last one handed out and wrapping around (like CNI `host-local`),
+//! never the network, gateway or broadcast address.
 
 use std::net::Ipv4Addr;
 
@@ -66,25 +67,34 @@ impl Ipam {
         self.last_host().saturating_sub(1)
     }
 
-    /// Takes the lowest free address, or fails with `no free address in <subnet>`.
+    /// Takes the next free address after the last one handed out, wrapping around to .2, as
+    /// the reference CNI `host-local` IPAM does: a replaced pod gets a new IP, not the freed one
+    /// (the book's point: pods are mortal and their IPs change). Fails with
+    /// `no free address in <subnet>` when the range is full.
     pub fn allocate(&mut self) -> Result<Ipv4Addr, NetError> {
         let last = self.last_host();
-        let mut off = self.hint.max(2);
-        while off <= last {
-            let word = self.used[(off / 64) as usize];
-            if word == u64::MAX && off.is_multiple_of(64) {
-                off += 64;
-                continue;
+        let start = if self.hint < 2 || self.hint > last {
+            2
+        } else {
+            self.hint
+        };
+        for (from, to) in [(start, last), (2, start.saturating_sub(1))] {
+            let mut off = from;
+            while off <= to {
+                let word = self.used[(off / 64) as usize];
+                if word == u64::MAX && off.is_multiple_of(64) {
+                    off += 64;
+                    continue;
+                }
+                if !self.is_used(off) {
+                    self.set(off, true);
+                    self.in_use += 1;
+                    self.hint = off + 1;
+                    return Ok(Ipv4Addr::from(u32::from(self.subnet.network()) + off));
+                }
+                off += 1;
             }
-            if !self.is_used(off) {
-                self.set(off, true);
-                self.in_use += 1;
-                self.hint = off + 1;
-                return Ok(Ipv4Addr::from(u32::from(self.subnet.network()) + off));
-            }
-            off += 1;
         }
-        self.hint = last + 1;
         Err(NetError::AddressExhausted { subnet: self.subnet })
     }
 
@@ -107,7 +117,6 @@ impl Ipam {
         {
             self.set(off, false);
             self.in_use -= 1;
-            self.hint = self.hint.min(off);
         }
     }
 
@@ -129,13 +138,22 @@ mod tests {
     }
 
     #[test]
-    fn hands_out_lowest_free_from_dot_two() {
+    fn hands_out_addresses_in_order_and_does_not_reuse_a_freed_one_at_once() {
         let mut ipam = Ipam::new(net("10.244.1.0/24"));
         assert_eq!(ipam.allocate().unwrap(), Ipv4Addr::new(10, 244, 1, 2));
         assert_eq!(ipam.allocate().unwrap(), Ipv4Addr::new(10, 244, 1, 3));
         ipam.release(Ipv4Addr::new(10, 244, 1, 2));
-        assert_eq!(ipam.allocate().unwrap(), Ipv4Addr::new(10, 244, 1, 2));
+        // A replacement pod gets a new address, as with host-local.
         assert_eq!(ipam.allocate().unwrap(), Ipv4Addr::new(10, 244, 1, 4));
+    }
+
+    #[test]
+    fn wraps_around_to_freed_addresses_when_the_end_is_reached() {
+        let mut ipam = Ipam::new(net("10.244.1.0/29"));
+        let all: Vec<_> = (0..5).map(|_| ipam.allocate().unwrap()).collect();
+        assert_eq!(all.last(), Some(&Ipv4Addr::new(10, 244, 1, 6)));
+        ipam.release(Ipv4Addr::new(10, 244, 1, 3));
+        assert_eq!(ipam.allocate().unwrap(), Ipv4Addr::new(10, 244, 1, 3));
     }
 
     #[test]

@@ -175,10 +175,13 @@ impl<'a> Cycle<'a> {
             }
         }
         if !inc.hard_spread.is_empty() {
-            let eligible: Vec<bool> = nodes
-                .iter()
-                .map(|n| inc.hard_spread.iter().all(|s| n.labels.contains_key(&s.topology_key)))
-                .collect();
+            let mut eligible: Vec<bool> = vec![true; nodes.len()];
+            for sc in &inc.hard_spread {
+                let topo = index.topo(nodes, &sc.topology_key);
+                for (e, d) in eligible.iter_mut().zip(&topo.node_domain) {
+                    *e &= *d != NO_DOMAIN;
+                }
+            }
             for s in &inc.hard_spread {
                 let per_node = index.counts(
                     nodes,

@@ -124,6 +124,9 @@ pub struct Incoming {
 impl Incoming {
     /// True when the node's labels/name satisfy nodeSelector and required node affinity.
     pub fn node_affinity_matches(&self, labels: &Labels, node_name: &str) -> bool {
+        if self.node_selector.is_empty() && self.required_node_terms.is_none() {
+            return true;
+        }
         if !self.node_selector.iter().all(|(k, v)| labels.get(k) == Some(v)) {
             return false;
         }

@@ -1,0 +1,449 @@
+//! `podlab up`'s daemon: holds one cluster (its namespaces, pause processes and containers)
+//! and answers the CLI over a Unix socket in `/run/podlab/<cluster>/` until `podlab down`.
+//!
+//! The daemon is started by `podlab up` with `PR_SET_PDEATHSIG`: if `up` dies before the
+//! cluster is ready, the daemon dies too and the kernel removes everything. Once ready, `up`
+//! sends `Detach` and the daemon lives on its own.
+
+use crate::cluster::{Cluster, ClusterOptions, key_of};
+use crate::kubectl::{self, Sink};
+use crate::protocol::{Reply, Request};
+use crate::rundir;
+use anyhow::{Context, Result};
+use podlab_netplugin::ClusterNetwork;
+use podlab_scenario::{Object, Scenario};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+/// Marker line `up` waits for on the daemon's stdout.
+pub const READY: &str = "PODLAB-DAEMON-READY";
+
+/// The socket of cluster `name`.
+pub fn socket_path(name: &str) -> PathBuf {
+    rundir::base().join(name).join("podlab.sock")
+}
+
+/// Body of `podlab __daemon`: build the cluster, apply the manifests, serve.
+pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration) -> Result<()> {
+    let spec = scenario.cluster.clone();
+    let started = Instant::now();
+    let cluster = Cluster::up(
+        ClusterOptions {
+            name: name.clone(),
+            rundir_name: name.clone(),
+            network: ClusterNetwork {
+                pod_cidr: spec.pod_cidr,
+                node_prefix: spec.node_cidr_prefix,
+                fabric_cidr: spec.fabric_cidr,
+            },
+            nodes: spec.nodes.clone(),
+            scheduler: podlab_scheduler::Profile {
+                seed: spec.scheduler.seed,
+                scoring: if spec.scheduler.scoring == "MostAllocated" {
+                    podlab_scheduler::ScoringStrategy::MostAllocated
+                } else {
+                    podlab_scheduler::ScoringStrategy::LeastAllocated
+                },
+                ..Default::default()
+            },
+            time_scale: spec.time_scale,
+            model,
+            explain: None,
+        },
+        &|line| println!(" ✓ {line}"),
+    )
+    .await?;
+    let sock = socket_path(&name);
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).with_context(|| format!("listening on {}", sock.display()))?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
+    for obj in &scenario.manifests {
+        let line = match obj {
+            Object::Namespace(ns) => Ok(cluster.apply_namespace(ns)),
+            Object::Pod(p) => cluster.apply_pod((**p).clone()),
+            Object::Deployment(d) => cluster.apply_deployment((**d).clone()),
+            Object::ReplicaSet(r) => cluster.apply_replicaset((**r).clone()),
+        };
+        match line {
+            Ok(l) => println!("   {l}"),
+            Err(e) => println!("   {e}"),
+        }
+    }
+    // Wait for the pods to start, reporting progress as `PROGRESS running total`.
+    let deadline = Instant::now() + wait;
+    loop {
+        let pods = cluster.pods();
+        let running = pods
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count();
+        println!("PROGRESS {running} {}", pods.len());
+        let settled = pods.iter().all(|p| {
+            let r = crate::printers::pod_status_reason(p);
+            !matches!(r.as_str(), "Pending" | "ContainerCreating")
+        });
+        if (settled && Instant::now() > started + Duration::from_millis(300)) || Instant::now() > deadline {
+            break;
+        }
+        let mut rx = cluster.subscribe();
+        let _ = tokio::time::timeout(Duration::from_millis(250), rx.changed()).await;
+    }
+    println!(" ✓ Cluster \"{name}\" ready in {} ms", started.elapsed().as_millis());
+    println!("{READY}");
+    let detached = Arc::new(tokio::sync::Notify::new());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let me = cluster.clone();
+    tokio::spawn(accept_loop(listener, cluster, detached.clone(), stop_tx));
+    // This future runs on the process's main thread (the one `up` forked): the parent-death
+    // signal belongs to that thread, so it is cleared here once `up` lets go.
+    tokio::select! {
+        _ = detached.notified() => detach(),
+        _ = tokio::time::sleep(Duration::from_secs(30)) => detach(),
+    }
+    tokio::select! {
+        _ = stop_rx.changed() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term() => {}
+    }
+    me.down().await;
+    Ok(())
+}
+
+/// From now on the daemon outlives `up`: no parent-death signal, no terminal.
+fn detach() {
+    // SAFETY: prctl and dup2 on our own thread and descriptors.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, 0);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+            libc::close(null);
+        }
+    }
+}
+
+async fn term() {
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        s.recv().await;
+    }
+}
+
+async fn accept_loop(
+    listener: UnixListener,
+    cluster: Arc<Cluster>,
+    detached: Arc<tokio::sync::Notify>,
+    stop: tokio::sync::watch::Sender<bool>,
+) {
+    let stop = Arc::new(stop);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let c = cluster.clone();
+        let stop = stop.clone();
+        let detached = detached.clone();
+        tokio::spawn(async move { connection(stream, c, &stop, &detached).await });
+    }
+}
+
+struct Conn {
+    w: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl Sink for Conn {
+    async fn send(&mut self, r: Reply) -> bool {
+        let mut line = serde_json::to_string(&r).unwrap_or_default();
+        line.push('\n');
+        self.w.write_all(line.as_bytes()).await.is_ok()
+    }
+}
+
+async fn connection(
+    stream: UnixStream,
+    cluster: Arc<Cluster>,
+    stop: &tokio::sync::watch::Sender<bool>,
+    detached: &tokio::sync::Notify,
+) {
+    let (r, w) = stream.into_split();
+    let mut conn = Conn { w };
+    let mut line = String::new();
+    if BufReader::new(r).read_line(&mut line).await.is_err() {
+        return;
+    }
+    let req: Request = match serde_json::from_str(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            conn.send(Reply::Err {
+                text: format!("bad request: {e}"),
+            })
+            .await;
+            conn.send(Reply::Done { code: 2 }).await;
+            return;
+        }
+    };
+    if matches!(req, Request::Detach) {
+        detached.notify_one();
+    }
+    let code = handle(&cluster, req, &mut conn, stop).await;
+    conn.send(Reply::Done { code }).await;
+}
+
+async fn out(conn: &mut Conn, r: Result<String>) -> i32 {
+    match r {
+        Ok(text) => {
+            conn.send(Reply::Out { text }).await;
+            0
+        }
+        Err(e) => {
+            conn.send(Reply::Err {
+                text: format!("{e:#}\n"),
+            })
+            .await;
+            1
+        }
+    }
+}
+
+async fn handle(cluster: &Arc<Cluster>, req: Request, conn: &mut Conn, stop: &tokio::sync::watch::Sender<bool>) -> i32 {
+    match req {
+        Request::Detach => 0,
+        Request::Status => {
+            let dp = if cluster.is_model() { "model" } else { "kernel" };
+            conn.send(Reply::Status {
+                name: cluster.name.clone(),
+                pid: std::process::id(),
+                nodes: cluster.nodes.len(),
+                pods: cluster.pods().len(),
+                dataplane: dp.into(),
+                age_secs: crate::printers::age_secs(
+                    cluster
+                        .nodes
+                        .first()
+                        .and_then(|n| n.node.metadata.creation_timestamp.as_ref()),
+                ),
+            })
+            .await;
+            0
+        }
+        Request::Get { watch: true, .. } => match kubectl::watch(cluster, &req, conn).await {
+            Ok(()) => 0,
+            Err(e) => out(conn, Err(e)).await,
+        },
+        Request::Get { .. } => out(conn, kubectl::get(cluster, &req)).await,
+        Request::Describe {
+            resource,
+            name,
+            namespace,
+        } => out(conn, kubectl::describe(cluster, &resource, &name, &namespace)).await,
+        Request::Apply { objects } => out(conn, kubectl::apply(cluster, &objects)).await,
+        Request::Delete {
+            resource,
+            names,
+            namespace,
+            selector,
+        } => {
+            out(
+                conn,
+                kubectl::delete(cluster, &resource, &names, &namespace, &selector).await,
+            )
+            .await
+        }
+        Request::Scale {
+            resource,
+            name,
+            namespace,
+            replicas,
+        } => out(conn, kubectl::scale(cluster, &resource, &name, &namespace, replicas)).await,
+        Request::Label {
+            name,
+            namespace,
+            labels,
+            overwrite,
+        } => {
+            out(
+                conn,
+                cluster
+                    .label_pod(&(namespace, name), &labels, overwrite)
+                    .map(|s| s + "\n"),
+            )
+            .await
+        }
+        Request::CreateNamespace { name } => {
+            let ns = k8s_openapi::api::core::v1::Namespace {
+                metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    name: Some(name),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let line = cluster.apply_namespace(&ns);
+            out(conn, Ok(line + "\n")).await
+        }
+        Request::ExplainPlacement { name, namespace } => {
+            let r = cluster
+                .pod(&(namespace, name.clone()))
+                .map(|p| cluster.explain_placement(&p))
+                .ok_or_else(|| anyhow::anyhow!("Error from server (NotFound): pods \"{name}\" not found"));
+            out(conn, r).await
+        }
+        Request::Logs {
+            pod,
+            namespace,
+            container,
+            previous,
+            follow,
+        } => logs(cluster, conn, (namespace, pod), container, previous, follow).await,
+        Request::Target {
+            kind,
+            name,
+            namespace,
+            container,
+        } => match target(cluster, &kind, &name, &namespace, container.as_deref()) {
+            Ok(t) => {
+                conn.send(t).await;
+                0
+            }
+            Err(e) => out(conn, Err(e)).await,
+        },
+        Request::Down => {
+            let t = Instant::now();
+            cluster.down().await;
+            conn.send(Reply::Out {
+                text: format!(
+                    " ✓ Deleted nodes and pods of \"{}\" ({} ms)\n",
+                    cluster.name,
+                    t.elapsed().as_millis()
+                ),
+            })
+            .await;
+            let _ = stop.send(true);
+            0
+        }
+    }
+}
+
+async fn logs(
+    cluster: &Arc<Cluster>,
+    conn: &mut Conn,
+    key: crate::cluster::Key,
+    container: Option<String>,
+    previous: bool,
+    follow: bool,
+) -> i32 {
+    let read = |c: &Cluster| {
+        c.with_entry(&key, |e| {
+            e.handle.as_ref().and_then(|h| h.logs(container.as_deref(), previous))
+        })
+    };
+    let Some(first) = read(cluster) else {
+        return out(
+            conn,
+            Err(anyhow::anyhow!(
+                "Error from server (NotFound): pods \"{}\" not found",
+                key.1
+            )),
+        )
+        .await;
+    };
+    let Some(mut text) = first else {
+        let what = match &container {
+            Some(c) => format!("container {c} is not valid for pod {}", key.1),
+            None => format!("pod {} has no running containers yet", key.1),
+        };
+        let what = if previous {
+            format!("previous terminated container not found ({what})")
+        } else {
+            what
+        };
+        return out(conn, Err(anyhow::anyhow!("Error from server (BadRequest): {what}"))).await;
+    };
+    if !conn.send(Reply::Out { text: text.clone() }).await {
+        return 0;
+    }
+    if !follow {
+        return 0;
+    }
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Some(Some(now)) = read(cluster) else { return 0 };
+        let new = if now.starts_with(&text) {
+            now[text.len()..].to_string()
+        } else {
+            now.clone()
+        };
+        text = now;
+        if !new.is_empty() && !conn.send(Reply::Out { text: new }).await {
+            return 0;
+        }
+    }
+}
+
+fn target(cluster: &Cluster, kind: &str, name: &str, ns: &str, container: Option<&str>) -> Result<Reply> {
+    if kind == "node" {
+        let n = cluster
+            .node(name)
+            .ok_or_else(|| anyhow::anyhow!("Error from server (NotFound): nodes \"{name}\" not found"))?;
+        let sb = n
+            .sandbox
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("node {name} has no namespaces (model dataplane)"))?;
+        return Ok(Reply::Target {
+            pid: sb.pid(),
+            env: vec![
+                (
+                    "PATH".into(),
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                ),
+                ("HOSTNAME".into(), name.into()),
+            ],
+            ip: Some(n.addr.node_ip.to_string()),
+        });
+    }
+    let key = (ns.to_string(), name.to_string());
+    let pod = cluster
+        .pod(&key)
+        .ok_or_else(|| anyhow::anyhow!("Error from server (NotFound): pods \"{name}\" not found"))?;
+    let spec = pod.spec.clone().unwrap_or_default();
+    let c = match container {
+        Some(c) => spec
+            .containers
+            .iter()
+            .find(|x| x.name == c)
+            .ok_or_else(|| anyhow::anyhow!("error: container {c} not found in pod {name}"))?,
+        None => spec
+            .containers
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("pod {name} has no containers"))?,
+    };
+    let found = cluster
+        .with_entry(&key_of(&pod), |e| Some((e.sandbox.clone()?, e.net.clone()?)))
+        .flatten();
+    let Some((sb, net)) = found else {
+        anyhow::bail!(
+            "error: unable to upgrade connection: pod {name} is {} and has no running sandbox",
+            crate::printers::pod_status_reason(&pod)
+        );
+    };
+    let env = podlab_node_agent::pod::container_env(
+        &pod,
+        &podlab_node_agent::PodContext {
+            node: spec.node_name.clone().unwrap_or_default(),
+            host_ip: String::new(),
+            pod_ip: net.ip.to_string(),
+            sandbox: sb.clone(),
+            workdir: std::env::temp_dir(),
+        },
+        c,
+    );
+    Ok(Reply::Target {
+        pid: sb.pid(),
+        env,
+        ip: Some(net.ip.to_string()),
+    })
+}

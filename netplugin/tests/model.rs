@@ -102,12 +102,22 @@ fn two_hundred_pods_unique_release_reuse_and_exhaustion() {
         dp.del_pod("worker-1", &pod(5)).await.unwrap();
         dp.del_pod("worker-1", &pod(5)).await.unwrap();
         dp.forget_pod("worker-1", &pod(9));
-        assert_eq!(dp.add_pod("worker-1", &pod(1000), None).await.unwrap().ip, ips[5]);
-        assert_eq!(dp.add_pod("worker-1", &pod(1001), None).await.unwrap().ip, ips[9]);
+        // Like CNI host-local: new pods get the next addresses, not the freed ones...
+        assert_eq!(
+            dp.add_pod("worker-1", &pod(1000), None).await.unwrap().ip,
+            Ipv4Addr::new(10, 244, 1, 202)
+        );
+        assert_eq!(
+            dp.add_pod("worker-1", &pod(1001), None).await.unwrap().ip,
+            Ipv4Addr::new(10, 244, 1, 203)
+        );
 
+        // ...until the range wraps around: then the freed ones are reused.
+        let mut later = Vec::new();
         for i in 200..253 {
-            dp.add_pod("worker-1", &pod(i), None).await.unwrap();
+            later.push(dp.add_pod("worker-1", &pod(i), None).await.unwrap().ip);
         }
+        assert_eq!(&later[later.len() - 2..], &[ips[5], ips[9]]);
         let err = dp.add_pod("worker-1", &pod(999), None).await.unwrap_err();
         assert_eq!(err.to_string(), "no free address in 10.244.1.0/24");
         assert!(dp.pod_network("worker-1", &pod(999)).is_none());

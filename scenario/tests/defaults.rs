@@ -25,11 +25,12 @@ fn default_cluster_is_two_workers_with_kind_like_ranges() {
         assert_eq!(labels["kubernetes.io/hostname"], node.metadata.name.clone().unwrap());
         assert_eq!(labels["kubernetes.io/os"], "linux");
         let spec = node.spec.as_ref().unwrap();
-        assert_eq!(spec.pod_cidr.as_deref(), Some(format!("10.244.{i}.0/24").as_str()));
+        // worker-N gets 10.244.N.0/24, as in kind (block 0 belongs to the control plane there).
+        assert_eq!(spec.pod_cidr.as_deref(), Some(format!("10.244.{}.0/24", i + 1).as_str()));
         assert_eq!(spec.taints, None);
         assert_eq!(spec.unschedulable, None);
     }
-    assert_eq!(c.node_ranges(), 256);
+    assert_eq!(c.node_ranges(), 255);
 }
 
 #[test]

@@ -239,6 +239,16 @@ enum BenchKind {
         #[arg(long, default_value_t = 200)]
         pods: usize,
     },
+    /// Schedule many pods onto many nodes (the scheduler alone, scheduler_perf's workloads).
+    Schedule {
+        #[arg(long, default_value_t = 5000)]
+        nodes: usize,
+        #[arg(long, default_value_t = 150_000)]
+        pods: usize,
+        /// basic, node-affinity, pod-anti-affinity, topology-spread or all.
+        #[arg(long, default_value = "all")]
+        workload: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -459,6 +469,9 @@ fn main() -> ExitCode {
             )
             .map(|r| r.0),
         ),
+        Command::Bench {
+            what: BenchKind::Schedule { nodes, pods, workload },
+        } => exit(bench_schedule(nodes, pods, &workload)),
         Command::Run {
             file,
             dataplane,
@@ -587,6 +600,51 @@ fn delete(
         },
     )?
     .0)
+}
+
+fn bench_schedule(nodes: usize, pods: usize, workload: &str) -> Result<i32> {
+    use podlab_scheduler::bench::{Workload, bench};
+    let all = [
+        ("basic", Workload::Basic),
+        ("node-affinity", Workload::NodeAffinity),
+        ("pod-anti-affinity", Workload::PodAntiAffinity),
+        ("topology-spread", Workload::TopologySpread),
+    ];
+    let chosen: Vec<_> = all
+        .iter()
+        .filter(|(n, _)| workload == "all" || *n == workload)
+        .collect();
+    if chosen.is_empty() {
+        bail!("unknown workload {workload:?} (basic, node-affinity, pod-anti-affinity, topology-spread, all)");
+    }
+    println!("podlab bench schedule: {pods} pods onto {nodes} nodes (4 CPU, 32Gi, 110 pods each; pods 100m/500Mi)\n");
+    let mut rows = Vec::new();
+    for (name, w) in chosen {
+        let r = bench(nodes, pods, *w, Default::default());
+        let secs = r.elapsed.as_secs_f64().max(1e-9);
+        rows.push(vec![
+            name.to_string(),
+            format!("{}/{}", r.scheduled, r.pods),
+            format!("{:.2} s", secs),
+            format!("{:.0}", r.scheduled as f64 / secs),
+            format!("{:.1} µs", secs * 1e6 / r.pods.max(1) as f64),
+        ]);
+    }
+    print!(
+        "{}",
+        printers::table(&["WORKLOAD", "SCHEDULED", "ELAPSED", "PODS/S", "PER POD"], &rows)
+    );
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap_or(0);
+    println!("\npeak memory (VmHWM): {} MiB", hwm / 1024);
+    Ok(0)
 }
 
 fn fail(e: anyhow::Error) -> ExitCode {

@@ -197,11 +197,15 @@ impl Cluster {
     }
 
     /// The scheduler's per-node verdicts and scores for `pod` (`podlab explain-placement`).
+    /// A placed pod is explained as it was seen when it was scheduled: without its nodeName.
     pub fn explain_placement(&self, pod: &Pod) -> String {
-        self.scheduler
-            .lock()
-            .map(|s| s.explain(pod).to_string())
-            .unwrap_or_default()
+        let mut pod = pod.clone();
+        let placed = pod.spec.as_mut().and_then(|s| s.node_name.take());
+        let text = self.scheduler.lock().map(|s| s.explain(&pod).to_string()).unwrap_or_default();
+        match placed {
+            Some(n) => format!("{text}\n(placed on {n}; the scores above count this pod's own requests on {n})\n"),
+            None => text,
+        }
     }
 
     /// A receiver that sees every change to the cluster's objects.

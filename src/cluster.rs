@@ -64,6 +64,7 @@ pub struct Cluster {
     pub nodes: Vec<NodeRt>,
     state: Mutex<State>,
     scheduler: Mutex<Scheduler>,
+    failed_nodes: Mutex<std::collections::BTreeSet<String>>,
     changes: watch::Sender<u64>,
     rundir: Option<RunDir>,
     uid_counter: AtomicU64,
@@ -182,6 +183,7 @@ impl Cluster {
             nodes,
             state: Mutex::new(state),
             scheduler: Mutex::new(scheduler),
+            failed_nodes: Mutex::new(Default::default()),
             changes,
             rundir,
             uid_counter: AtomicU64::new(1),
@@ -201,7 +203,11 @@ impl Cluster {
     pub fn explain_placement(&self, pod: &Pod) -> String {
         let mut pod = pod.clone();
         let placed = pod.spec.as_mut().and_then(|s| s.node_name.take());
-        let text = self.scheduler.lock().map(|s| s.explain(&pod).to_string()).unwrap_or_default();
+        let text = self
+            .scheduler
+            .lock()
+            .map(|s| s.explain(&pod).to_string())
+            .unwrap_or_default();
         match placed {
             Some(n) => format!("{text}\n(placed on {n}; the scores above count this pod's own requests on {n})\n"),
             None => text,
@@ -729,6 +735,51 @@ impl Cluster {
 
     /// Delete a pod: stop its containers (grace period), remove its sandbox and network.
     pub async fn delete_pod(&self, key: &Key) -> Result<String> {
+        self.delete_pod_with(key, None).await
+    }
+
+    /// Take a node down, as when it dies: it becomes NotReady and unschedulable, and its pods'
+    /// containers are killed at once (no grace period). Pods of ReplicaSets and Deployments are
+    /// then recreated on the remaining nodes by their controllers; bare pods are gone for good.
+    /// Returns the pods that were on the node.
+    pub async fn fail_node(&self, name: &str) -> Result<Vec<Pod>> {
+        let Some(n) = self.node(name) else {
+            bail!("Error from server (NotFound): nodes \"{name}\" not found");
+        };
+        let mut node = n.node.clone();
+        let spec = node.spec.get_or_insert_with(Default::default);
+        spec.unschedulable = Some(true);
+        spec.taints
+            .get_or_insert_with(Vec::new)
+            .push(k8s_openapi::api::core::v1::Taint {
+                key: "node.kubernetes.io/unreachable".into(),
+                effect: "NoSchedule".into(),
+                ..Default::default()
+            });
+        if let Ok(mut s) = self.scheduler.lock() {
+            s.set_node(node);
+        }
+        if let Ok(mut f) = self.failed_nodes.lock() {
+            f.insert(name.to_string());
+        }
+        let victims: Vec<Pod> = self
+            .pods()
+            .into_iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name))
+            .collect();
+        let keys: Vec<Key> = victims.iter().map(key_of).collect();
+        let deletes = keys.iter().map(|k| self.delete_pod_with(k, Some(Duration::ZERO)));
+        futures::future::join_all(deletes).await;
+        self.bump();
+        Ok(victims)
+    }
+
+    /// Whether a node was taken down with `fail_node`.
+    pub fn node_failed(&self, name: &str) -> bool {
+        self.failed_nodes.lock().map(|f| f.contains(name)).unwrap_or(false)
+    }
+
+    async fn delete_pod_with(&self, key: &Key, grace_override: Option<Duration>) -> Result<String> {
         // The pod stays visible as Terminating while its containers get their grace period.
         let entry = {
             let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
@@ -765,6 +816,7 @@ impl Cluster {
                 .max(0) as u64,
         )
         .mul_f64(self.time_scale);
+        let grace = grace_override.unwrap_or(grace);
         if let Some(h) = entry.handle {
             h.stop(grace).await;
         }

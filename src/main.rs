@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod cluster;
+mod compare;
 mod controllers;
 mod daemon;
 mod kubectl;
@@ -207,6 +208,27 @@ enum Command {
         model: bool,
         #[arg(long, default_value_t = 60)]
         wait: u64,
+    },
+    /// Run two or more scenarios side by side and compare placement, scaling, path and failure.
+    Compare {
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        /// table (default), json, markdown or html.
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+        /// Write the report to this file instead of the terminal.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// HTTP requests measured from frontend to backend.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
+    /// One scenario's measurements for `compare` (internal).
+    #[command(name = "__measure", hide = true)]
+    Measure {
+        file: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
     },
     /// Check a scenario or manifest file without running it.
     Validate { file: PathBuf },
@@ -472,6 +494,24 @@ fn main() -> ExitCode {
         Command::Bench {
             what: BenchKind::Schedule { nodes, pods, workload },
         } => exit(bench_schedule(nodes, pods, &workload)),
+        Command::Compare {
+            files,
+            output,
+            out,
+            requests,
+        } => {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } != 0 {
+                return fail(anyhow::anyhow!(
+                    "compare runs each scenario on a real cluster and needs root (sudo)"
+                ));
+            }
+            exit(compare::compare(&files, &output, out.as_deref(), requests))
+        }
+        Command::Measure { file, requests } => match measure(&file, requests) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
         Command::Run {
             file,
             dataplane,
@@ -602,6 +642,16 @@ fn delete(
     .0)
 }
 
+fn measure(file: &std::path::Path, requests: usize) -> Result<()> {
+    let scenario = load(file)?;
+    enter_private_netns()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = rt.block_on(compare::measure(scenario, requests))?;
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
 fn bench_schedule(nodes: usize, pods: usize, workload: &str) -> Result<i32> {
     use podlab_scheduler::bench::{Workload, bench};
     let all = [
@@ -652,7 +702,7 @@ fn fail(e: anyhow::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn load(file: &std::path::Path) -> Result<podlab_scenario::Scenario> {
+pub(crate) fn load(file: &std::path::Path) -> Result<podlab_scenario::Scenario> {
     let loaded = podlab_scenario::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     for w in &loaded.warnings {
         eprintln!("{w}");

@@ -189,7 +189,9 @@ pub fn get(cluster: &Cluster, req: &Request) -> Result<String> {
                             let unsched = n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
                             let mut r = vec![
                                 n.metadata.name.clone().unwrap_or_default(),
-                                if unsched {
+                                if cluster.node_failed(n.metadata.name.as_deref().unwrap_or_default()) {
+                                    "NotReady,SchedulingDisabled".into()
+                                } else if unsched {
                                     "Ready,SchedulingDisabled".into()
                                 } else {
                                     "Ready".into()

@@ -191,6 +191,7 @@ impl Cluster {
             me: me.clone(),
         });
         crate::controllers::start(&cluster);
+        crate::controllers::start_route_reconciler(&cluster);
         Ok(cluster)
     }
 
@@ -305,6 +306,38 @@ impl Cluster {
                     ..Default::default()
                 });
             }
+        }
+        self.bump();
+    }
+
+    /// Record an event about a node (e.g. a route the node agent restored).
+    pub fn node_event(&self, node: &str, type_: &str, reason: &str, message: String) {
+        let t = now();
+        if let Ok(mut st) = self.state.lock() {
+            let n = st.events.len();
+            st.events.push(Event {
+                metadata: ObjectMeta {
+                    name: Some(format!("{node}.{n:x}")),
+                    namespace: Some("default".into()),
+                    ..Default::default()
+                },
+                involved_object: ObjectReference {
+                    kind: Some("Node".into()),
+                    name: Some(node.into()),
+                    ..Default::default()
+                },
+                type_: Some(type_.into()),
+                reason: Some(reason.into()),
+                message: Some(message),
+                count: Some(1),
+                first_timestamp: Some(t.clone()),
+                last_timestamp: Some(t),
+                source: Some(k8s_openapi::api::core::v1::EventSource {
+                    component: Some("podlab-node-agent".into()),
+                    host: Some(node.into()),
+                }),
+                ..Default::default()
+            });
         }
         self.bump();
     }

@@ -31,6 +31,58 @@ pub fn start(cluster: &Arc<Cluster>) {
     });
 }
 
+/// The node agents' network reconcile loop: every 2 s each node's host-gw routes are compared
+/// with what they must be and repaired (a route deleted by hand comes back), with an event.
+pub fn start_route_reconciler(cluster: &Arc<Cluster>) {
+    if cluster.is_model() {
+        return;
+    }
+    let weak = Arc::downgrade(cluster);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let Some(c) = weak.upgrade() else { return };
+            for n in &c.nodes {
+                if c.node_failed(&n.addr.name) {
+                    continue;
+                }
+                let peers: Vec<_> = c
+                    .nodes
+                    .iter()
+                    .filter(|p| p.addr.name != n.addr.name)
+                    .map(|p| p.addr.clone())
+                    .collect();
+                if let Ok(sync) = c.dataplane.sync_routes(&n.addr.name, &peers).await {
+                    for r in &sync.added {
+                        c.node_event(
+                            &n.addr.name,
+                            "Warning",
+                            "RouteRestored",
+                            format!("route {r} was missing; the node agent added it back"),
+                        );
+                    }
+                    for r in &sync.replaced {
+                        c.node_event(
+                            &n.addr.name,
+                            "Warning",
+                            "RouteRepaired",
+                            format!("route {r} pointed elsewhere; the node agent fixed it"),
+                        );
+                    }
+                    for r in &sync.removed {
+                        c.node_event(
+                            &n.addr.name,
+                            "Normal",
+                            "RouteRemoved",
+                            format!("stale route {r} removed"),
+                        );
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// kube-controller-manager's pod-template-hash: FNV-32a of the template, safe-encoded.
 pub fn template_hash(t: &PodTemplateSpec) -> String {
     let text = serde_json::to_string(t).unwrap_or_default();

@@ -255,3 +255,22 @@ fn killed_daemon_is_detected_and_cleaned_by_the_next_command() {
     assert!(t.contains("stale") || t.contains("podlab up"), "{t}");
     assert!(!std::path::Path::new(&format!("/run/podlab/{name}")).exists());
 }
+
+#[test]
+fn a_route_deleted_by_hand_is_restored_by_the_node_agent() {
+    if !require_root("a_route_deleted_by_hand_is_restored_by_the_node_agent") {
+        return;
+    }
+    let name = format!("t-route-{}", std::process::id());
+    let c = Cluster::up("tests/scenarios/live.yaml", &name);
+    c.ok(&["exec", "node/worker-1", "--", "ip", "route", "del", "10.244.2.0/24"]);
+    assert!(
+        !c.ok(&["exec", "node/worker-1", "--", "ip", "route"])
+            .contains("10.244.2.0/24")
+    );
+    c.wait_until(&["exec", "node/worker-1", "--", "ip", "route"], 10, |t| {
+        t.contains("10.244.2.0/24 via 172.18.0.3")
+    });
+    let ev = c.ok(&["get", "events"]);
+    assert!(ev.contains("RouteRestored"), "{ev}");
+}

@@ -271,6 +271,5 @@ fn a_route_deleted_by_hand_is_restored_by_the_node_agent() {
     c.wait_until(&["exec", "node/worker-1", "--", "ip", "route"], 10, |t| {
         t.contains("10.244.2.0/24 via 172.18.0.3")
     });
-    let ev = c.ok(&["get", "events"]);
-    assert!(ev.contains("RouteRestored"), "{ev}");
+    c.wait_until(&["get", "events"], 5, |t| t.contains("RouteRestored"));
 }

@@ -101,10 +101,21 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<Report> {
             Err(anyhow::anyhow!("interrupted"))
         }
     };
-    let pods = cluster.pods();
+    let pods = sorted(cluster.pods());
     if !pods.is_empty() {
         say("");
-        print!("{}", printers::pods_table(&sorted(pods), true, false));
+        const SHOWN: usize = 30;
+        print!("{}", printers::pods_table(&pods[..pods.len().min(SHOWN)], true, false));
+        if pods.len() > SHOWN {
+            let nodes: std::collections::BTreeSet<_> =
+                pods.iter().filter_map(|p| p.spec.as_ref()?.node_name.clone()).collect();
+            say(&format!(
+                "... and {} more pods ({} pods on {} nodes in all)",
+                pods.len() - SHOWN,
+                pods.len(),
+                nodes.len()
+            ));
+        }
     }
     let t = Instant::now();
     cluster.down().await;

@@ -160,3 +160,19 @@ fn kernel_dataplane_without_root_says_how_to_proceed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("--dataplane model"));
 }
+
+#[test]
+fn model_dataplane_places_5000_replicas_on_500_generated_nodes() {
+    let out = podlab()
+        .args([
+            "run",
+            "--dataplane",
+            "model",
+            "scenarios/scale/deployment-500-nodes.yaml",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("5000 pods on 500 nodes in all"), "{t}");
+}

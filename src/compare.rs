@@ -37,6 +37,10 @@ pub struct Placement {
     pub nodes_total: usize,
     pub nodes_used: usize,
     pub nodes: Vec<NodeUse>,
+    /// Free CPU (millicores) on used nodes too small for another copy of any tier's pod.
+    pub stranded_cpu_milli: i64,
+    /// Free memory (bytes) on used nodes that no tier's pod can use, for the same reason.
+    pub stranded_memory_bytes: i64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
@@ -236,14 +240,34 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
             memory_percent: pct(mem, mem_alloc),
         });
     }
+    // Stranded: free room on used nodes smaller than the smallest tier pod's requests.
+    let t = tiers(&pods);
+    let smallest = t
+        .iter()
+        .map(|(p, _, _)| (requests(p, "cpu"), requests(p, "memory")))
+        .min();
+    let (mut stranded_cpu, mut stranded_mem) = (0, 0);
+    if let Some((min_cpu, min_mem)) = smallest {
+        for n in nodes.iter().filter(|n| !n.containers.is_empty()) {
+            let (free_cpu, free_mem) = (
+                n.cpu_allocatable_milli - n.cpu_requested_milli,
+                n.memory_allocatable_bytes - n.memory_requested_bytes,
+            );
+            if free_cpu < min_cpu || free_mem < min_mem {
+                stranded_cpu += free_cpu.max(0);
+                stranded_mem += free_mem.max(0);
+            }
+        }
+    }
     report.placement = Placement {
         nodes_total: nodes.len(),
         nodes_used: nodes.iter().filter(|n| !n.containers.is_empty()).count(),
         nodes,
+        stranded_cpu_milli: stranded_cpu,
+        stranded_memory_bytes: stranded_mem,
     };
 
     // Scaling: schedule copies of the pod holding each tier until one does not fit.
-    let t = tiers(&pods);
     for tier in ["frontend", "backend"] {
         let Some((pod, _, _)) = t.iter().find(|(_, _, tt)| tt == tier) else {
             continue;
@@ -645,6 +669,12 @@ fn cells(r: &Report) -> Vec<(String, String)> {
             )
         })
         .collect();
+    let mut place = place;
+    place.push(format!(
+        "stranded: {}m CPU, {} MiB memory (free on used nodes, too small for another tier pod)",
+        r.placement.stranded_cpu_milli,
+        r.placement.stranded_memory_bytes / (1024 * 1024)
+    ));
     rows.push(("Placement".to_string(), place.join("\n")));
     let scale: Vec<String> = r
         .scaling

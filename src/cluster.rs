@@ -646,6 +646,39 @@ impl Cluster {
         self.bump();
     }
 
+    /// A pod's sandbox (pause process; none on the model dataplane) and its network.
+    async fn create_sandbox(
+        &self,
+        key: &Key,
+        node: &str,
+        podref: &PodRef,
+    ) -> Result<(Option<Arc<Sandbox>>, PodNetwork), String> {
+        if self.is_model() {
+            return self
+                .dataplane
+                .add_pod(node, podref, None)
+                .await
+                .map(|n| (None, n))
+                .map_err(|e| e.to_string());
+        }
+        let sp = self.spawner.clone();
+        let host = key.1.clone();
+        let sandbox = match tokio::task::spawn_blocking(move || Sandbox::create(&sp, SandboxKind::Pod, &host)).await {
+            Ok(Ok(s)) => Arc::new(s),
+            Ok(Err(e)) => return Err(format!("Failed to create pod sandbox: {e}")),
+            Err(e) => return Err(format!("Failed to create pod sandbox: {e}")),
+        };
+        match self.dataplane.add_pod(node, podref, Some(sandbox.netns())).await {
+            Ok(n) => Ok((Some(sandbox), n)),
+            Err(e) => {
+                sandbox.kill();
+                Err(format!(
+                    "Failed to create pod sandbox: failed to set up pod network: {e}"
+                ))
+            }
+        }
+    }
+
     async fn start_pod(self: Arc<Self>, key: Key, pod: Pod, node: String) {
         let Some(node_rt) = self.node(&node) else { return };
         let podref = PodRef {
@@ -654,50 +687,32 @@ impl Cluster {
             uid: pod.metadata.uid.clone().unwrap_or_default(),
         };
         let host_ip = node_rt.addr.node_ip.to_string();
-        if self.is_model() {
-            match self.dataplane.add_pod(&node, &podref, None).await {
-                Ok(net) => {
-                    let ip = net.ip.to_string();
-                    self.set_pod(&key, |p| p.status = Some(model_status(p, &host_ip, &ip)));
-                    if let Ok(mut st) = self.state.lock()
-                        && let Some(e) = st.pods.get_mut(&key)
-                    {
-                        e.net = Some(net);
-                    }
+        // Like the kubelet, retry a failed sandbox (no free address, a netlink error) with
+        // back-off for as long as the pod exists; each failure is an event on the pod.
+        let mut backoff = Duration::from_secs(1);
+        let (sandbox, net) = loop {
+            if self.pod(&key).is_none() {
+                return;
+            }
+            match self.create_sandbox(&key, &node, &podref).await {
+                Ok(x) => break x,
+                Err(msg) => {
+                    self.event(&pod, "Warning", "FailedCreatePodSandBox", msg, "kubelet");
+                    tokio::time::sleep(backoff.mul_f64(self.time_scale).max(Duration::from_millis(20))).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
                 }
-                Err(e) => self.event(&pod, "Warning", "FailedCreatePodSandBox", e.to_string(), "kubelet"),
+            }
+        };
+        let Some(sandbox) = sandbox else {
+            // Model dataplane: no processes; containers of catalog images are reported Running.
+            let ip = net.ip.to_string();
+            self.set_pod(&key, |p| p.status = Some(model_status(p, &host_ip, &ip)));
+            if let Ok(mut st) = self.state.lock()
+                && let Some(e) = st.pods.get_mut(&key)
+            {
+                e.net = Some(net);
             }
             return;
-        }
-        let sp = self.spawner.clone();
-        let host = key.1.clone();
-        let sandbox = match tokio::task::spawn_blocking(move || Sandbox::create(&sp, SandboxKind::Pod, &host)).await {
-            Ok(Ok(s)) => Arc::new(s),
-            Ok(Err(e)) => {
-                self.event(
-                    &pod,
-                    "Warning",
-                    "FailedCreatePodSandBox",
-                    format!("Failed to create pod sandbox: {e}"),
-                    "kubelet",
-                );
-                return;
-            }
-            Err(_) => return,
-        };
-        let net = match self.dataplane.add_pod(&node, &podref, Some(sandbox.netns())).await {
-            Ok(n) => n,
-            Err(e) => {
-                sandbox.kill();
-                self.event(
-                    &pod,
-                    "Warning",
-                    "FailedCreatePodSandBox",
-                    format!("Failed to create pod sandbox: failed to set up pod network: {e}"),
-                    "kubelet",
-                );
-                return;
-            }
         };
         // The pod may have been deleted while its sandbox was being built.
         if self.pod(&key).is_none() {

@@ -1,0 +1,210 @@
+//! End-to-end faults: `kill -9` of podlab at many moments of bring-up, scaling and teardown,
+//! and a node whose address range runs out. Whatever happens, nothing podlab made survives it
+//! and the machine's own network is unchanged.
+//!
+//! This file is its own test binary, so no other podlab test runs while it counts namespaces.
+
+mod common;
+use common::*;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// The tests here count namespaces machine-wide, so they run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Network namespaces some live process is in.
+fn live_netns() -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if alive(p)
+            && let Some(ns) = netns_of(p)
+        {
+            out.insert(ns);
+        }
+    }
+    out
+}
+
+fn no_new_namespaces(before: &std::collections::BTreeSet<String>) -> bool {
+    eventually(5, || live_netns().is_subset(before))
+}
+
+#[test]
+fn kill_9_at_twenty_four_moments_leaves_nothing_behind() {
+    if !require_root("kill_9_at_twenty_four_moments_leaves_nothing_behind") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before_net = root_net_snapshot();
+    let before_ns = live_netns();
+    // Moments spread over bring-up, the steps and teardown of a one-shot run (which takes a few
+    // hundred ms here), deterministic so a failure can be replayed.
+    let delays_ms = [0u64, 5, 10, 20, 30, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 550];
+    for (i, d) in delays_ms.iter().enumerate() {
+        let mut child = podlab()
+            .args(["run", "scenarios/replicas-by-hand.yaml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*d));
+        // SAFETY: killing the child this test started, by pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        assert!(
+            no_new_namespaces(&before_ns),
+            "kill point {i} ({d} ms into `run`): namespaces survived: {:?}",
+            live_netns().difference(&before_ns).collect::<Vec<_>>()
+        );
+    }
+    // The daemon: killed during bring-up, and while a Deployment scales 1 -> 20.
+    for (i, d) in [0u64, 30, 80, 150].iter().enumerate() {
+        let name = format!("t-k{i}-{}", std::process::id());
+        let mut up = podlab()
+            .args(["up", "tests/scenarios/live.yaml", "--name", &name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*d));
+        // Killing `up` before the cluster is ready takes the daemon down with it (parent-death signal).
+        // SAFETY: killing the child this test started, by pid.
+        unsafe { libc::kill(up.id() as i32, libc::SIGKILL) };
+        let _ = up.wait();
+        assert!(
+            no_new_namespaces(&before_ns),
+            "`up` killed {d} ms in: namespaces survived"
+        );
+        let _ = podlab().args(["down", "--name", &name]).output();
+    }
+    for (i, d) in [0u64, 20, 60, 120].iter().enumerate() {
+        let name = format!("t-ks{i}-{}", std::process::id());
+        let out = podlab()
+            .args(["up", "tests/scenarios/live.yaml", "--name", &name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let pid: i32 = std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        podlab()
+            .args([
+                "apply",
+                "-f",
+                "tests/scenarios/kubia-deployment.yaml",
+                "--cluster",
+                &name,
+            ])
+            .output()
+            .unwrap();
+        podlab()
+            .args(["scale", "deployment", "kubia", "--replicas", "20", "--cluster", &name])
+            .output()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*d));
+        // SAFETY: killing the daemon this test started, by pid.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert!(
+            no_new_namespaces(&before_ns),
+            "daemon killed {d} ms into scaling: namespaces survived"
+        );
+        // The next command finds the stale state and removes it.
+        let _ = podlab().args(["down", "--name", &name]).output();
+        assert!(!std::path::Path::new(&format!("/run/podlab/{name}")).exists());
+    }
+    // Teardown: kill `down` itself part-way.
+    for (i, d) in [0u64, 2].iter().enumerate() {
+        let name = format!("t-kd{i}-{}", std::process::id());
+        assert!(
+            podlab()
+                .args(["up", "tests/scenarios/live.yaml", "--name", &name])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+        let pid: i32 = std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut down = podlab()
+            .args(["down", "--name", &name])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*d));
+        // SAFETY: killing processes this test started, by pid.
+        unsafe {
+            libc::kill(down.id() as i32, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
+        }
+        let _ = down.wait();
+        assert!(no_new_namespaces(&before_ns), "killed during down: namespaces survived");
+        let _ = podlab().args(["down", "--name", &name]).output();
+    }
+    assert_eq!(before_net, root_net_snapshot(), "the root namespace changed");
+    assert!(named_netns().is_empty() || named_netns().iter().all(|n| !n.contains("podlab")));
+    // Stale runtime directories are cleaned by the next podlab command.
+    let _ = podlab().arg("clusters").output();
+    let left: Vec<_> = std::fs::read_dir("/run/podlab")
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "runtime state left in /run/podlab: {left:?}");
+}
+
+#[test]
+fn a_full_address_range_leaves_pods_pending_with_an_event_not_a_crash() {
+    if !require_root("a_full_address_range_leaves_pods_pending_with_an_event_not_a_crash") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let name = format!("t-full-{}", std::process::id());
+    let out = podlab()
+        .args(["up", "tests/scenarios/small-range.yaml", "--name", &name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let get = |args: &[&str]| {
+        let o = podlab().args(args).args(["--cluster", &name]).output().unwrap();
+        text(&o)
+    };
+    get(&["apply", "-f", "tests/scenarios/fill.yaml"]);
+    let mut last = String::new();
+    // 16 replicas, 13 addresses in 10.244.0.16/28: 13 run, 3 wait with the netplugin's reason.
+    let ok = eventually(30, || {
+        last = get(&["get", "pods"]);
+        last.lines().filter(|l| l.contains("Running")).count() == 13
+            && last.lines().filter(|l| l.contains("ContainerCreating")).count() == 3
+    });
+    assert!(ok, "{last}");
+    let pending = last
+        .lines()
+        .find(|l| l.contains("ContainerCreating"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let d = get(&["describe", "pod", &pending]);
+    assert!(d.contains("no free address in 10.244.0.16/28"), "{d}");
+    // Room comes back: scale down and the waiting pods get addresses (create/delete cycles reuse them).
+    get(&["scale", "deployment", "fill", "--replicas", "10"]);
+    let ok = eventually(30, || {
+        last = get(&["get", "pods"]);
+        last.lines().filter(|l| l.contains("Running")).count() == 10 && !last.contains("ContainerCreating")
+    });
+    assert!(ok, "{last}");
+    get(&["scale", "deployment", "fill", "--replicas", "13"]);
+    assert!(eventually(30, || get(&["get", "pods"])
+        .lines()
+        .filter(|l| l.contains("Running"))
+        .count()
+        == 13));
+    let _ = podlab().args(["down", "--name", &name]).output();
+}

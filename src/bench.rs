@@ -12,7 +12,7 @@ use podlab_node_agent::{Sandbox, SandboxKind, Spawner};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn network() -> ClusterNetwork {
+pub(crate) fn network() -> ClusterNetwork {
     ClusterNetwork {
         pod_cidr: "10.244.0.0/16".parse().expect("literal"),
         node_prefix: 24,
@@ -20,7 +20,7 @@ fn network() -> ClusterNetwork {
     }
 }
 
-fn node(name: &str, pods: usize) -> Node {
+pub(crate) fn node(name: &str, pods: usize) -> Node {
     let cap: std::collections::BTreeMap<String, Quantity> = [
         ("cpu".to_string(), Quantity("64".into())),
         ("memory".to_string(), Quantity("256Gi".into())),
@@ -42,7 +42,7 @@ fn node(name: &str, pods: usize) -> Node {
     }
 }
 
-fn sleeper(i: usize) -> Pod {
+pub(crate) fn sleeper(i: usize) -> Pod {
     Pod {
         metadata: ObjectMeta {
             name: Some(format!("bench-{i}")),
@@ -85,6 +85,7 @@ pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
             time_scale: 1.0,
             model: false,
             explain: None,
+            registry: Default::default(),
         },
         &|_| {},
     )
@@ -216,7 +217,12 @@ pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
     Ok(())
 }
 
-async fn sandboxes(spawner: &Spawner, nodes: usize, pods: usize, prefix: &str) -> Result<(Vec<Sandbox>, Vec<Sandbox>)> {
+pub(crate) async fn sandboxes(
+    spawner: &Spawner,
+    nodes: usize,
+    pods: usize,
+    prefix: &str,
+) -> Result<(Vec<Sandbox>, Vec<Sandbox>)> {
     let sp = spawner.clone();
     let prefix = prefix.to_string();
     tokio::task::spawn_blocking(move || -> Result<_> {
@@ -232,7 +238,7 @@ async fn sandboxes(spawner: &Spawner, nodes: usize, pods: usize, prefix: &str) -
 }
 
 /// Count pods the first pod reaches over TCP (each probe also checks the source IP).
-async fn reachability(cluster: &Arc<Cluster>) -> String {
+pub(crate) async fn reachability(cluster: &Arc<Cluster>) -> String {
     let pods = crate::runner::select(cluster, &podlab_scenario::PodSelector::All);
     let ends: Vec<_> = pods
         .iter()

@@ -54,6 +54,8 @@ pub struct ClusterOptions {
     pub time_scale: f64,
     pub model: bool,
     pub explain: Option<podlab_netplugin::ExplainSink>,
+    /// The simulated registry (built-in catalog plus the scenario's `cluster.registry`).
+    pub registry: podlab_node_agent::Registry,
 }
 
 pub struct Cluster {
@@ -62,9 +64,12 @@ pub struct Cluster {
     pub spawner: Spawner,
     agent: AgentConfig,
     pub nodes: Vec<NodeRt>,
+    /// Each node's image cache, seeded from its `status.images`.
+    image_caches: BTreeMap<String, podlab_node_agent::ImageCache>,
     state: Mutex<State>,
     scheduler: Mutex<Scheduler>,
     failed_nodes: Mutex<std::collections::BTreeSet<String>>,
+    explain: Option<podlab_netplugin::ExplainSink>,
     changes: watch::Sender<u64>,
     rundir: Option<RunDir>,
     uid_counter: AtomicU64,
@@ -91,6 +96,12 @@ impl Cluster {
             Dataplane::kernel(opts.network.clone(), rt).context("opening netlink")?
         };
         dataplane.set_explain(opts.explain.clone());
+        let explain = opts.explain.clone();
+        let say = |cmd: String| {
+            if let Some(e) = &explain {
+                e(&cmd);
+            }
+        };
         let rundir = Some(RunDir::claim(&opts.rundir_name)?);
         let spawner = Spawner::new();
         dataplane.setup_fabric().await.context("creating the fabric bridge")?;
@@ -137,6 +148,9 @@ impl Cluster {
             let sandbox = if opts.model {
                 None
             } else {
+                // podlab's namespaces are held by pause processes, not named; this is the
+                // by-hand equivalent.
+                say(format!("ip netns add {}", addr.name));
                 let sp = spawner.clone();
                 let host = addr.name.clone();
                 let sb = tokio::task::spawn_blocking(move || Sandbox::create(&sp, SandboxKind::Node, &host))
@@ -174,16 +188,23 @@ impl Cluster {
         let agent = AgentConfig {
             exe: std::env::current_exe().context("finding the podlab binary")?,
             time_scale: opts.time_scale,
+            registry: Arc::new(opts.registry),
         };
+        let image_caches = nodes
+            .iter()
+            .map(|n| (n.addr.name.clone(), podlab_node_agent::ImageCache::from_node(&n.node)))
+            .collect();
         let cluster = Arc::new_cyclic(|me| Cluster {
             name: opts.name,
             dataplane: Arc::new(dataplane),
             spawner,
             agent,
             nodes,
+            image_caches,
             state: Mutex::new(state),
             scheduler: Mutex::new(scheduler),
             failed_nodes: Mutex::new(Default::default()),
+            explain: opts.explain.clone(),
             changes,
             rundir,
             uid_counter: AtomicU64::new(1),
@@ -663,6 +684,9 @@ impl Cluster {
         }
         let sp = self.spawner.clone();
         let host = key.1.clone();
+        if let Some(e) = &self.explain {
+            e(&format!("ip netns add {host}"));
+        }
         let sandbox = match tokio::task::spawn_blocking(move || Sandbox::create(&sp, SandboxKind::Pod, &host)).await {
             Ok(Ok(s)) => Arc::new(s),
             Ok(Err(e)) => return Err(format!("Failed to create pod sandbox: {e}")),
@@ -687,6 +711,7 @@ impl Cluster {
             uid: pod.metadata.uid.clone().unwrap_or_default(),
         };
         let host_ip = node_rt.addr.node_ip.to_string();
+        let images = self.image_caches.get(&node).cloned().unwrap_or_default();
         // Like the kubelet, retry a failed sandbox (no free address, a netlink error) with
         // back-off for as long as the pod exists; each failure is an event on the pod.
         let mut backoff = Duration::from_secs(1);
@@ -706,7 +731,43 @@ impl Cluster {
         let Some(sandbox) = sandbox else {
             // Model dataplane: no processes; containers of catalog images are reported Running.
             let ip = net.ip.to_string();
-            self.set_pod(&key, |p| p.status = Some(model_status(p, &host_ip, &ip)));
+            let registry = &self.agent.registry;
+            // The pull events a kubelet would give, decided before the statuses update the cache.
+            for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+                let image = c.image.clone().unwrap_or_default();
+                match podlab_node_agent::pull::decide(&image, podlab_node_agent::PullPolicy::of(c), &images, registry) {
+                    podlab_node_agent::pull::Decision::Present(_) => self.event(
+                        &pod,
+                        "Normal",
+                        "Pulled",
+                        format!("Container image \"{image}\" already present on machine"),
+                        "kubelet",
+                    ),
+                    podlab_node_agent::pull::Decision::Pull(_) => {
+                        self.event(
+                            &pod,
+                            "Normal",
+                            "Pulling",
+                            format!("Pulling image \"{image}\""),
+                            "kubelet",
+                        );
+                        self.event(
+                            &pod,
+                            "Normal",
+                            "Pulled",
+                            format!("Successfully pulled image \"{image}\" in 0s (model dataplane: simulated)"),
+                            "kubelet",
+                        );
+                    }
+                    podlab_node_agent::pull::Decision::PullFails { message }
+                    | podlab_node_agent::pull::Decision::NeverPull { message } => {
+                        self.event(&pod, "Warning", "Failed", message, "kubelet")
+                    }
+                }
+            }
+            self.set_pod(&key, |p| {
+                p.status = Some(model_status(p, &host_ip, &ip, &images, registry))
+            });
             if let Ok(mut st) = self.state.lock()
                 && let Some(e) = st.pods.get_mut(&key)
             {
@@ -731,6 +792,16 @@ impl Cluster {
             pod_ip: net.ip.to_string(),
             sandbox: sandbox.clone(),
             workdir,
+            images,
+            events: Some({
+                let weak = self.me.clone();
+                let pod = pod.clone();
+                Arc::new(move |t: &'static str, r: &'static str, m: String| {
+                    if let Some(c) = weak.upgrade() {
+                        c.event(&pod, t, r, m, "kubelet");
+                    }
+                })
+            }),
         };
         let weak = self.me.clone();
         let pkey = key.clone();
@@ -966,7 +1037,14 @@ fn container_statuses_waiting(p: &Pod, reason: &str) -> Vec<ContainerStatus> {
 }
 
 /// Model dataplane: no processes run; containers of catalog images are reported Running.
-fn model_status(p: &Pod, host_ip: &str, ip: &str) -> PodStatus {
+fn model_status(
+    p: &Pod,
+    host_ip: &str,
+    ip: &str,
+    images: &podlab_node_agent::ImageCache,
+    registry: &podlab_node_agent::Registry,
+) -> PodStatus {
+    use podlab_node_agent::pull::{self, Decision};
     let mut all_ok = true;
     let statuses = p
         .spec
@@ -974,7 +1052,16 @@ fn model_status(p: &Pod, host_ip: &str, ip: &str) -> PodStatus {
         .flat_map(|s| s.containers.iter())
         .map(|c| {
             let image = c.image.clone().unwrap_or_default();
-            let known = podlab_node_agent::images::resolve(&image).is_some();
+            let (known, failure) = match pull::decide(&image, podlab_node_agent::PullPolicy::of(c), images, registry) {
+                Decision::Present(_) => (true, None),
+                Decision::Pull(kind) => {
+                    images.insert(&image, kind);
+                    (true, None)
+                }
+                // No clock runs on the model dataplane: report the steady state after the first failed pull.
+                Decision::PullFails { message } => (false, Some(("ImagePullBackOff", message))),
+                Decision::NeverPull { message } => (false, Some(("ErrImageNeverPull", message))),
+            };
             all_ok &= known;
             ContainerStatus {
                 name: c.name.clone(),
@@ -989,12 +1076,11 @@ fn model_status(p: &Pod, host_ip: &str, ip: &str) -> PodStatus {
                         ..Default::default()
                     }
                 } else {
+                    let (reason, message) = failure.unwrap_or_default();
                     ContainerState {
                         waiting: Some(ContainerStateWaiting {
-                            reason: Some("ErrImagePull".into()),
-                            message: Some(format!(
-                                "Failed to pull image \"{image}\": not in podlab's built-in image catalog"
-                            )),
+                            reason: Some(reason.into()),
+                            message: Some(message),
                         }),
                         ..Default::default()
                     }
@@ -1038,11 +1124,7 @@ fn container_events(
     if let Some(r) = &state.running {
         let was_running = prev_state.running.as_ref().map(|p| &p.started_at) == Some(&r.started_at);
         if !was_running {
-            out.push((
-                "Normal",
-                "Pulled",
-                format!("Container image \"{}\" already present on machine", cur.image),
-            ));
+            // The pull events ("Pulling", "Pulled") come from the node agent's event hook.
             out.push(("Normal", "Created", format!("Created container: {name}")));
             out.push(("Normal", "Started", format!("Started container {name}")));
         }
@@ -1057,6 +1139,9 @@ fn container_events(
         if reason != prev_reason || cur.restart_count != prev.map(|p| p.restart_count).unwrap_or(0) {
             match reason.as_str() {
                 "ErrImagePull" => out.push(("Warning", "Failed", w.message.clone().unwrap_or_default())),
+                "ErrImageNeverPull" => {
+                    out.push(("Warning", "ErrImageNeverPull", w.message.clone().unwrap_or_default()))
+                }
                 "ImagePullBackOff" => out.push(("Normal", "BackOff", w.message.clone().unwrap_or_default())),
                 "CrashLoopBackOff" => out.push((
                     "Warning",

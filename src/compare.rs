@@ -155,6 +155,9 @@ pub async fn measure(scenario: Scenario, requests_n: usize) -> Result<Report> {
             time_scale: spec.time_scale,
             model: false,
             explain: None,
+            registry: podlab_node_agent::Registry::new(
+                spec.registry.iter().map(|i| (i.name.as_str(), i.runs.as_str())),
+            )?,
         },
         &|_| {},
     )

@@ -53,6 +53,9 @@ pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration
             time_scale: spec.time_scale,
             model,
             explain: None,
+            registry: podlab_node_agent::Registry::new(
+                spec.registry.iter().map(|i| (i.name.as_str(), i.runs.as_str())),
+            )?,
         },
         &|line| println!(" ✓ {line}"),
     )
@@ -438,6 +441,8 @@ fn target(cluster: &Cluster, kind: &str, name: &str, ns: &str, container: Option
             pod_ip: net.ip.to_string(),
             sandbox: sb.clone(),
             workdir: std::env::temp_dir(),
+            images: Default::default(),
+            events: None,
         },
         c,
     );

@@ -2,6 +2,7 @@
 //! namespaces, veths, bridges and processes, and hosts the built-in container images.
 
 mod bench;
+mod bench_peers;
 mod client;
 mod cluster;
 mod compare;
@@ -53,6 +54,9 @@ enum Command {
         /// Print each kernel change as the equivalent iproute2 command.
         #[arg(long)]
         explain: bool,
+        /// Lesson mode: pause before each narrated step (press Enter to go on).
+        #[arg(long)]
+        lesson: bool,
     },
     /// Start a cluster that stays up (like `kind create cluster`) and apply the scenario's manifests.
     Up {
@@ -270,6 +274,18 @@ enum BenchKind {
         /// basic, node-affinity, pod-anti-affinity, topology-spread or all.
         #[arg(long, default_value = "all")]
         workload: String,
+    },
+    /// podlab beside the CNI bridge plugin, Mininet, the bare rtnetlink loop and a bare veth pair.
+    Peers {
+        /// Small counts and short runs (a smoke test), not the sizes.
+        #[arg(long)]
+        quick: bool,
+        /// Skip the CNI plugins and Mininet (podlab and the kernel baselines only).
+        #[arg(long)]
+        podlab_only: bool,
+        /// Print the table as Markdown.
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -494,6 +510,18 @@ fn main() -> ExitCode {
         Command::Bench {
             what: BenchKind::Schedule { nodes, pods, workload },
         } => exit(bench_schedule(nodes, pods, &workload)),
+        Command::Bench {
+            what:
+                BenchKind::Peers {
+                    quick,
+                    podlab_only,
+                    markdown,
+                },
+        } => exit(bench_peers::main(bench_peers::PeersOptions {
+            quick,
+            podlab_only,
+            markdown,
+        })),
         Command::Compare {
             files,
             output,
@@ -517,7 +545,8 @@ fn main() -> ExitCode {
             dataplane,
             name,
             explain,
-        } => match run(file, dataplane, name, explain) {
+            lesson,
+        } => match run(file, dataplane, name, explain, lesson) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),
             Err(e) => fail(e),
@@ -710,7 +739,7 @@ pub(crate) fn load(file: &std::path::Path) -> Result<podlab_scenario::Scenario> 
     Ok(loaded.scenario)
 }
 
-fn run(file: PathBuf, dataplane: DataplaneKind, name: Option<String>, explain: bool) -> Result<bool> {
+fn run(file: PathBuf, dataplane: DataplaneKind, name: Option<String>, explain: bool, lesson: bool) -> Result<bool> {
     let scenario = load(&file)?;
     let model = dataplane == DataplaneKind::Model;
     if !model {
@@ -734,7 +763,15 @@ fn run(file: PathBuf, dataplane: DataplaneKind, name: Option<String>, explain: b
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = rt.block_on(runner::run(scenario, runner::RunOptions { model, explain, name }))?;
+    let report = rt.block_on(runner::run(
+        scenario,
+        runner::RunOptions {
+            model,
+            explain,
+            name,
+            lesson,
+        },
+    ))?;
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(report.success())
 }

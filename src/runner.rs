@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub model: bool,
     pub explain: bool,
     pub name: Option<String>,
+    /// Pause before each narrated step until Enter is pressed (when stdin is a terminal).
+    pub lesson: bool,
 }
 
 /// What a run found.
@@ -89,13 +91,16 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<Report> {
             time_scale: spec.time_scale,
             model: opts.model,
             explain,
+            registry: podlab_node_agent::Registry::new(
+                spec.registry.iter().map(|i| (i.name.as_str(), i.runs.as_str())),
+            )?,
         },
         &|line| say(&format!(" ✓ {line}")),
     )
     .await?;
     say(&format!(" ✓ Cluster up in {} ms", started.elapsed().as_millis()));
     let result = tokio::select! {
-        r = drive(&cluster, &scenario) => r,
+        r = drive(&cluster, &scenario, opts.lesson) => r,
         _ = tokio::signal::ctrl_c() => {
             say("\nInterrupted: tearing the cluster down ...");
             Err(anyhow::anyhow!("interrupted"))
@@ -144,7 +149,9 @@ fn sorted(mut pods: Vec<Pod>) -> Vec<Pod> {
     pods
 }
 
-async fn drive(cluster: &Arc<Cluster>, scenario: &Scenario) -> Result<Report> {
+async fn drive(cluster: &Arc<Cluster>, scenario: &Scenario, lesson: bool) -> Result<Report> {
+    use std::io::IsTerminal;
+    let pause = lesson && std::io::stdin().is_terminal();
     let mut report = Report::default();
     let n = apply_all(cluster, &scenario.manifests)?;
     say(&format!(" ✓ Applied {n} object(s)"));
@@ -164,6 +171,15 @@ async fn drive(cluster: &Arc<Cluster>, scenario: &Scenario) -> Result<Report> {
     for (i, step) in scenario.steps.iter().enumerate() {
         if let Some(text) = &step.say {
             say(&format!("\n  » {text}"));
+            if pause {
+                print!("    [Enter] ");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                let _ = tokio::task::spawn_blocking(|| {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)
+                })
+                .await;
+            }
         }
         let t = Instant::now();
         let outcome = run_step(cluster, step).await;
@@ -707,6 +723,75 @@ pub fn expand_templates(cluster: &Cluster, default_ns: &str, arg: &str) -> Resul
     Ok(out)
 }
 
+/// Namespaces and environment an `exec` step runs with.
+type ExecTarget = (Arc<podlab_node_agent::Sandbox>, Vec<(String, String)>);
+
+/// Where `exec` runs for `node/NAME`: the node's namespaces, the machine's PATH.
+fn node_target(cluster: &Cluster, node: &str) -> Result<ExecTarget, String> {
+    let n = cluster.node(node).ok_or_else(|| format!("no node {node}"))?;
+    let sb = n
+        .sandbox
+        .clone()
+        .ok_or_else(|| format!("node {node} has no namespaces (model dataplane)"))?;
+    Ok((
+        sb,
+        vec![
+            (
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ),
+            ("HOSTNAME".into(), node.into()),
+        ],
+    ))
+}
+
+/// Where `exec` runs for a pod: its sandbox, with the container's environment.
+fn pod_target(cluster: &Cluster, key: &Key, container: Option<&str>) -> Result<ExecTarget, String> {
+    let pod = cluster
+        .pod(key)
+        .ok_or_else(|| format!("Error from server (NotFound): pods \"{}\" not found", key.1))?;
+    let spec = pod.spec.clone().unwrap_or_default();
+    let cspec = match container {
+        Some(c) => spec.containers.iter().find(|x| x.name == c).cloned(),
+        None => spec.containers.first().cloned(),
+    }
+    .ok_or_else(|| {
+        format!(
+            "container {} is not valid for pod {}",
+            container.unwrap_or_default(),
+            key.1
+        )
+    })?;
+    let (sandbox, ip) = cluster
+        .with_entry(key, |e| {
+            e.sandbox
+                .clone()
+                .map(|s| (s, e.net.as_ref().map(|n| n.ip.to_string()).unwrap_or_default()))
+        })
+        .flatten()
+        .ok_or_else(|| {
+            format!(
+                "pod {} has no running sandbox (it is {})",
+                key.1,
+                printers::pod_status_reason(&pod)
+            )
+        })?;
+    let env = podlab_node_agent::pod::container_env(
+        &pod,
+        &podlab_node_agent::PodContext {
+            node: spec.node_name.clone().unwrap_or_default(),
+            host_ip: String::new(),
+            pod_ip: ip,
+            sandbox: sandbox.clone(),
+            workdir: std::env::temp_dir(),
+            images: Default::default(),
+            events: None,
+        },
+        &cspec,
+    );
+    Ok((sandbox, env))
+}
+
 async fn exec_step(
     cluster: &Arc<Cluster>,
     key: Key,
@@ -716,20 +801,13 @@ async fn exec_step(
     expect_output: Option<&str>,
     timeout: Duration,
 ) -> Outcome {
-    let Some(pod) = cluster.pod(&key) else {
-        return Outcome::Fail(format!("Error from server (NotFound): pods \"{}\" not found", key.1));
+    let target = match key.1.strip_prefix("node/") {
+        Some(node) => node_target(cluster, node),
+        None => pod_target(cluster, &key, container),
     };
-    let spec = pod.spec.clone().unwrap_or_default();
-    let cspec = match container {
-        Some(c) => spec.containers.iter().find(|x| x.name == c).cloned(),
-        None => spec.containers.first().cloned(),
-    };
-    let Some(cspec) = cspec else {
-        return Outcome::Fail(format!(
-            "container {} is not valid for pod {}",
-            container.unwrap_or_default(),
-            key.1
-        ));
+    let (sandbox, ctx_env) = match target {
+        Ok(t) => t,
+        Err(e) => return Outcome::Fail(e),
     };
     let argv: Result<Vec<String>, String> = command.iter().map(|a| expand_templates(cluster, &key.0, a)).collect();
     let argv = match argv {
@@ -740,32 +818,6 @@ async fn exec_step(
         Ok(w) => w,
         Err(e) => return Outcome::Fail(e),
     };
-    let Some((sandbox, ip, node)) = cluster
-        .with_entry(&key, |e| {
-            e.sandbox
-                .clone()
-                .map(|s| (s, e.net.as_ref().map(|n| n.ip.to_string()).unwrap_or_default()))
-        })
-        .flatten()
-        .map(|(s, ip)| (s, ip, spec.node_name.clone().unwrap_or_default()))
-    else {
-        return Outcome::Fail(format!(
-            "pod {} has no running sandbox (it is {})",
-            key.1,
-            printers::pod_status_reason(&pod)
-        ));
-    };
-    let ctx_env = podlab_node_agent::pod::container_env(
-        &pod,
-        &podlab_node_agent::PodContext {
-            node,
-            host_ip: String::new(),
-            pod_ip: ip,
-            sandbox: sandbox.clone(),
-            workdir: std::env::temp_dir(),
-        },
-        &cspec,
-    );
     let cwd = std::env::temp_dir();
     match podlab_node_agent::exec(&cluster.spawner, &sandbox, &argv, ctx_env, cwd, timeout).await {
         Err(e) => Outcome::Fail(format!(

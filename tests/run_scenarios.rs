@@ -176,3 +176,20 @@ fn model_dataplane_places_5000_replicas_on_500_generated_nodes() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("5000 pods on 500 nodes in all"), "{t}");
 }
+
+#[test]
+fn every_lesson_runs_and_passes() {
+    if !require_root("every_lesson_runs_and_passes") {
+        return;
+    }
+    let mut lessons: Vec<_> = std::fs::read_dir(repo("scenarios/lessons")).unwrap().flatten().map(|e| e.path()).collect();
+    lessons.sort();
+    assert!(lessons.len() >= 5);
+    for l in lessons {
+        // --lesson pauses only when stdin is a terminal; here it runs straight through.
+        let out = podlab().args(["run", "--lesson"]).arg(&l).output().unwrap();
+        let t = text(&out);
+        assert!(out.status.success(), "{}:\n{t}", l.display());
+        assert!(t.contains("»"), "a lesson narrates its steps:\n{t}");
+    }
+}

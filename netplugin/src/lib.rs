@@ -9,16 +9,19 @@
 //! addresses and routes as data only (no privileges, any scale).
 
 pub mod addressing;
+pub mod annotate;
 pub mod bare;
 mod book;
 mod error;
 mod explain;
+pub mod inspect;
 pub mod ipam;
 mod kernel;
 mod model;
 mod nl;
 pub mod ns;
 mod reaper;
+pub mod trace;
 
 pub use addressing::{
     ClusterNetwork, FABRIC_BRIDGE, NODE_BRIDGE, NODE_UPLINK, NodeAddressing, POD_IFACE, PodNetwork, PodRef, RouteInfo,

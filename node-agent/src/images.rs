@@ -57,19 +57,33 @@ pub fn split_image(image: &str) -> (String, String) {
     (repo.to_string(), tag.to_string())
 }
 
+/// Every repository the catalog resolves (aliases included) and what it runs.
+pub const REPOSITORIES: &[(&str, ImageKind)] = &[
+    ("podlab/echo", ImageKind::Echo),
+    ("echo", ImageKind::Echo),
+    ("echoserver", ImageKind::Echo),
+    ("hashicorp/http-echo", ImageKind::Echo),
+    ("ealen/echo-server", ImageKind::Echo),
+    ("nginx", ImageKind::Nginx),
+    ("nginxinc/nginx-unprivileged", ImageKind::Nginx),
+    ("luksa/kubia", ImageKind::Kubia),
+    ("kubia", ImageKind::Kubia),
+    ("podlab/toolbox", ImageKind::Toolbox),
+    ("busybox", ImageKind::Toolbox),
+    ("alpine", ImageKind::Toolbox),
+    ("ubuntu", ImageKind::Toolbox),
+    ("debian", ImageKind::Toolbox),
+    ("curlimages/curl", ImageKind::Toolbox),
+    ("nicolaka/netshoot", ImageKind::Toolbox),
+];
+
 /// Look an image up in the catalog.
 pub fn resolve(image: &str) -> Option<ImageKind> {
     let (repo, _) = split_image(image);
-    let kind = match repo.as_str() {
-        "podlab/echo" | "echo" | "echoserver" | "hashicorp/http-echo" | "ealen/echo-server" => ImageKind::Echo,
-        "nginx" | "nginxinc/nginx-unprivileged" => ImageKind::Nginx,
-        "luksa/kubia" | "kubia" => ImageKind::Kubia,
-        "podlab/toolbox" | "busybox" | "alpine" | "ubuntu" | "debian" | "curlimages/curl" | "nicolaka/netshoot" => {
-            ImageKind::Toolbox
-        }
-        _ => return None,
-    };
-    Some(kind)
+    REPOSITORIES
+        .iter()
+        .find(|(r, _)| *r == repo)
+        .map(|(_, kind)| kind.clone())
 }
 
 /// The name used on the hidden `podlab __image NAME` command line.
@@ -249,5 +263,15 @@ mod tests {
             ("localhost:5000/app".into(), "latest".into())
         );
         assert_eq!(split_image("kubia:v2"), ("kubia".into(), "v2".into()));
+    }
+
+    #[test]
+    fn the_scenario_loader_knows_the_same_catalog() {
+        let ours: Vec<&str> = REPOSITORIES.iter().map(|(r, _)| *r).collect();
+        assert_eq!(ours, podlab_scenario::CATALOG_REPOSITORIES);
+        assert_eq!(
+            crate::pull::IMAGE_RUNS_ANNOTATION,
+            podlab_scenario::IMAGE_RUNS_ANNOTATION
+        );
     }
 }

@@ -6,10 +6,12 @@ pub mod images;
 pub mod logs;
 pub mod pod;
 pub mod process;
+pub mod pull;
 pub mod sandbox;
 pub mod spawner;
 
-pub use pod::{PodContext, PodHandle, Publish};
+pub use pod::{EventHook, PodContext, PodHandle, Publish};
+pub use pull::{ImageCache, PullPolicy, Registry};
 pub use sandbox::Sandbox;
 pub use spawner::{SandboxKind, Spawner};
 
@@ -24,6 +26,8 @@ pub struct AgentConfig {
     pub exe: PathBuf,
     /// Multiplies every back-off and grace period (1.0 = Kubernetes' real values).
     pub time_scale: f64,
+    /// The simulated registry pulls come from.
+    pub registry: std::sync::Arc<Registry>,
 }
 
 /// The current time as a Kubernetes `Time`.

@@ -4,6 +4,7 @@
 use crate::images::{self, ImageKind};
 use crate::logs::LogFile;
 use crate::process::{self, Exit, Process};
+use crate::pull::{self, Decision, ImageCache, PullPolicy};
 use crate::sandbox::Sandbox;
 use crate::spawner::{ProcessSpec, Spawner};
 use crate::{AgentConfig, now};
@@ -23,6 +24,12 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// Called with the pod's new status after every change.
 pub type Publish = Arc<dyn Fn(PodStatus) + Send + Sync>;
 
+/// Records a kubelet event about the pod: (type "Normal"/"Warning", reason, message).
+pub type EventHook = Arc<dyn Fn(&'static str, &'static str, String) + Send + Sync>;
+
+/// How long a simulated pull takes (scaled by `AgentConfig::time_scale`).
+pub const PULL_TIME: Duration = Duration::from_millis(200);
+
 /// Where a pod runs.
 pub struct PodContext {
     pub node: String,
@@ -31,6 +38,10 @@ pub struct PodContext {
     pub sandbox: Arc<Sandbox>,
     /// Scratch directory used as the containers' working directory.
     pub workdir: std::path::PathBuf,
+    /// The node's image cache (shared by the node's pods); pulls add to it.
+    pub images: ImageCache,
+    /// Receives the pull events ("Pulling", "Pulled", "Failed"); None drops them.
+    pub events: Option<EventHook>,
 }
 
 #[derive(Clone)]
@@ -168,6 +179,12 @@ impl Shared {
 
     fn publish(&self) {
         (self.publish)(self.status());
+    }
+
+    fn event(&self, type_: &'static str, reason: &'static str, message: String) {
+        if let Some(hook) = &self.ctx.events {
+            hook(type_, reason, message);
+        }
     }
 
     fn status(&self) -> PodStatus {
@@ -352,24 +369,56 @@ async fn supervise(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiver<bo
         if *stop.borrow() {
             return false;
         }
-        // "Pull" the image from the built-in catalog.
-        let Some(kind) = images::resolve(&image) else {
-            let msg = format!(
-                "Failed to pull image \"{image}\": podlab has no registry; \"{}\" is not in its built-in image catalog (see `podlab images`)",
-                images::split_image(&image).0
-            );
-            shared.update(idx, |r| r.state = waiting("ErrImagePull", Some(msg)));
-            if sleep_or_stop(scaled(Duration::from_secs(2)), &mut stop).await {
-                return false;
+        // Pull the image as the kubelet would: imagePullPolicy, the node's cache, the registry.
+        let pull_policy = PullPolicy::of(&spec);
+        let failure = match pull::decide(&image, pull_policy, &shared.ctx.images, &shared.config.registry) {
+            Decision::Present(kind) => {
+                shared.event(
+                    "Normal",
+                    "Pulled",
+                    format!("Container image \"{image}\" already present on machine"),
+                );
+                Ok(kind)
             }
-            shared.update(idx, |r| {
-                r.state = waiting("ImagePullBackOff", Some(format!("Back-off pulling image \"{image}\"")))
-            });
-            if sleep_or_stop(scaled(backoff), &mut stop).await {
-                return false;
+            Decision::Pull(kind) => {
+                shared.event("Normal", "Pulling", format!("Pulling image \"{image}\""));
+                let began = std::time::Instant::now();
+                if sleep_or_stop(scaled(PULL_TIME), &mut stop).await {
+                    return false;
+                }
+                shared.ctx.images.insert(&image, kind.clone());
+                let took = began.elapsed().as_millis();
+                shared.event(
+                    "Normal",
+                    "Pulled",
+                    format!("Successfully pulled image \"{image}\" in {took}ms ({took}ms including waiting)"),
+                );
+                Ok(kind)
             }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
-            continue;
+            Decision::PullFails { message } => Err(("ErrImagePull", message)),
+            Decision::NeverPull { message } => Err(("ErrImageNeverPull", message)),
+        };
+        let kind = match failure {
+            Ok(kind) => kind,
+            Err((reason, message)) => {
+                if reason == "ErrImagePull" {
+                    shared.event("Normal", "Pulling", format!("Pulling image \"{image}\""));
+                }
+                shared.update(idx, |r| r.state = waiting(reason, Some(message)));
+                if reason == "ErrImagePull" {
+                    if sleep_or_stop(scaled(Duration::from_secs(2)), &mut stop).await {
+                        return false;
+                    }
+                    shared.update(idx, |r| {
+                        r.state = waiting("ImagePullBackOff", Some(format!("Back-off pulling image \"{image}\"")))
+                    });
+                }
+                if sleep_or_stop(scaled(backoff), &mut stop).await {
+                    return false;
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
         };
         let started = now();
         let outcome = start_container(&shared, &spec, &kind);

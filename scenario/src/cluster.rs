@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
-use k8s_openapi::api::core::v1::{Node as K8sNode, NodeSpec, NodeStatus, Taint};
+use k8s_openapi::api::core::v1::{ContainerImage, Node as K8sNode, NodeSpec, NodeStatus, Taint};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::error::LoadError;
+use crate::images::{self, IMAGE_RUNS_ANNOTATION, ImageSpec};
 use crate::names;
 use crate::objects::Ctx;
 use crate::quantity::parse_quantity;
@@ -41,6 +42,9 @@ pub struct ClusterSpec {
     pub scheduler: SchedulerSpec,
     /// Multiplies back-off timers; below 1.0 makes lessons and tests faster (default 1.0).
     pub time_scale: f64,
+    /// Extra images the simulated registry serves (`cluster.registry`); the built-in catalog
+    /// is always in the registry too. Empty by default.
+    pub registry: Vec<ImageSpec>,
 }
 
 /// Scheduler settings of a cluster.
@@ -82,6 +86,7 @@ impl Default for ClusterSpec {
             fabric_cidr,
             scheduler: SchedulerSpec::default(),
             time_scale: 1.0,
+            registry: Vec::new(),
         };
         assign_pod_cidrs(&mut spec);
         spec
@@ -183,6 +188,7 @@ pub(crate) fn parse(node: Option<&Node>, ctx: &mut Ctx<'_>) -> Result<ClusterSpe
             "fabricCIDR",
             "scheduler",
             "timeScale",
+            "registry",
         ],
         ctx,
     );
@@ -239,6 +245,9 @@ pub(crate) fn parse(node: Option<&Node>, ctx: &mut Ctx<'_>) -> Result<ClusterSpe
             ));
         }
         spec.time_scale = ts;
+    }
+    if let Some(r) = m.get("registry").filter(|r| r.value != Value::Null) {
+        spec.registry = images::parse_list(r, "cluster.registry", false, ctx)?;
     }
     check_ranges(&spec, &m, ctx)?;
     assign_pod_cidrs(&mut spec);
@@ -332,7 +341,10 @@ fn parse_nodes(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<K8sNode>, LoadError
             for (i, item) in items.iter().enumerate() {
                 let path = format!("cluster.nodes[{i}]");
                 let m = Map::new(item, &path, ctx)?;
-                m.warn_unknown(&["name", "capacity", "labels", "taints", "unschedulable"], ctx);
+                m.warn_unknown(
+                    &["name", "capacity", "labels", "taints", "unschedulable", "images"],
+                    ctx,
+                );
                 let name_node = m.get("name").ok_or_else(|| {
                     walk::error(
                         item,
@@ -349,7 +361,15 @@ fn parse_nodes(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<K8sNode>, LoadError
         Value::Map(_) => {
             let m = Map::new(node, "cluster.nodes", ctx)?;
             m.warn_unknown(
-                &["count", "namePrefix", "capacity", "labels", "taints", "unschedulable"],
+                &[
+                    "count",
+                    "namePrefix",
+                    "capacity",
+                    "labels",
+                    "taints",
+                    "unschedulable",
+                    "images",
+                ],
                 ctx,
             );
             let count = m.uint("count", 4096, ctx)?.ok_or_else(|| {
@@ -514,5 +534,39 @@ fn node_from_fields(name: &str, m: &Map<'_>, index: Option<u64>, ctx: &mut Ctx<'
         }
     }
     let unschedulable = m.bool("unschedulable", ctx)?.unwrap_or(false);
-    Ok(make_node(name, &labels, capacity, taints, unschedulable))
+    let mut node = make_node(name, &labels, capacity, taints, unschedulable);
+    if let Some(i) = m.get("images").filter(|i| i.value != Value::Null) {
+        let list = images::parse_list(i, &m.child("images"), true, ctx)?;
+        set_images(&mut node, &list);
+    }
+    Ok(node)
+}
+
+/// Puts preloaded images into `status.images` (normalized names, as the scheduler's
+/// ImageLocality compares them) and records what locally built ones run in the
+/// [`IMAGE_RUNS_ANNOTATION`] annotation.
+fn set_images(node: &mut K8sNode, list: &[ImageSpec]) {
+    if list.is_empty() {
+        return;
+    }
+    let status = node.status.get_or_insert_with(Default::default);
+    status.images = Some(
+        list.iter()
+            .map(|i| ContainerImage {
+                names: Some(vec![images::normalize_image(&i.name)]),
+                size_bytes: Some(images::image_size_bytes(&i.runs)),
+            })
+            .collect(),
+    );
+    let runs: Vec<String> = list
+        .iter()
+        .filter(|i| images::image_repository(&i.name) != images::image_repository(&i.runs))
+        .map(|i| format!("{}={}", images::normalize_image(&i.name), i.runs))
+        .collect();
+    if !runs.is_empty() {
+        node.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(IMAGE_RUNS_ANNOTATION.to_owned(), runs.join(","));
+    }
 }

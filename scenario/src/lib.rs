@@ -9,6 +9,7 @@ mod cluster;
 mod de;
 mod duration;
 mod error;
+mod images;
 mod names;
 mod objects;
 mod quantity;
@@ -23,6 +24,10 @@ mod yaml;
 pub use cluster::{ClusterSpec, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, SCORING_STRATEGIES, SchedulerSpec};
 pub use duration::{DurationError, parse_duration};
 pub use error::{LoadError, Position, Warning};
+pub use images::{
+    CATALOG_REPOSITORIES, IMAGE_RUNS_ANNOTATION, ImageSpec, image_repository, image_size_bytes, is_catalog_image,
+    normalize_image,
+};
 pub use objects::{Object, Origin, SOURCE_ANNOTATION, SUPPORTED_KINDS};
 pub use quantity::{QUANTITY_REGEX, QuantityError, parse_quantity};
 pub use scenario::{Loaded, SCENARIO_API_VERSION, Scenario, load, load_manifests};

@@ -389,6 +389,8 @@ fn check_references(s: &Scenario, ctx: &mut Ctx<'_>) {
                 vec![pods.clone()]
             }
             Action::Expect(e) => vec![e.pods.clone()],
+            // `node/NAME` runs the command in a node's namespaces, not in a pod.
+            Action::Exec { pod, .. } if pod.starts_with("node/") => vec![],
             Action::Exec { pod, namespace, .. } => vec![PodSelector::Names {
                 namespace: namespace.clone(),
                 names: vec![pod.clone()],

@@ -5,6 +5,26 @@ use std::path::{Path, PathBuf};
 
 /// (file, expected position prefix after the file name, expected message fragment)
 const CASES: &[(&str, &str, &str)] = &[
+    (
+        "image-runs-unknown.yaml",
+        ":7:41: ",
+        "cluster.nodes[0].images[0].runs: Unsupported value: \"node:7\": runs must name a built-in catalog image",
+    ),
+    (
+        "image-not-in-catalog.yaml",
+        ":9:11: ",
+        "cluster.nodes[0].images[1]: \"mycorp/app:v1\" is not a built-in catalog image; for a locally built image say what it runs",
+    ),
+    (
+        "registry-bare-name.yaml",
+        ":6:7: ",
+        "cluster.registry[0]: expected {name, runs}",
+    ),
+    (
+        "registry-missing-runs.yaml",
+        ":6:7: ",
+        "cluster.registry[0].runs: Required value: the catalog image this image runs",
+    ),
     ("malformed.yaml", ":6:15: ", "unclosed bracket"),
     (
         "tabs.yaml",

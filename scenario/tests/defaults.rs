@@ -26,7 +26,10 @@ fn default_cluster_is_two_workers_with_kind_like_ranges() {
         assert_eq!(labels["kubernetes.io/os"], "linux");
         let spec = node.spec.as_ref().unwrap();
         // worker-N gets 10.244.N.0/24, as in kind (block 0 belongs to the control plane there).
-        assert_eq!(spec.pod_cidr.as_deref(), Some(format!("10.244.{}.0/24", i + 1).as_str()));
+        assert_eq!(
+            spec.pod_cidr.as_deref(),
+            Some(format!("10.244.{}.0/24", i + 1).as_str())
+        );
         assert_eq!(spec.taints, None);
         assert_eq!(spec.unschedulable, None);
     }

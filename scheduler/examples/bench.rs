@@ -1,35 +1,51 @@
-//! Throughput benchmark: `cargo run --release -p podlab-scheduler --example bench [pods]`.
+//! Throughput benchmark: `cargo run --release -p podlab-scheduler --example bench [basic_pods] [Workload]`.
+//! Prints pods/s, elapsed, peak memory per run and the cost per pod at 5000 vs 500 nodes.
 
 use podlab_scheduler::Profile;
-use podlab_scheduler::bench::{Workload, bench};
+use podlab_scheduler::bench::{BenchResult, Workload, bench};
 
 fn main() {
     let basic_pods: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(150_000);
-    let runs = [
-        (5000, basic_pods, Workload::Basic),
-        (500, 15_000, Workload::Basic),
-        (5000, 20_000, Workload::NodeAffinity),
-        (500, 10_000, Workload::NodeAffinity),
-        (5000, 20_000, Workload::PodAntiAffinity),
-        (500, 10_000, Workload::PodAntiAffinity),
-        (5000, 20_000, Workload::TopologySpread),
-        (500, 10_000, Workload::TopologySpread),
-    ];
     let only = std::env::args().nth(2);
-    for (nodes, pods, w) in runs {
+    let workloads = [
+        (Workload::Basic, basic_pods, basic_pods / 10),
+        (Workload::NodeAffinity, 20_000, 10_000),
+        (Workload::PodAntiAffinity, 20_000, 10_000),
+        (Workload::TopologySpread, 20_000, 10_000),
+    ];
+    println!(
+        "| workload | nodes | pods | scheduled | elapsed (s) | pods/s | CPU (s) | pods/CPU-s | CPU µs/pod | peak RSS (MiB) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let mut ratios = Vec::new();
+    for (w, big_pods, small_pods) in workloads {
         if only.as_ref().is_some_and(|o| *o != format!("{w:?}")) {
             continue;
         }
-        let r = bench(nodes, pods, w, Profile::default());
-        println!(
-            "{:<16} nodes {:>5} pods {:>7} scheduled {:>7} elapsed {:>8.3}s  {:>9.0} pods/s  {:>7.1} us/pod",
-            format!("{:?}", r.workload),
-            r.nodes,
-            r.pods,
-            r.scheduled,
-            r.elapsed.as_secs_f64(),
-            r.pods_per_second(),
-            r.elapsed.as_secs_f64() * 1e6 / r.pods as f64
-        );
+        let big = bench(5000, big_pods, w, Profile::default());
+        row(&big);
+        let small = bench(500, small_pods, w, Profile::default());
+        row(&small);
+        ratios.push((w, big.micros_per_pod() / small.micros_per_pod()));
     }
+    println!();
+    for (w, r) in ratios {
+        println!("{:<16} cost per pod 5000 vs 500 nodes: {r:.2}x", format!("{w:?}"));
+    }
+}
+
+fn row(r: &BenchResult) {
+    println!(
+        "| {:?} | {} | {} | {} | {:.3} | {:.0} | {:.3} | {:.0} | {:.1} | {:.0} |",
+        r.workload,
+        r.nodes,
+        r.pods,
+        r.scheduled,
+        r.elapsed.as_secs_f64(),
+        r.pods_per_second(),
+        r.cpu.as_secs_f64(),
+        r.pods_per_cpu_second(),
+        r.micros_per_pod(),
+        r.peak_rss_kib as f64 / 1024.0
+    );
 }

@@ -37,8 +37,17 @@ pub struct BenchResult {
     pub pods: usize,
     /// Pods placed.
     pub scheduled: usize,
-    /// Wall time of schedule+assume for all pods.
+    /// Wall time end to end: building the scheduler over the nodes, then schedule+assume
+    /// for every pod (the Node/Pod objects are generated before the clock starts).
     pub elapsed: Duration,
+    /// CPU time of the benchmark thread over the same sections as `elapsed` (from
+    /// /proc/thread-self/schedstat; equals `elapsed` on an idle machine, less when other
+    /// processes compete for the cores). Zero when unavailable.
+    pub cpu: Duration,
+    /// Part of `elapsed` spent building the scheduler (`Scheduler::new`).
+    pub setup: Duration,
+    /// Peak resident memory of the process during the run (VmHWM, KiB; 0 if unknown).
+    pub peak_rss_kib: u64,
 }
 
 impl BenchResult {
@@ -46,6 +55,44 @@ impl BenchResult {
     pub fn pods_per_second(&self) -> f64 {
         self.pods as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// Scheduling cost per pod in microseconds of CPU (wall time when CPU time is unknown).
+    pub fn micros_per_pod(&self) -> f64 {
+        let t = if self.cpu.is_zero() { self.elapsed } else { self.cpu };
+        t.as_secs_f64() * 1e6 / self.pods.max(1) as f64
+    }
+
+    /// Throughput in pods per CPU second (wall-clock throughput on an idle machine).
+    pub fn pods_per_cpu_second(&self) -> f64 {
+        self.pods as f64 / self.cpu.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Peak resident set size of this process (VmHWM from /proc/self/status), in KiB.
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time consumed so far by the calling thread.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse().ok()))
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+/// Resets the peak RSS counter (Linux `clear_refs` value 5); best effort.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn q(s: &str) -> Quantity {
@@ -157,24 +204,43 @@ pub fn bench_pod(i: usize, workload: Workload) -> Pod {
 }
 
 /// Schedules and assumes `pods` pods of `workload` on `nodes` bench nodes.
-/// Pod objects are generated before the clock starts.
+/// Node and Pod objects are generated outside the clock (pods in chunks, so the input
+/// does not dominate peak memory); the clock covers `Scheduler::new` and every
+/// schedule + assume.
 pub fn bench(nodes: usize, pods: usize, workload: Workload, profile: Profile) -> BenchResult {
+    const CHUNK: usize = 2000;
     let node_objs: Vec<Node> = (0..nodes).map(bench_node).collect();
-    let pod_objs: Vec<Pod> = (0..pods).map(|i| bench_pod(i, workload)).collect();
-    let mut s = Scheduler::new(node_objs, profile);
+    reset_peak_rss();
+    let cpu0 = thread_cpu();
     let start = Instant::now();
+    let mut s = Scheduler::new(node_objs, profile);
+    let setup = start.elapsed();
+    let mut elapsed = setup;
+    let mut cpu = thread_cpu().saturating_sub(cpu0);
     let mut scheduled = 0;
-    for p in &pod_objs {
-        if let Ok(n) = s.schedule(p) {
-            s.assume(p, &n);
-            scheduled += 1;
+    let mut first = 0;
+    while first < pods {
+        let chunk: Vec<Pod> = (first..pods.min(first + CHUNK)).map(|i| bench_pod(i, workload)).collect();
+        first += chunk.len();
+        let c = thread_cpu();
+        let t = Instant::now();
+        for p in &chunk {
+            if let Ok(n) = s.schedule(p) {
+                s.assume(p, &n);
+                scheduled += 1;
+            }
         }
+        elapsed += t.elapsed();
+        cpu += thread_cpu().saturating_sub(c);
     }
     BenchResult {
         workload,
         nodes,
         pods,
         scheduled,
-        elapsed: start.elapsed(),
+        elapsed,
+        cpu,
+        setup,
+        peak_rss_kib: peak_rss_kib(),
     }
 }

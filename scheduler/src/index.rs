@@ -1,9 +1,11 @@
 //! Incremental indexes for inter-pod affinity and topology spread: per-node counts of
 //! pods matching a selector, existing pods' affinity terms grouped by term, and
-//! interned topology domains per topology key.
+//! interned topology domains per topology key, plus per-domain sums of those counts
+//! (kept up to date on assume/forget) so a cycle never has to loop over all nodes.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::nodeinfo::NodeInfo;
 use crate::podinfo::{AffinityTerm, NsSet, PodInfo};
@@ -51,6 +53,8 @@ pub struct OwnedGroup {
     pub per_node: Vec<i64>,
     /// Total number of owning pods.
     pub total: i64,
+    /// Owning pods per domain of `term.topology_key` (`None` until warmed).
+    pub per_domain: Option<Vec<i64>>,
 }
 
 /// Topology domains of one key: node index -> domain id (`u32::MAX` when unlabeled).
@@ -60,6 +64,8 @@ pub struct Topo {
     pub node_domain: Vec<u32>,
     /// Number of distinct domains.
     pub domains: usize,
+    /// Number of nodes carrying the key.
+    pub labeled: usize,
 }
 
 /// Sentinel for "node has no such label".
@@ -69,10 +75,12 @@ impl Topo {
     /// Interns the values of `key` over `nodes`.
     pub fn build(nodes: &[NodeInfo], key: &str) -> Topo {
         let mut ids: HashMap<&str, u32> = HashMap::new();
+        let mut labeled = 0;
         let node_domain = nodes
             .iter()
             .map(|n| match n.labels.get(key) {
                 Some(v) => {
+                    labeled += 1;
                     let next = ids.len() as u32;
                     *ids.entry(v.as_str()).or_insert(next)
                 }
@@ -82,6 +90,7 @@ impl Topo {
         Topo {
             node_domain,
             domains: ids.len(),
+            labeled,
         }
     }
 
@@ -101,12 +110,24 @@ impl Topo {
 struct SelEntry {
     conj: Conj,
     per_node: Vec<i64>,
+    /// Topology key -> per-domain sums of `per_node`.
+    per_domain: HashMap<String, Vec<i64>>,
 }
+
+/// Label key -> value -> pod key -> (node index, pod): the placed pods carrying each label.
+type PodsByLabel = HashMap<String, HashMap<String, HashMap<String, (usize, Arc<PodInfo>)>>>;
 
 /// The incremental index.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
     selectors: HashMap<String, SelEntry>,
+    /// Label key -> value -> signatures of cached conjunctions whose first selector
+    /// requires that label (so a placed pod only visits conjunctions it may match).
+    sel_by_label: HashMap<String, HashMap<String, Vec<String>>>,
+    /// Signatures of cached conjunctions without such a requirement (checked for every pod).
+    sel_unindexed: Vec<String>,
+    /// Placed pods by label, to count a new conjunction without scanning every pod.
+    pods_by_label: PodsByLabel,
     /// Groups of placed pods' terms, by signature.
     pub owned: HashMap<String, OwnedGroup>,
     topo: HashMap<String, Topo>,
@@ -137,6 +158,12 @@ impl Index {
     /// Forgets node-layout dependent caches (call after nodes are added/removed/relabeled).
     pub fn clear_topology(&mut self) {
         self.topo.clear();
+        for e in self.selectors.values_mut() {
+            e.per_domain.clear();
+        }
+        for g in self.owned.values_mut() {
+            g.per_domain = None;
+        }
     }
 
     /// Interned domains for `key`, cached or computed.
@@ -152,6 +179,30 @@ impl Index {
         if !self.topo.contains_key(key) {
             self.topo.insert(key.to_string(), Topo::build(nodes, key));
         }
+    }
+
+    /// Per-node counts of placed pods matching `conj`, from the label index when the
+    /// conjunction requires a label, else by scanning every placed pod.
+    fn count_indexed(&self, nodes: &[NodeInfo], conj: &Conj) -> Vec<i64> {
+        let Some((key, values)) = conj.first().and_then(|(_, s)| s.in_requirement()) else {
+            return Self::count(nodes, conj);
+        };
+        let mut per_node = vec![0i64; nodes.len()];
+        let mut values: Vec<&String> = values.iter().collect();
+        values.sort();
+        values.dedup();
+        if let Some(by_value) = self.pods_by_label.get(key) {
+            for v in values {
+                for (idx, p) in by_value.get(v).into_iter().flat_map(|m| m.values()) {
+                    if conj_matches(conj, &p.namespace, &p.labels)
+                        && let Some(c) = per_node.get_mut(*idx)
+                    {
+                        *c += 1;
+                    }
+                }
+            }
+        }
+        per_node
     }
 
     fn count(nodes: &[NodeInfo], conj: &Conj) -> Vec<i64> {
@@ -177,34 +228,143 @@ impl Index {
     /// Makes sure the counts for `conj` are cached and maintained from now on.
     pub fn warm_counts(&mut self, nodes: &[NodeInfo], conj: &Conj) {
         let sig = conj_signature(conj);
-        if let std::collections::hash_map::Entry::Vacant(v) = self.selectors.entry(sig) {
-            v.insert(SelEntry {
+        if self.selectors.contains_key(&sig) {
+            return;
+        }
+        match conj.first().and_then(|(_, s)| s.in_requirement()) {
+            Some((key, values)) => {
+                let by_value = self.sel_by_label.entry(key.to_string()).or_default();
+                let mut values: Vec<&String> = values.iter().collect();
+                values.sort();
+                values.dedup();
+                for v in values {
+                    by_value.entry(v.clone()).or_default().push(sig.clone());
+                }
+            }
+            None => self.sel_unindexed.push(sig.clone()),
+        }
+        let per_node = self.count_indexed(nodes, conj);
+        self.selectors.insert(
+            sig,
+            SelEntry {
                 conj: conj.clone(),
-                per_node: Self::count(nodes, conj),
-            });
+                per_node,
+                per_domain: HashMap::new(),
+            },
+        );
+    }
+
+    /// Makes sure the per-domain counts of `conj` over the domains of `key` are cached
+    /// and maintained from now on.
+    pub fn warm_domains(&mut self, nodes: &[NodeInfo], conj: &Conj, key: &str) {
+        self.warm_counts(nodes, conj);
+        self.warm_topo(nodes, key);
+        let sig = conj_signature(conj);
+        let (Some(e), Some(topo)) = (self.selectors.get_mut(&sig), self.topo.get(key)) else {
+            return;
+        };
+        if !e.per_domain.contains_key(key) {
+            e.per_domain.insert(key.to_string(), topo.aggregate(&e.per_node));
+        }
+    }
+
+    /// Cached per-domain counts for the conjunction with signature `sig` over `key`'s domains.
+    pub fn domains(&self, sig: &str, key: &str) -> Option<&[i64]> {
+        self.selectors.get(sig)?.per_domain.get(key).map(Vec::as_slice)
+    }
+
+    /// Cached per-node counts for the conjunction with signature `sig`.
+    pub fn node_counts(&self, sig: &str) -> Option<&[i64]> {
+        self.selectors.get(sig).map(|e| e.per_node.as_slice())
+    }
+
+    /// Makes sure every owned group has its per-domain counts.
+    pub fn warm_owned(&mut self, nodes: &[NodeInfo]) {
+        let missing: Vec<String> = self
+            .owned
+            .values()
+            .filter(|g| g.per_domain.is_none())
+            .map(|g| g.term.topology_key.clone())
+            .collect();
+        for k in &missing {
+            self.warm_topo(nodes, k);
+        }
+        let Index { owned, topo, .. } = self;
+        for g in owned.values_mut() {
+            if g.per_domain.is_none()
+                && let Some(t) = topo.get(&g.term.topology_key)
+            {
+                g.per_domain = Some(t.aggregate(&g.per_node));
+            }
         }
     }
 
     /// Accounts a pod placed on node `idx` (delta +1) or removed from it (delta -1).
-    pub fn update_pod(&mut self, pod: &PodInfo, idx: usize, delta: i64, num_nodes: usize) {
-        for e in self.selectors.values_mut() {
+    pub fn update_pod(&mut self, pod: &Arc<PodInfo>, idx: usize, delta: i64, num_nodes: usize) {
+        let Index {
+            selectors,
+            owned,
+            topo,
+            sel_by_label,
+            sel_unindexed,
+            pods_by_label,
+        } = self;
+        for (k, v) in &pod.labels {
+            let by_value = pods_by_label.entry(k.clone()).or_default();
+            if delta > 0 {
+                by_value
+                    .entry(v.clone())
+                    .or_default()
+                    .insert(pod.key.clone(), (idx, pod.clone()));
+            } else if let Some(m) = by_value.get_mut(v) {
+                m.remove(&pod.key);
+                if m.is_empty() {
+                    by_value.remove(v);
+                }
+            }
+        }
+        let domain_of = |key: &str| {
+            topo.get(key)
+                .map(|t| t.node_domain[idx])
+                .filter(|d| *d != NO_DOMAIN)
+        };
+        let indexed = pod
+            .labels
+            .iter()
+            .filter_map(|(k, v)| sel_by_label.get(k)?.get(v))
+            .flatten();
+        for sig in indexed.chain(sel_unindexed.iter()) {
+            let Some(e) = selectors.get_mut(sig) else {
+                continue;
+            };
             if conj_matches(&e.conj, &pod.namespace, &pod.labels) {
                 e.per_node[idx] += delta;
+                for (key, v) in e.per_domain.iter_mut() {
+                    if let Some(d) = domain_of(key) {
+                        v[d as usize] += delta;
+                    }
+                }
             }
         }
         for (kind, term, weight) in owned_terms(pod) {
             let sig = format!("{kind:?}|{weight}|{}|{}", term.topology_key, term.selector_signature());
-            let g = self.owned.entry(sig.clone()).or_insert_with(|| OwnedGroup {
+            let g = owned.entry(sig.clone()).or_insert_with(|| OwnedGroup {
                 kind,
                 term: term.clone(),
                 weight,
                 per_node: vec![0; num_nodes],
                 total: 0,
+                per_domain: None,
             });
             g.per_node[idx] += delta;
             g.total += delta;
+            if let Some(v) = g.per_domain.as_mut()
+                && let Some(d) = domain_of(&g.term.topology_key)
+            {
+                v[d as usize] += delta;
+            }
             if g.total <= 0 {
-                self.owned.remove(&sig);
+                owned.remove(&sig);
             }
         }
     }
@@ -217,11 +377,22 @@ impl Index {
         for g in self.owned.values_mut() {
             g.per_node.push(0);
         }
-        self.topo.clear();
+        self.clear_topology();
     }
 
     /// The node at `idx` was removed (its pods are no longer counted).
     pub fn remove_node(&mut self, idx: usize) {
+        for by_value in self.pods_by_label.values_mut() {
+            for pods in by_value.values_mut() {
+                pods.retain(|_, (i, _)| *i != idx);
+                for (i, _) in pods.values_mut() {
+                    if *i > idx {
+                        *i -= 1;
+                    }
+                }
+            }
+            by_value.retain(|_, pods| !pods.is_empty());
+        }
         for e in self.selectors.values_mut() {
             e.per_node.remove(idx);
         }
@@ -230,6 +401,6 @@ impl Index {
             g.total -= c;
         }
         self.owned.retain(|_, g| g.total > 0);
-        self.topo.clear();
+        self.clear_topology();
     }
 }

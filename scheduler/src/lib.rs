@@ -13,10 +13,12 @@ mod index;
 mod nodeinfo;
 mod podinfo;
 mod profile;
+pub mod reference;
 pub mod quantity;
 pub mod resources;
 mod scheduler;
 mod selectors;
+mod tiebreak;
 
 pub use cycle::reasons;
 pub use error::{FilterFailure, NO_NODES_MESSAGE, Unschedulable};

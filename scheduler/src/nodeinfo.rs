@@ -108,3 +108,91 @@ impl NodeInfo {
         Some(pod)
     }
 }
+
+/// Node has `spec.unschedulable`.
+pub const HOT_UNSCHEDULABLE: u8 = 1;
+/// Node has NoSchedule/NoExecute taints.
+pub const HOT_HARD_TAINTS: u8 = 2;
+/// Node has PreferNoSchedule taints.
+pub const HOT_PREFER_TAINTS: u8 = 4;
+/// Some placed pod uses host ports.
+pub const HOT_PORTS: u8 = 8;
+
+/// The numbers the filter and score loops read for every visited node, packed in one
+/// small struct (kept in a dense array next to the `NodeInfo`s, rebuilt on every change).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hot {
+    /// Allocatable cpu (millicores), memory, ephemeral storage, pods.
+    pub alloc_cpu: i64,
+    /// Allocatable memory (bytes).
+    pub alloc_mem: i64,
+    /// Allocatable ephemeral storage (bytes).
+    pub alloc_eph: i64,
+    /// Allocatable pod count.
+    pub alloc_pods: i64,
+    /// Requested cpu (millicores) of placed pods.
+    pub req_cpu: i64,
+    /// Requested memory of placed pods.
+    pub req_mem: i64,
+    /// Requested ephemeral storage of placed pods.
+    pub req_eph: i64,
+    /// Number of placed pods.
+    pub pods: i64,
+    /// Scoring cpu requests (defaults for missing requests).
+    pub nonzero_cpu: i64,
+    /// Scoring memory requests.
+    pub nonzero_mem: i64,
+    /// `HOT_*` flags.
+    pub flags: u8,
+}
+
+impl Hot {
+    /// Packs the hot numbers of `n`.
+    pub fn of(n: &NodeInfo) -> Hot {
+        let mut flags = 0;
+        if n.unschedulable {
+            flags |= HOT_UNSCHEDULABLE;
+        }
+        if !n.hard_taints.is_empty() {
+            flags |= HOT_HARD_TAINTS;
+        }
+        if !n.prefer_taints.is_empty() {
+            flags |= HOT_PREFER_TAINTS;
+        }
+        if n.pods.iter().any(|p| !p.host_ports.is_empty()) {
+            flags |= HOT_PORTS;
+        }
+        let a = &n.alloc.resources;
+        Hot {
+            alloc_cpu: a.milli_cpu,
+            alloc_mem: a.memory,
+            alloc_eph: a.ephemeral_storage,
+            alloc_pods: n.alloc.pods,
+            req_cpu: n.requested.milli_cpu,
+            req_mem: n.requested.memory,
+            req_eph: n.requested.ephemeral_storage,
+            pods: n.pods.len() as i64,
+            nonzero_cpu: n.nonzero_cpu,
+            nonzero_mem: n.nonzero_memory,
+            flags,
+        }
+    }
+}
+
+/// A node's last weighted NodeResourcesFit + BalancedAllocation score and the pod numbers
+/// it was computed for (pods of one Deployment share them): reused until the node changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScoreMemo {
+    /// Scoring cpu, scoring memory, cpu request, memory request of the pod.
+    pub key: [i64; 4],
+    /// The weighted score sum.
+    pub score: i64,
+}
+
+impl ScoreMemo {
+    /// Matches no pod.
+    pub const EMPTY: ScoreMemo = ScoreMemo {
+        key: [i64::MIN; 4],
+        score: 0,
+    };
+}

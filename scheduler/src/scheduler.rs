@@ -2,21 +2,23 @@
 //! scheduling loop: filter from a round-robin start index until enough feasible nodes
 //! are found, score them, pick the best with a seeded tie-break.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 
 use crate::cycle::{Cycle, needed};
 use crate::error::{FilterFailure, PreemptionNote, Unschedulable, fit_error};
 use crate::explain::{Explanation, NodeExplanation};
 use crate::index::Index;
-use crate::nodeinfo::NodeInfo;
+use crate::nodeinfo::{Hot, NodeInfo, ScoreMemo};
 use crate::podinfo::{Incoming, PodInfo, incoming, pod_info, pod_key};
 use crate::profile::{Profile, num_feasible_nodes_to_find};
 use crate::selectors::Labels;
+use crate::tiebreak::pick_tied;
 
 /// An incremental kube-scheduler: nodes, placed pods' usage, and a seeded tie-break RNG.
 #[derive(Debug)]
@@ -32,6 +34,12 @@ pub struct Scheduler {
     next_start: usize,
     index: Index,
     bulk: bool,
+    /// Number of nodes with NoSchedule/NoExecute taints.
+    tainted: usize,
+    /// Dense per-node numbers read by the filter/score loops (same indexes as `nodes`).
+    hot: Vec<Hot>,
+    /// Per-node score memo (reset whenever the node's hot numbers change).
+    memo: Vec<Cell<ScoreMemo>>,
 }
 
 impl Scheduler {
@@ -49,6 +57,9 @@ impl Scheduler {
             next_start: 0,
             index: Index::default(),
             bulk: false,
+            tainted: 0,
+            hot: Vec::new(),
+            memo: Vec::new(),
         };
         s.bulk = true;
         for n in nodes {
@@ -121,20 +132,28 @@ impl Scheduler {
         self.order = order;
     }
 
+    fn refresh(&mut self, idx: usize) {
+        self.hot[idx] = Hot::of(&self.nodes[idx]);
+        self.memo[idx].set(ScoreMemo::EMPTY);
+    }
+
     /// Adds a node or replaces the node with the same name (pods on it stay accounted).
     pub fn set_node(&mut self, node: Node) {
         let mut info = NodeInfo::new(node);
         self.image_count(&info, 1);
+        self.tainted += usize::from(!info.hard_taints.is_empty());
         match self.by_name.get(&info.name).copied() {
             Some(idx) => {
                 let old = std::mem::replace(&mut self.nodes[idx], NodeInfo::new(Node::default()));
                 self.image_count(&old, -1);
+                self.tainted -= usize::from(!old.hard_taints.is_empty());
                 let relabeled = old.labels != info.labels;
                 let rezoned = old.zone != info.zone;
                 for p in old.pods {
                     info.add_pod(p);
                 }
                 self.nodes[idx] = info;
+                self.refresh(idx);
                 if relabeled {
                     self.index.clear_topology();
                 }
@@ -158,6 +177,8 @@ impl Scheduler {
                     self.index.update_pod(&p, idx, 1, self.nodes.len());
                     self.nodes[idx].add_pod(p);
                 }
+                self.hot.push(Hot::of(&self.nodes[idx]));
+                self.memo.push(Cell::new(ScoreMemo::EMPTY));
                 self.rebuild_order();
             }
         }
@@ -169,7 +190,10 @@ impl Scheduler {
             return;
         };
         let old = self.nodes.remove(idx);
+        self.hot.remove(idx);
+        self.memo.remove(idx);
         self.image_count(&old, -1);
+        self.tainted -= usize::from(!old.hard_taints.is_empty());
         self.index.remove_node(idx);
         for v in self.by_name.values_mut() {
             if *v > idx {
@@ -196,6 +220,7 @@ impl Scheduler {
         if let Some(&idx) = self.by_name.get(node) {
             self.index.update_pod(&info, idx, 1, self.nodes.len());
             self.nodes[idx].add_pod(info.clone());
+            self.refresh(idx);
         }
         self.placed.insert(key, (node.to_string(), info));
     }
@@ -210,21 +235,19 @@ impl Scheduler {
             && self.nodes[idx].remove_pod(&key).is_some()
         {
             self.index.update_pod(&info, idx, -1, self.nodes.len());
+            self.refresh(idx);
         }
     }
 
     fn warm(&mut self, inc: &Incoming) {
-        let (conjs, keys) = needed(inc);
-        for c in &conjs {
-            self.index.warm_counts(&self.nodes, c);
+        for (conj, key) in needed(inc) {
+            self.index.warm_domains(&self.nodes, &conj, &key);
         }
-        for k in &keys {
-            self.index.warm_topo(&self.nodes, k);
-        }
-        let owned_keys: Vec<String> = self.index.owned.values().map(|g| g.term.topology_key.clone()).collect();
-        for k in owned_keys {
-            self.index.warm_topo(&self.nodes, &k);
-        }
+        self.index.warm_owned(&self.nodes);
+    }
+
+    fn untainted(&self) -> bool {
+        self.nodes.iter().all(|n| n.hard_taints.is_empty())
     }
 
     fn note(&self, pod: &Pod) -> PreemptionNote {
@@ -247,41 +270,40 @@ impl Scheduler {
             return Err(fit_error(0, &[], self.note(pod)));
         }
         let to_find = num_feasible_nodes_to_find(self.profile.percentage_of_nodes_to_score, n);
-        let cycle = Cycle::new(&self.nodes, &self.index, &self.profile, &inc, &self.image_nodes);
+        let cycle = Cycle::new(
+            &self.nodes,
+            &self.index,
+            &self.profile,
+            &inc,
+            &self.image_nodes,
+            &self.hot,
+            Some(&self.memo),
+            self.tainted == 0,
+        );
         let mut feasible: Vec<usize> = Vec::with_capacity(to_find);
-        let mut failures: Vec<FilterFailure> = Vec::new();
-        for i in 0..n {
+        // kube-scheduler stops filtering once numFeasibleNodesToFind nodes passed.
+        let mut processed = 0;
+        let (first, second) = self.order.split_at(self.next_start.min(n));
+        for &ni in second.iter().chain(first) {
             if feasible.len() >= to_find {
                 break;
             }
-            let ni = self.order[(self.next_start + i) % n];
-            match cycle.filter(ni) {
-                Ok(()) => feasible.push(ni),
-                Err(f) => failures.push(f),
+            processed += 1;
+            if cycle.feasible(ni) {
+                feasible.push(ni);
             }
         }
-        let processed = feasible.len() + failures.len();
         if feasible.is_empty() {
+            // Every node was visited and failed: now build the per-node reasons.
+            let failures: Vec<FilterFailure> = self.order.iter().filter_map(|&ni| cycle.filter(ni).err()).collect();
             let refs: Vec<&FilterFailure> = failures.iter().collect();
-            let err = fit_error(n, &refs, self.note(pod));
-            return Err(err);
+            return Err(fit_error(n, &refs, self.note(pod)));
         }
         let pick = if feasible.len() == 1 {
             feasible[0]
         } else {
             let totals = cycle.totals(&feasible);
-            let best = totals.iter().copied().max().unwrap_or(0);
-            let mut chosen = feasible[0];
-            let mut cnt = 0u64;
-            for (k, t) in totals.iter().enumerate() {
-                if *t == best {
-                    cnt += 1;
-                    if cnt == 1 || self.rng.random_range(0..cnt) == 0 {
-                        chosen = feasible[k];
-                    }
-                }
-            }
-            chosen
+            feasible[pick_tied(&totals, &mut self.rng)]
         };
         self.next_start = (self.next_start + processed) % n;
         Ok(self.nodes[pick].name.clone())
@@ -291,7 +313,16 @@ impl Scheduler {
     /// (ignoring percentageOfNodesToScore). Does not change the scheduler's state.
     pub fn explain(&self, pod: &Pod) -> Explanation {
         let inc = incoming(pod, &self.ns_labels);
-        let cycle = Cycle::new(&self.nodes, &self.index, &self.profile, &inc, &self.image_nodes);
+        let cycle = Cycle::new(
+            &self.nodes,
+            &self.index,
+            &self.profile,
+            &inc,
+            &self.image_nodes,
+            &self.hot,
+            None,
+            self.untainted(),
+        );
         let mut feasible = Vec::new();
         let mut verdicts: Vec<(usize, Option<FilterFailure>)> = Vec::new();
         for &ni in &self.order {

@@ -117,6 +117,18 @@ impl Selector {
                 .all(|r| r.matches(labels.get(&r.key).map(String::as_str)))
     }
 
+    /// The first `key In (values)` requirement, if any: every matching object carries
+    /// `key` with one of `values` (used to look candidates up in label indexes).
+    pub fn in_requirement(&self) -> Option<(&str, &[String])> {
+        if self.nothing {
+            return None;
+        }
+        self.reqs
+            .iter()
+            .find(|r| r.op == Op::In)
+            .map(|r| (r.key.as_str(), r.values.as_slice()))
+    }
+
     /// A canonical text form, used as a cache key.
     pub fn signature(&self) -> String {
         if self.nothing {

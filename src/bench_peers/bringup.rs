@@ -1,0 +1,211 @@
+//! Cluster bring-up of N pods on K nodes: podlab end to end (nodes, scheduling, sandboxes,
+//! network, one container per pod, all Running) against the bare rtnetlink loop plus one
+//! process per pod (the kernel floor) and against Mininet building N hosts on K switches.
+//! Also podlab's own memory per pod and its teardown.
+
+use super::mininet::MininetFigures;
+use super::{Row, ms, rss_kib, wait_links_at_most};
+use crate::bench::{network, node, reachability, sandboxes, sleeper};
+use crate::cluster::{Cluster, ClusterOptions};
+use anyhow::{Result, bail};
+use podlab_netplugin::Netns;
+use podlab_node_agent::Spawner;
+use std::time::{Duration, Instant};
+
+/// podlab's figures for one bring-up.
+#[derive(Clone, Debug)]
+pub struct PodlabBringup {
+    pub pods: usize,
+    /// Cluster up, every pod applied, all Running.
+    pub bringup: Duration,
+    /// `down` until the nodes' links have left the fabric namespace.
+    pub teardown: Duration,
+    /// Growth of this process's RSS from an empty cluster to all pods Running, per pod.
+    pub rss_kib_per_pod: f64,
+    /// Pods the first pod reached over TCP, e.g. "199/199".
+    pub reach: String,
+}
+
+/// Brings `pods` pods up on `nodes` nodes the podlab way, in a fresh fabric namespace.
+pub fn podlab(nodes: usize, pods: usize) -> Result<PodlabBringup> {
+    if nodes == 0 || pods == 0 {
+        bail!("bring-up needs at least one node and one pod");
+    }
+    super::in_fresh_netns("podlab bring-up", move |rt| {
+        let fabric = Netns::current()?;
+        rt.block_on(async move {
+            let per_node = pods.div_ceil(nodes) + 1;
+            let t0 = Instant::now();
+            let cluster = Cluster::up(
+                ClusterOptions {
+                    name: "bench-peers".into(),
+                    rundir_name: format!("bench-peers-{}", std::process::id()),
+                    network: network(),
+                    nodes: (1..=nodes).map(|i| node(&format!("worker-{i}"), per_node)).collect(),
+                    scheduler: Default::default(),
+                    time_scale: 1.0,
+                    model: false,
+                    explain: None,
+                    registry: Default::default(),
+                },
+                &|_| {},
+            )
+            .await?;
+            let rss0 = rss_kib();
+            for i in 0..pods {
+                cluster.apply_pod(sleeper(i))?;
+            }
+            let limit = Duration::from_secs(60 + pods as u64 / 5);
+            let all_running = cluster
+                .wait_for(limit, |c| {
+                    let p = c.pods();
+                    p.len() == pods
+                        && p.iter()
+                            .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+                })
+                .await;
+            let bringup = t0.elapsed();
+            let rss1 = rss_kib();
+            if !all_running {
+                cluster.down().await;
+                bail!("podlab: not all {pods} pods reached Running within {limit:?}");
+            }
+            let reach = reachability(&cluster).await;
+            let t1 = Instant::now();
+            cluster.down().await;
+            drop(cluster);
+            tokio::task::spawn_blocking(move || wait_links_at_most(&fabric, 2, Duration::from_secs(120))).await??;
+            let teardown = t1.elapsed();
+            Ok(PodlabBringup {
+                pods,
+                bringup,
+                teardown,
+                rss_kib_per_pod: rss1.saturating_sub(rss0) as f64 / pods as f64,
+                reach,
+            })
+        })
+    })
+}
+
+/// The kernel floor: the same namespaces, veths, addresses and routes by the bare sequential
+/// rtnetlink loop, plus one `sleep` process per pod. Returns the total time.
+pub fn floor(nodes: usize, pods: usize) -> Result<Duration> {
+    super::in_fresh_netns("bare rtnetlink loop", move |rt| {
+        let handle = rt.handle().clone();
+        rt.block_on(async move {
+            let spawner = Spawner::new();
+            let t = Instant::now();
+            let (node_sb, pod_sb) = sandboxes(&spawner, nodes, pods, "floor").await?;
+            let node_ns: Vec<Netns> = node_sb
+                .iter()
+                .map(|s| s.netns().try_clone())
+                .collect::<std::io::Result<_>>()?;
+            let pod_ns: Vec<Netns> = pod_sb
+                .iter()
+                .map(|s| s.netns().try_clone())
+                .collect::<std::io::Result<_>>()?;
+            podlab_netplugin::bare::run(&network(), &handle, "bare0", &node_ns, &pod_ns).await?;
+            let mut procs = Vec::new();
+            for sb in &pod_sb {
+                let log = podlab_node_agent::logs::LogFile::new("floor")?;
+                let pid = spawner.spawn_process(podlab_node_agent::spawner::ProcessSpec {
+                    program: "sleep".into(),
+                    args: vec!["3600".into()],
+                    env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+                    join: sb.join_fds(),
+                    stdout: log.writer()?,
+                    stderr: log.writer()?,
+                    cwd: std::env::temp_dir(),
+                })?;
+                procs.push(podlab_node_agent::process::Process::adopt(pid)?);
+            }
+            let total = t.elapsed();
+            drop(node_ns);
+            drop(pod_ns);
+            for p in procs {
+                p.kill_and_reap();
+            }
+            drop(pod_sb);
+            drop(node_sb);
+            let fabric = Netns::current()?;
+            // Untimed: let the kernel finish removing the nodes before the next measurement.
+            let _ = tokio::task::spawn_blocking(move || wait_links_at_most(&fabric, 2, Duration::from_secs(60))).await;
+            Ok(total)
+        })
+    })
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+/// Table rows for one size: vs the floor, vs Mininet, teardown, memory, reachability.
+pub fn rows(p: &PodlabBringup, floor: &Duration, mn: Option<&MininetFigures>, nodes: usize, quick: bool) -> Vec<Row> {
+    let n = p.pods;
+    let label = format!("bring-up, {n} pods on {nodes} node(s)");
+    let per = |d: Duration| format!("{} ({:.1} ms/pod)", secs(d), ms(d) / n as f64);
+    // The targets are for 1000 pods on 20 nodes; other sizes show the same bar.
+    let floor_ratio = p.bringup.as_secs_f64() / floor.as_secs_f64().max(1e-9);
+    let mut out = vec![
+        Row::new(label.clone(), per(p.bringup))
+            .peer("bare rtnetlink loop", per(*floor))
+            .ratio(floor_ratio, " the floor", "<= 2.5x the floor", Some(floor_ratio <= 2.5)),
+    ];
+    match mn {
+        Some(m) => {
+            let r = m.bringup.as_secs_f64() / p.bringup.as_secs_f64().max(1e-9);
+            out.push(
+                Row::new(label, per(p.bringup))
+                    .peer("Mininet (LinuxBridge)", per(m.bringup))
+                    .ratio(r, " faster", ">= 20x faster", Some(r >= 20.0)),
+            );
+            let rt = m.stop.as_secs_f64() / p.teardown.as_secs_f64().max(1e-9);
+            out.push(
+                Row::new(format!("teardown, {n} pods"), secs(p.teardown))
+                    .peer("Mininet net.stop()", secs(m.stop))
+                    .ratio(rt, " faster", "", None),
+            );
+            let mr = m.rss_kib_per_host();
+            out.push(
+                Row::new(
+                    format!("daemon RSS per pod, {n} pods"),
+                    format!("{:.0} KiB", p.rss_kib_per_pod),
+                )
+                .peer("Mininet python, per host", format!("{mr:.0} KiB"))
+                .ratio(p.rss_kib_per_pod / mr.max(1e-9), " Mininet's", "", None),
+            );
+            out.push(
+                Row::new(
+                    format!("reachable, {n} pods"),
+                    format!("{} from the first pod", p.reach),
+                )
+                .peer(
+                    "Mininet",
+                    if m.connect_ok {
+                        "first host to last: ok"
+                    } else {
+                        "first host to last: FAILED"
+                    },
+                ),
+            );
+        }
+        None => {
+            out.push(Row::new(label, per(p.bringup)).peer("Mininet (LinuxBridge)", "not run"));
+            out.push(Row::new(format!("teardown, {n} pods"), secs(p.teardown)));
+            out.push(Row::new(
+                format!("daemon RSS per pod, {n} pods"),
+                format!("{:.0} KiB", p.rss_kib_per_pod),
+            ));
+            out.push(Row::new(
+                format!("reachable, {n} pods"),
+                format!("{} from the first pod", p.reach),
+            ));
+        }
+    }
+    if quick {
+        for r in &mut out {
+            r.met.clear();
+        }
+    }
+    out
+}

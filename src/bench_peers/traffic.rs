@@ -1,0 +1,267 @@
+//! Pod-to-pod TCP across nodes against a bare veth pair (the limit): bulk throughput and
+//! request/response round-trip time, measured by this process with sockets made inside each
+//! namespace. podlab's path: pod veth, node bridge `cni0`, node routing, the node's fabric veth,
+//! the fabric bridge, and the same again on the other node. The bare path: one veth pair
+//! between two namespaces (made with `ip`, as a user would).
+
+use super::Row;
+use anyhow::{Context, Result, bail};
+use podlab_netplugin::ns::{self, Netns};
+use podlab_netplugin::{Dataplane, PodRef};
+use podlab_node_agent::{Sandbox, SandboxKind, Spawner};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Throughput and RTT of one path.
+#[derive(Clone, Debug, Default)]
+pub struct PathFigures {
+    /// Gbit/s of each round.
+    pub gbits: Vec<f64>,
+    /// Round-trip times, sorted.
+    pub rtts: Vec<Duration>,
+}
+
+impl PathFigures {
+    /// Median throughput over the rounds, Gbit/s.
+    pub fn gbit(&self) -> f64 {
+        let mut g = self.gbits.clone();
+        g.sort_by(f64::total_cmp);
+        g.get(g.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    /// The `q`-quantile RTT in microseconds.
+    pub fn rtt_us(&self, q: f64) -> f64 {
+        if self.rtts.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.rtts.len() - 1) as f64 * q).round() as usize;
+        self.rtts[i.min(self.rtts.len() - 1)].as_secs_f64() * 1e6
+    }
+}
+
+/// podlab's cross-node path and the bare veth pair.
+#[derive(Clone, Debug)]
+pub struct Traffic {
+    pub podlab: PathFigures,
+    pub veth: PathFigures,
+}
+
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn listen(to: &Netns, to_ip: Ipv4Addr) -> Result<(TcpListener, u16)> {
+    let l = ns::run_in(to, move || TcpListener::bind((to_ip, 0)))??;
+    let port = l.local_addr()?.port();
+    l.set_nonblocking(true)?;
+    Ok((l, port))
+}
+
+fn accept(l: &TcpListener) -> std::io::Result<TcpStream> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                s.set_read_timeout(Some(IO_TIMEOUT))?;
+                s.set_write_timeout(Some(IO_TIMEOUT))?;
+                return Ok(s);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn connect(from: &Netns, to_ip: Ipv4Addr, port: u16) -> Result<TcpStream> {
+    let s = ns::run_in(from, move || {
+        TcpStream::connect_timeout(&SocketAddr::from((to_ip, port)), Duration::from_secs(3))
+    })?
+    .with_context(|| format!("connecting to {to_ip}:{port}"))?;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
+/// Sends for `dur` from `from` to a receiver in `to`; returns Gbit/s seen by the receiver.
+fn stream(from: &Netns, to: &Netns, to_ip: Ipv4Addr, dur: Duration) -> Result<f64> {
+    let (l, port) = listen(to, to_ip)?;
+    let rx = std::thread::spawn(move || -> std::io::Result<(u64, Duration)> {
+        let mut s = accept(&l)?;
+        let mut buf = vec![0u8; 1 << 18];
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let n = s.read(&mut buf)?;
+            let t0 = *start.get_or_insert_with(Instant::now);
+            if n == 0 {
+                return Ok((total, t0.elapsed()));
+            }
+            total += n as u64;
+        }
+    });
+    let mut s = connect(from, to_ip, port)?;
+    let buf = vec![0x5au8; 1 << 17];
+    let t = Instant::now();
+    while t.elapsed() < dur {
+        s.write_all(&buf)?;
+    }
+    s.shutdown(std::net::Shutdown::Write)?;
+    let (bytes, took) = rx.join().map_err(|_| anyhow::anyhow!("receiver thread panicked"))??;
+    drop(s);
+    Ok(bytes as f64 * 8.0 / took.as_secs_f64().max(1e-9) / 1e9)
+}
+
+/// `n` one-byte request/response round trips (after 50 unmeasured ones), TCP_NODELAY.
+fn ping_pong(from: &Netns, to: &Netns, to_ip: Ipv4Addr, n: usize) -> Result<Vec<Duration>> {
+    let (l, port) = listen(to, to_ip)?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut s = accept(&l)?;
+        s.set_nodelay(true)?;
+        let mut b = [0u8; 1];
+        while s.read(&mut b)? == 1 {
+            s.write_all(&b)?;
+        }
+        Ok(())
+    });
+    let mut s = connect(from, to_ip, port)?;
+    s.set_nodelay(true)?;
+    let mut b = [1u8; 1];
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n + 50 {
+        let t = Instant::now();
+        s.write_all(&b)?;
+        s.read_exact(&mut b)?;
+        if i >= 50 {
+            out.push(t.elapsed());
+        }
+    }
+    s.shutdown(std::net::Shutdown::Both)?;
+    drop(s);
+    let _ = echo.join();
+    out.sort();
+    Ok(out)
+}
+
+fn sh_in(netns: &Netns, script: String) -> Result<()> {
+    let out = ns::run_in(netns, move || Command::new("sh").args(["-c", &script]).output())??;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+/// Builds both paths in a fresh namespace and measures them in alternating rounds.
+pub fn measure(quick: bool) -> Result<Traffic> {
+    let (rounds, dur, pings) = if quick {
+        (1, Duration::from_millis(300), 200)
+    } else {
+        (3, Duration::from_secs(2), 5000)
+    };
+    super::in_fresh_netns("throughput", move |rt| {
+        let spawner = Spawner::new();
+        let sb = |kind, name: &str| Sandbox::create(&spawner, kind, name).context("sandbox");
+        let (n1, n2) = (sb(SandboxKind::Node, "tp-node-1")?, sb(SandboxKind::Node, "tp-node-2")?);
+        let (a, b) = (sb(SandboxKind::Pod, "tp-a")?, sb(SandboxKind::Pod, "tp-b")?);
+        let (c, d) = (sb(SandboxKind::Pod, "veth-c")?, sb(SandboxKind::Pod, "veth-d")?);
+
+        let net = crate::bench::network();
+        let dp = Dataplane::kernel(net.clone(), rt.handle().clone())?;
+        let (x1, x2) = (net.node(1, "worker-1")?, net.node(2, "worker-2")?);
+        let pod = |name: &str| PodRef {
+            namespace: "default".into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+        };
+        let (pa, pb) = rt.block_on(async {
+            dp.setup_node(&x1, Some(n1.netns())).await?;
+            dp.setup_node(&x2, Some(n2.netns())).await?;
+            let peers = [x1.clone(), x2.clone()];
+            dp.sync_routes("worker-1", &peers).await?;
+            dp.sync_routes("worker-2", &peers).await?;
+            let pa = dp.add_pod("worker-1", &pod("a"), Some(a.netns())).await?;
+            let pb = dp.add_pod("worker-2", &pod("b"), Some(b.netns())).await?;
+            Ok::<_, podlab_netplugin::NetError>((pa, pb))
+        })?;
+
+        sh_in(
+            c.netns(),
+            format!(
+                "ip link add veth-c type veth peer name veth-d netns {} && ip addr add 10.99.0.1/24 dev veth-c \
+                 && ip link set veth-c up && ip link set lo up",
+                d.pid()
+            ),
+        )
+        .context("bare veth pair")?;
+        sh_in(
+            d.netns(),
+            "ip addr add 10.99.0.2/24 dev veth-d && ip link set veth-d up && ip link set lo up".into(),
+        )
+        .context("bare veth pair")?;
+        let veth_ip = Ipv4Addr::new(10, 99, 0, 2);
+
+        let mut t = Traffic {
+            podlab: PathFigures::default(),
+            veth: PathFigures::default(),
+        };
+        for _ in 0..rounds {
+            t.veth
+                .gbits
+                .push(stream(c.netns(), d.netns(), veth_ip, dur).context("bare veth")?);
+            t.podlab
+                .gbits
+                .push(stream(a.netns(), b.netns(), pb.ip, dur).context("podlab pod to pod")?);
+            t.veth
+                .rtts
+                .extend(ping_pong(c.netns(), d.netns(), veth_ip, pings).context("bare veth")?);
+            t.podlab
+                .rtts
+                .extend(ping_pong(a.netns(), b.netns(), pb.ip, pings).context("podlab pod to pod")?);
+        }
+        t.veth.rtts.sort();
+        t.podlab.rtts.sort();
+        let _ = pa;
+        Ok(t)
+    })
+}
+
+/// Table rows: throughput (target 0.9x the veth pair) and RTT p50/p99.
+pub fn rows(t: &Traffic) -> Vec<Row> {
+    let r = t.podlab.gbit() / t.veth.gbit().max(1e-9);
+    let rtt = |p: &PathFigures| format!("p50 {:.0} µs, p99 {:.0} µs", p.rtt_us(0.5), p.rtt_us(0.99));
+    vec![
+        Row::new(
+            "TCP throughput, pod to pod across nodes",
+            format!("{:.2} Gbit/s", t.podlab.gbit()),
+        )
+        .peer("bare veth pair", format!("{:.2} Gbit/s", t.veth.gbit()))
+        .ratio(r, " the veth", ">= 0.9x the veth", Some(r >= 0.9)),
+        Row::new("TCP RTT (1-byte ping-pong) across nodes", rtt(&t.podlab))
+            .peer("bare veth pair", rtt(&t.veth))
+            .ratio(
+                t.podlab.rtt_us(0.5) / t.veth.rtt_us(0.5).max(1e-9),
+                " the veth (p50)",
+                "",
+                None,
+            ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_quantiles() {
+        let p = PathFigures {
+            gbits: vec![3.0, 1.0, 2.0],
+            rtts: (1..=100).map(Duration::from_micros).collect(),
+        };
+        assert_eq!(p.gbit(), 2.0);
+        assert_eq!(p.rtt_us(0.0), 1.0);
+        assert_eq!(p.rtt_us(1.0), 100.0);
+        assert!((p.rtt_us(0.5) - 51.0).abs() < 1.0);
+    }
+}

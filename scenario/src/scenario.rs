@@ -118,10 +118,23 @@ fn plain(path: &Path, manifests: Vec<Object>) -> Scenario {
     }
 }
 
+/// A name from the file name, made a valid RFC 1123 label (`My Scenario.yaml` → `my-scenario`).
 fn stem(path: &Path) -> String {
-    path.file_stem()
+    let raw = path
+        .file_stem()
         .or_else(|| path.file_name())
-        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    let mut out = String::new();
+    for c in raw.to_lowercase().chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out.trim_matches('-').chars().take(40).collect();
+    let out = out.trim_matches('-').to_string();
+    if out.is_empty() { "scenario".into() } else { out }
 }
 
 fn check_not_empty(docs: &[Node], path: &Path) -> Result<(), LoadError> {
@@ -315,6 +328,16 @@ fn scenario_from_node(doc: &Node, path: &Path, ctx: &mut Ctx<'_>) -> Result<Scen
         let mm = Map::new(meta, "metadata", ctx)?;
         mm.warn_unknown(&["name", "description"], ctx);
         if let Some(n) = mm.text("name", ctx)? {
+            // The name becomes the cluster's name, a directory under /run/podlab: validate it
+            // as Kubernetes validates names, so no path trick gets through.
+            if let Some(p) = crate::names::dns1123_label(&n).into_iter().next() {
+                return Err(walk::error(
+                    mm.get("name").unwrap_or(meta),
+                    "metadata.name",
+                    &format!("Invalid value: {n:?}: {p}"),
+                    ctx,
+                ));
+            }
             name = n;
         }
         description = mm.text("description", ctx)?;

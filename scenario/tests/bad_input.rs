@@ -113,6 +113,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "cluster.podCIDR: \"10.244.0.0/33\" is not an IPv4 range",
     ),
     (
+        "scenario-name-path.yaml",
+        ":3:",
+        "metadata.name: Invalid value: \"../../etc/evil\": a lowercase RFC 1123 label",
+    ),
+    (
         "small-pod-range.yaml",
         ":6:12: ",
         "podCIDR 10.244.0.0/22 has room for 3 /24 node ranges, but the cluster has 5 nodes",

@@ -893,6 +893,101 @@ impl Cluster {
         Ok(victims)
     }
 
+    /// Cut a node's uplink, as when its network fails: the node goes NotReady and unschedulable,
+    /// its pods keep running but nobody reaches them, and after the eviction timeout
+    /// (Kubernetes' 300 s `tolerationSeconds` for `node.kubernetes.io/unreachable`, scaled by
+    /// `timeScale`) they are evicted; Deployments and ReplicaSets replace them on healthy nodes,
+    /// with new IPs. Pods are mortal.
+    pub async fn node_down(self: &Arc<Self>, name: &str) -> Result<String> {
+        let Some(n) = self.node(name) else {
+            bail!("Error from server (NotFound): nodes \"{name}\" not found");
+        };
+        self.dataplane.set_uplink(name, false).await?;
+        let mut node = n.node.clone();
+        let spec = node.spec.get_or_insert_with(Default::default);
+        spec.unschedulable = Some(true);
+        spec.taints
+            .get_or_insert_with(Vec::new)
+            .push(k8s_openapi::api::core::v1::Taint {
+                key: "node.kubernetes.io/unreachable".into(),
+                effect: "NoSchedule".into(),
+                ..Default::default()
+            });
+        if let Ok(mut s) = self.scheduler.lock() {
+            s.set_node(node);
+        }
+        if let Ok(mut f) = self.failed_nodes.lock() {
+            f.insert(name.to_string());
+        }
+        self.node_event(
+            name,
+            "Normal",
+            "NodeNotReady",
+            format!("Node {name} status is now: NodeNotReady (uplink cut)"),
+        );
+        let timeout = Duration::from_secs(300).mul_f64(self.time_scale);
+        let me = self.clone();
+        let node_name = name.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if !me.node_failed(&node_name) {
+                return;
+            }
+            let victims: Vec<Key> = me
+                .pods()
+                .iter()
+                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node_name.as_str()))
+                .map(key_of)
+                .collect();
+            for k in victims {
+                if let Some(p) = me.pod(&k) {
+                    me.event(
+                        &p,
+                        "Normal",
+                        "TaintManagerEviction",
+                        format!("Marking for deletion Pod {}/{}", k.0, k.1),
+                        "taint-eviction-controller",
+                    );
+                }
+                let _ = me.delete_pod_with(&k, Some(Duration::ZERO)).await;
+            }
+        });
+        Ok(format!(
+            "node/{name} uplink cut: NotReady; its pods are evicted after {} s\n",
+            timeout.as_secs_f64().round()
+        ))
+    }
+
+    /// Restore a node's uplink: it is Ready and schedulable again.
+    pub async fn node_up(&self, name: &str) -> Result<String> {
+        let Some(n) = self.node(name) else {
+            bail!("Error from server (NotFound): nodes \"{name}\" not found");
+        };
+        self.dataplane.set_uplink(name, true).await?;
+        if let Ok(mut s) = self.scheduler.lock() {
+            s.set_node(n.node.clone());
+        }
+        if let Ok(mut f) = self.failed_nodes.lock() {
+            f.remove(name);
+        }
+        self.node_event(
+            name,
+            "Normal",
+            "NodeReady",
+            format!("Node {name} status is now: NodeReady"),
+        );
+        let pending: Vec<Key> = self
+            .pods()
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none())
+            .map(key_of)
+            .collect();
+        for k in pending {
+            self.try_schedule(&k);
+        }
+        Ok(format!("node/{name} uplink restored: Ready\n"))
+    }
+
     /// Whether a node was taken down with `fail_node`.
     pub fn node_failed(&self, name: &str) -> bool {
         self.failed_nodes.lock().map(|f| f.contains(name)).unwrap_or(false)

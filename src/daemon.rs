@@ -288,6 +288,14 @@ async fn handle(cluster: &Arc<Cluster>, req: Request, conn: &mut Conn, stop: &to
             let line = cluster.apply_namespace(&ns);
             out(conn, Ok(line + "\n")).await
         }
+        Request::NodeLink { name, up } => {
+            let r = if up {
+                cluster.node_up(&name).await
+            } else {
+                cluster.node_down(&name).await
+            };
+            out(conn, r).await
+        }
         Request::ExplainPlacement { name, namespace } => {
             let r = cluster
                 .pod(&(namespace, name.clone()))

@@ -194,6 +194,14 @@ enum Command {
         #[command(flatten)]
         c: Target,
     },
+    /// Take a node's uplink down (`node down NAME`) or bring it back (`node up NAME`).
+    Node {
+        /// down or up
+        action: String,
+        name: String,
+        #[command(flatten)]
+        c: Target,
+    },
     /// Why a pod landed where it did: each node's filter verdict and score breakdown.
     ExplainPlacement {
         pod: String,
@@ -499,6 +507,18 @@ fn main() -> ExitCode {
                 ));
             }
             exit(client::call(&c.cluster, &protocol::Request::CreateNamespace { name }).map(|r| r.0))
+        }
+        Command::Node { action, name, c } => {
+            let up = match action.as_str() {
+                "up" => true,
+                "down" => false,
+                other => {
+                    return fail(anyhow::anyhow!(
+                        "error: node {other}: use `node down NAME` or `node up NAME`"
+                    ));
+                }
+            };
+            exit(client::call(&c.cluster, &protocol::Request::NodeLink { name, up }).map(|r| r.0))
         }
         Command::ExplainPlacement { pod, namespace, c } => exit(
             client::call(

@@ -64,6 +64,11 @@ pub enum Request {
         namespace: String,
         container: Option<String>,
     },
+    /// `podlab node down|up NAME`: cut or restore a node's uplink.
+    NodeLink {
+        name: String,
+        up: bool,
+    },
     ExplainPlacement {
         name: String,
         namespace: String,

@@ -273,3 +273,112 @@ fn a_route_deleted_by_hand_is_restored_by_the_node_agent() {
     });
     c.wait_until(&["get", "events"], 5, |t| t.contains("RouteRestored"));
 }
+
+#[test]
+fn node_down_evicts_and_replaces_pods_with_new_ips_and_node_up_heals() {
+    if !require_root("node_down_evicts_and_replaces_pods_with_new_ips_and_node_up_heals") {
+        return;
+    }
+    let before = root_net_snapshot();
+    let name = format!("t-node-{}", std::process::id());
+    let c = Cluster::up("tests/scenarios/three-nodes.yaml", &name);
+    c.ok(&["apply", "-f", "tests/scenarios/kubia-deployment.yaml"]);
+    c.ok(&["scale", "deployment", "kubia", "--replicas", "6"]);
+    let wide = c.wait_until(&["get", "pods", "-l", "app=kubia", "-o", "wide"], 20, |t| {
+        running_rows(t, "kubia-") == 6
+    });
+    let on_w1: Vec<(String, String)> = wide
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .filter(|f| f[6] == "worker-1")
+        .map(|f| (f[0].clone(), f[5].clone()))
+        .collect();
+    assert!(
+        !on_w1.is_empty(),
+        "spreading should put kubia pods on worker-1:\n{wide}"
+    );
+
+    // Cut worker-1's uplink: NotReady, and its pods cannot be reached from another node.
+    assert!(c.ok(&["node", "down", "worker-1"]).contains("uplink cut"));
+    assert!(
+        c.ok(&["get", "nodes"])
+            .lines()
+            .any(|l| l.starts_with("worker-1") && l.contains("NotReady"))
+    );
+    let (code, _) = c.run(&[
+        "exec",
+        "probe",
+        "--",
+        "curl",
+        "-s",
+        "-m",
+        "1",
+        &format!("http://{}:8080/", on_w1[0].1),
+    ]);
+    assert_ne!(code, 0, "worker-1's pods must be unreachable with its uplink cut");
+
+    // After the (scaled) eviction timeout they are replaced elsewhere, with new names and IPs.
+    let after = c.wait_until(&["get", "pods", "-l", "app=kubia", "-o", "wide"], 30, |t| {
+        running_rows(t, "kubia-") == 6
+            && !t
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(6) == Some("worker-1"))
+    });
+    for (pod, ip) in &on_w1 {
+        assert!(
+            !after.contains(pod.as_str()),
+            "{pod} should have been evicted:\n{after}"
+        );
+        assert!(
+            !after.contains(&format!(" {ip} ")),
+            "a replacement reused {ip}:\n{after}"
+        );
+    }
+    let ev = c.ok(&["get", "events"]);
+    assert!(
+        ev.contains("NodeNotReady") && ev.contains("TaintManagerEviction"),
+        "{ev}"
+    );
+
+    // Bring it back: Ready, routes everywhere as they must be (none missing, none stale), reachable.
+    assert!(c.ok(&["node", "up", "worker-1"]).contains("Ready"));
+    assert!(
+        c.ok(&["get", "nodes"])
+            .lines()
+            .any(|l| l.starts_with("worker-1") && l.contains(" Ready "))
+    );
+    for (node, want) in [
+        (
+            "worker-1",
+            ["10.244.2.0/24 via 172.18.0.3", "10.244.3.0/24 via 172.18.0.4"],
+        ),
+        (
+            "worker-2",
+            ["10.244.1.0/24 via 172.18.0.2", "10.244.3.0/24 via 172.18.0.4"],
+        ),
+        (
+            "worker-3",
+            ["10.244.1.0/24 via 172.18.0.2", "10.244.2.0/24 via 172.18.0.3"],
+        ),
+    ] {
+        let routes = c.ok(&["exec", &format!("node/{node}"), "--", "ip", "route"]);
+        for w in want {
+            assert!(routes.contains(w), "{node} lacks {w}:\n{routes}");
+        }
+        assert_eq!(
+            routes.lines().filter(|l| l.contains(" via ")).count(),
+            2,
+            "stale routes on {node}:\n{routes}"
+        );
+    }
+    // The node is reachable again over the fabric (its kubelet-style address answers ICMP-free TCP: any reply, even a refusal, proves the path).
+    let (code, _) = c.run(&["exec", "probe", "--", "curl", "-s", "-m", "2", "http://172.18.0.2:1/"]);
+    assert_eq!(
+        code, 7,
+        "connection refused (7) means worker-1 answered; a timeout (28) means it is still cut off"
+    );
+    drop(c);
+    assert_eq!(before, root_net_snapshot());
+}

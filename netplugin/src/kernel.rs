@@ -14,7 +14,8 @@ use ipnetwork::Ipv4Network;
 use netlink_packet_route::route::RouteMessage;
 use rtnetlink::{Handle, LinkBridge};
 
-use crate::NetError;
+use crate::shaping;
+use crate::{LinkShaping, NetError};
 use crate::addressing::{
     ClusterNetwork, FABRIC_BRIDGE, NODE_BRIDGE, NODE_UPLINK, NodeAddressing, POD_IFACE, PodNetwork, PodRef, RouteInfo,
     RouteSync,
@@ -518,6 +519,73 @@ impl KernelDataplane {
                 .map_err(|e| NetError::netlink(format!("delete veth {fab} of node {node}"), e))?;
         }
         Ok(())
+    }
+
+    /// Cut (`up = false`) or restore a node's uplink: its fabric-side veth goes down or up, as
+    /// when a machine's cable is pulled. The node's own namespaces and pods stay as they are.
+    pub async fn set_uplink(&self, node: &str, up: bool) -> Result<(), NetError> {
+        let fab = lock(&self.book).node(node)?.addr.fabric_veth();
+        let index = nl::link_index(&self.fabric, &fab, "the fabric namespace").await?;
+        self.explain
+            .emit(|| format!("ip link set {fab} {}", if up { "up" } else { "down" }));
+        let msg = rtnetlink::LinkUnspec::new_with_index(index);
+        let msg = if up { msg.up() } else { msg.down() };
+        self.fabric.link().set(msg.build()).execute().await.map_err(|e| {
+            NetError::netlink(
+                format!("set {fab} of node {node} {}", if up { "up" } else { "down" }),
+                e,
+            )
+        })
+    }
+
+    /// Shapes both ends of node `node`'s uplink (see [`crate::Dataplane::shape_uplink`]).
+    pub async fn shape_uplink(&self, node: &str, shaping: &LinkShaping) -> Result<(), NetError> {
+        let links = self.node_links(node)?;
+        let fab = lock(&self.book).node(node)?.addr.fabric_veth();
+        let plan = shaping::plan(shaping);
+        let node_side = async {
+            let place = format!("node {node}");
+            let eth0 = nl::link_index(&links.handle, NODE_UPLINK, &place).await?;
+            self.shape_one(&links.handle, eth0, &format!("-n {node} "), NODE_UPLINK, &place, &plan)
+                .await
+        };
+        let fabric_side = async {
+            let place = "the fabric namespace";
+            let index = nl::link_index(&self.fabric, &fab, place).await?;
+            self.shape_one(&self.fabric, index, "", &fab, place, &plan).await
+        };
+        futures::try_join!(node_side, fabric_side)?;
+        if let Ok(nb) = lock(&self.book).node_mut(node) {
+            nb.shaping = (!shaping.is_bare()).then_some(*shaping);
+        }
+        Ok(())
+    }
+
+    async fn shape_one(
+        &self,
+        h: &Handle,
+        index: u32,
+        ns_flag: &str,
+        dev: &str,
+        place: &str,
+        plan: &[shaping::QdiscPlan],
+    ) -> Result<(), NetError> {
+        let what = format!("{dev} in {place}");
+        if plan.is_empty() {
+            self.explain.emit(|| format!("tc {ns_flag}qdisc del dev {dev} root"));
+            return shaping::delete_root_qdisc(h, index, &what).await;
+        }
+        for q in plan {
+            self.explain
+                .emit(|| format!("tc {ns_flag}qdisc replace dev {dev} {}", q.tc_args));
+            shaping::replace_qdisc(h, index, q, &what).await?;
+        }
+        Ok(())
+    }
+
+    /// The shaping last set on node `node`'s uplink.
+    pub fn uplink_shaping(&self, node: &str) -> Option<LinkShaping> {
+        lock(&self.book).node(node).ok()?.shaping
     }
 
     /// The pod's network, if it has one.

@@ -21,6 +21,7 @@ mod model;
 mod nl;
 pub mod ns;
 mod reaper;
+mod shaping;
 pub mod trace;
 
 pub use addressing::{
@@ -32,6 +33,7 @@ pub use explain::ExplainSink;
 pub use kernel::KernelDataplane;
 pub use model::ModelDataplane;
 pub use ns::Netns;
+pub use shaping::{LinkShaping, tc_rate, tc_time};
 
 /// The cluster network, either built in the kernel or modelled as data. Same API for both.
 #[derive(Debug)]
@@ -139,6 +141,15 @@ impl Dataplane {
         }
     }
 
+    /// Cut or restore a node's uplink to the fabric (kernel: the fabric-side veth goes down/up;
+    /// model: nothing to do).
+    pub async fn set_uplink(&self, node: &str, up: bool) -> Result<(), NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.set_uplink(node, up).await,
+            Dataplane::Model(_) => Ok(()),
+        }
+    }
+
     /// The pod's network, if it has one on that node.
     pub fn pod_network(&self, node: &str, pod: &PodRef) -> Option<PodNetwork> {
         match self {
@@ -153,6 +164,26 @@ impl Dataplane {
         match self {
             Dataplane::Kernel(k) => k.routes(node),
             Dataplane::Model(m) => m.routes(node),
+        }
+    }
+
+    /// Shapes node `node`'s uplink: netem (delay/jitter) and tbf (rate) qdiscs on both ends
+    /// (`eth0` in the node and `fab-<i>` in the fabric), each with half the latency and
+    /// jitter and the full rate. A bare [`LinkShaping`] removes any shaping. Replaces what
+    /// was there, so it can be called again. The model only records it. Fails with
+    /// [`NetError::QdiscUnsupported`] when the kernel lacks netem or tbf.
+    pub async fn shape_uplink(&self, node: &str, shaping: &LinkShaping) -> Result<(), NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.shape_uplink(node, shaping).await,
+            Dataplane::Model(m) => m.shape_uplink(node, shaping),
+        }
+    }
+
+    /// The shaping last set on node `node`'s uplink (`None`: bare veth or unknown node).
+    pub fn uplink_shaping(&self, node: &str) -> Option<LinkShaping> {
+        match self {
+            Dataplane::Kernel(k) => k.uplink_shaping(node),
+            Dataplane::Model(m) => m.uplink_shaping(node),
         }
     }
 

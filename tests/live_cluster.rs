@@ -64,6 +64,13 @@ fn learner_workflow_up_get_describe_exec_logs_port_forward_scale_down() {
     let name = format!("t-live-{}", std::process::id());
     let c = Cluster::up("tests/scenarios/live.yaml", &name);
 
+    // The runtime dir and the socket are root's only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: String| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(format!("/run/podlab/{name}")), 0o700);
+    assert_eq!(mode(format!("/run/podlab/{name}/podlab.sock")), 0o600);
+    assert_eq!(mode("/run/podlab".to_string()), 0o700);
+
     let clusters = podlab().arg("clusters").output().unwrap();
     assert!(text(&clusters).contains(&name), "{}", text(&clusters));
 

@@ -35,19 +35,28 @@ fn connect(name: &str) -> Result<UnixStream> {
 
 /// Send one request; print `Out`/`Err` as they come; return the exit code and any other replies.
 pub fn call(name: &str, req: &Request) -> Result<(i32, Vec<Reply>)> {
+    exchange(name, req, true)
+}
+
+/// Like `call`, without printing anything.
+fn call_quiet(name: &str, req: &Request) -> Result<(i32, Vec<Reply>)> {
+    exchange(name, req, false)
+}
+
+fn exchange(name: &str, req: &Request, print: bool) -> Result<(i32, Vec<Reply>)> {
     let mut s = connect(name)?;
     let mut line = serde_json::to_string(req)?;
     line.push('\n');
     s.write_all(line.as_bytes())?;
     let mut other = Vec::new();
     for l in BufReader::new(s).lines() {
-        let l = l?;
-        match serde_json::from_str::<Reply>(&l)? {
-            Reply::Out { text } => {
+        match serde_json::from_str::<Reply>(&l?)? {
+            Reply::Out { text } if print => {
                 print!("{text}");
                 let _ = std::io::stdout().flush();
             }
-            Reply::Err { text } => eprint!("{text}"),
+            Reply::Err { text } if print => eprint!("{text}"),
+            Reply::Out { .. } | Reply::Err { .. } => {}
             Reply::Done { code } => return Ok((code, other)),
             r => other.push(r),
         }
@@ -223,22 +232,6 @@ pub fn clusters() -> Result<i32> {
     Ok(0)
 }
 
-fn call_quiet(name: &str, req: &Request) -> Result<(i32, Vec<Reply>)> {
-    let mut s = connect(name)?;
-    let mut line = serde_json::to_string(req)?;
-    line.push('\n');
-    s.write_all(line.as_bytes())?;
-    let mut other = Vec::new();
-    for l in BufReader::new(s).lines() {
-        match serde_json::from_str::<Reply>(&l?)? {
-            Reply::Done { code } => return Ok((code, other)),
-            Reply::Out { .. } | Reply::Err { .. } => {}
-            r => other.push(r),
-        }
-    }
-    Ok((1, other))
-}
-
 fn target(
     name: &str,
     kind: &str,
@@ -368,4 +361,115 @@ fn pipe(a: std::net::TcpStream, b: std::net::TcpStream) {
     let _ = std::io::copy(&mut b, &mut a);
     let _ = a.shutdown(std::net::Shutdown::Write);
     let _ = t.join();
+}
+
+/// Where the machine's `tcpdump` is, if installed.
+fn find_tcpdump() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(std::path::PathBuf::from))
+        .map(|d| d.join("tcpdump"))
+        .find(|p| p.is_file())
+}
+
+/// `podlab capture POD|node/NAME[/IFACE]`: run the machine's `tcpdump` inside that network
+/// namespace (joined through the sandbox pid, like `exec`), writing a pcap for Wireshark.
+/// Stops after `count` packets or `seconds` (10 s when neither is given).
+pub fn capture(
+    name: &str,
+    spec: &str,
+    ns: &str,
+    file: Option<&Path>,
+    count: Option<u32>,
+    seconds: Option<u64>,
+) -> Result<i32> {
+    let (_, other) = call_quiet(name, &Request::Status)?;
+    if let Some(Reply::Status { dataplane, .. }) = other.first()
+        && dataplane == "model"
+    {
+        bail!(
+            "capture needs the kernel dataplane (real interfaces to listen on); this cluster runs the model dataplane"
+        );
+    }
+    let (kind, rest) = split_target(spec);
+    let (obj, iface) = match rest.split_once('/') {
+        Some((o, i)) if !i.is_empty() => (o, i.to_string()),
+        _ => (
+            rest.trim_end_matches('/'),
+            if kind == "pod" { "eth0" } else { "any" }.to_string(),
+        ),
+    };
+    let Some(tcpdump) = find_tcpdump() else {
+        bail!(
+            "tcpdump is not installed on this machine (apt-get install tcpdump): capture runs the machine's own tcpdump inside the {kind}'s network namespace"
+        );
+    };
+    let (pid, _) = target(name, kind, obj, ns, None)?;
+    let netns = open_ns(pid, "net")?;
+    let file = file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| std::path::PathBuf::from(format!("{obj}-{}.pcap", iface.replace('/', "_"))));
+    let seconds = match (count, seconds) {
+        (None, None) => Some(10),
+        (_, s) => s,
+    };
+    let mut cmd = Command::new(&tcpdump);
+    cmd.args(["-n", "-U", "-Z", "root", "-i", &iface, "-w"]).arg(&file);
+    if let Some(c) = count {
+        cmd.args(["-c", &c.to_string()]);
+    }
+    let fd = {
+        use std::os::fd::AsRawFd;
+        netns.as_raw_fd()
+    };
+    // SAFETY: setns is async-signal-safe; the fd stays open in the parent until spawn returns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let what = match kind {
+        "node" => format!("node {obj}"),
+        _ => format!("pod {ns}/{obj}"),
+    };
+    let limit = match (count, seconds) {
+        (Some(c), Some(s)) => format!("{c} packets or {s} s"),
+        (Some(c), None) => format!("{c} packets"),
+        (None, Some(s)) => format!("{s} s"),
+        (None, None) => String::new(),
+    };
+    eprintln!(
+        "Capturing on {iface} in {what} (network namespace of pid {pid}) into {} for {limit}; open it with Wireshark",
+        file.display()
+    );
+    let mut child = cmd.spawn().context("starting tcpdump")?;
+    drop(netns);
+    let status = match seconds {
+        Some(s) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(s);
+            loop {
+                if let Some(st) = child.try_wait()? {
+                    break st;
+                }
+                if std::time::Instant::now() >= deadline {
+                    // SIGINT lets tcpdump flush the file and print its counts.
+                    if let Ok(p) = i32::try_from(child.id()) {
+                        // SAFETY: signalling the child we spawned and have not reaped.
+                        unsafe { libc::kill(p, libc::SIGINT) };
+                    }
+                    break child.wait()?;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        None => child.wait()?,
+    };
+    if !status.success() && status.code().is_some() {
+        bail!("tcpdump failed ({status})");
+    }
+    println!("wrote {}", file.display());
+    Ok(0)
 }

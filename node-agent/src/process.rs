@@ -50,16 +50,7 @@ impl Process {
 
     /// Send a signal through the pidfd (never hits a recycled pid).
     pub fn signal(&self, sig: i32) {
-        // SAFETY: plain syscall on an fd we own.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.pidfd.as_raw_fd(),
-                sig,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            );
-        }
+        pidfd_signal(&self.pidfd, sig);
     }
 
     /// Wait for the process to exit and reap it.
@@ -92,16 +83,20 @@ pub struct Signaler {
 
 impl Signaler {
     pub fn signal(&self, sig: i32) {
-        // SAFETY: plain syscall on an fd we own.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.pidfd.as_raw_fd(),
-                sig,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            );
-        }
+        pidfd_signal(&self.pidfd, sig);
+    }
+}
+
+fn pidfd_signal(pidfd: &OwnedFd, sig: i32) {
+    // SAFETY: plain syscall on an fd we own.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
     }
 }
 

@@ -162,6 +162,12 @@ impl Cluster {
                 .setup_node(&addr, sandbox.as_deref().map(|s| s.netns()))
                 .await
                 .with_context(|| format!("setting up the network of node {}", addr.name))?;
+            if let Some(shaping) = uplink_shaping(&node)? {
+                dataplane
+                    .shape_uplink(&addr.name, &shaping)
+                    .await
+                    .with_context(|| format!("shaping the uplink of node {}", addr.name))?;
+            }
             nodes.push(NodeRt { node, addr, sandbox });
         }
         for n in &nodes {
@@ -1254,4 +1260,28 @@ fn container_events(
         out.push(("Warning", "Failed", format!("Error: {m}")));
     }
     out
+}
+
+/// The link shaping a scenario put on `node` (annotation `podlab.dev/uplink`), if any.
+pub fn uplink_shaping(node: &Node) -> Result<Option<podlab_netplugin::LinkShaping>> {
+    let Some(text) = node
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(podlab_scenario::UPLINK_ANNOTATION))
+    else {
+        return Ok(None);
+    };
+    let spec = podlab_scenario::LinkSpec::from_annotation(text).with_context(|| {
+        format!(
+            "node {}: annotation {} has unreadable link settings {text:?}",
+            node.metadata.name.as_deref().unwrap_or_default(),
+            podlab_scenario::UPLINK_ANNOTATION
+        )
+    })?;
+    Ok(Some(podlab_netplugin::LinkShaping {
+        latency: spec.latency.unwrap_or_default(),
+        jitter: spec.jitter.unwrap_or_default(),
+        rate_bits_per_sec: spec.rate_bits_per_sec,
+    }))
 }

@@ -81,6 +81,12 @@ pub struct PathReport {
     pub requests_per_second: f64,
     /// Source address the backend saw (its echo's `client_ip:` line), when it reports one.
     pub seen_source: Option<String>,
+    /// Configured uplink shaping per node on the path (`worker-1: latency 5ms`); empty: bare veths.
+    #[serde(default)]
+    pub links: Vec<String>,
+    /// True when the scenario's `compare.traffic` chose the endpoints.
+    #[serde(default)]
+    pub declared: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
@@ -90,6 +96,34 @@ pub struct Failure {
     pub still_serving: Vec<String>,
     /// `pod: old IP -> new pod new IP on node`
     pub rescheduled: Vec<String>,
+}
+
+/// The pod and container an endpoint names (first container when none is given).
+fn find_endpoint(pods: &[Pod], e: &podlab_scenario::Endpoint) -> Option<(Pod, String)> {
+    pods.iter().filter(|p| e.matches_pod(&pod_name(p))).find_map(|p| {
+        let cs = &p.spec.as_ref()?.containers;
+        let c = match &e.container {
+            Some(n) => cs.iter().find(|c| &c.name == n)?,
+            None => cs.first()?,
+        };
+        Some((p.clone(), c.name.clone()))
+    })
+}
+
+/// Tiers as declared in `compare.tiers`, falling back to [`tiers`] for an undeclared tier.
+fn declared_tiers(pods: &[Pod], scenario: &Scenario) -> Vec<(Pod, String, String)> {
+    let found = tiers(pods);
+    let Some(decl) = scenario.compare.as_ref().and_then(|c| c.tiers.as_ref()) else {
+        return found;
+    };
+    let mut out = Vec::new();
+    for (tier, e) in [("frontend", &decl.frontend), ("backend", &decl.backend)] {
+        match e.as_ref().and_then(|e| find_endpoint(pods, e)) {
+            Some((p, c)) => out.push((p, c, tier.to_string())),
+            None => out.extend(found.iter().filter(|(_, _, t)| t == tier).cloned()),
+        }
+    }
+    out
 }
 
 /// Tier of each container: (pod key, container name) -> tier.
@@ -244,7 +278,7 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
         });
     }
     // Stranded: free room on used nodes smaller than the smallest tier pod's requests.
-    let t = tiers(&pods);
+    let t = declared_tiers(&pods, scenario);
     let smallest = t
         .iter()
         .map(|(p, _, _)| (requests(p, "cpu"), requests(p, "memory")))
@@ -322,16 +356,27 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
     }
 
     // Path and latency from the frontend to the backend.
-    let front = t.iter().find(|(_, _, tt)| tt == "frontend").cloned();
-    let back = t.iter().find(|(_, _, tt)| tt == "backend").cloned();
+    let mut front = t.iter().find(|(_, _, tt)| tt == "frontend").cloned();
+    let mut back = t.iter().find(|(_, _, tt)| tt == "backend").cloned();
+    let traffic = scenario.compare.as_ref().and_then(|c| c.traffic.clone());
+    let mut requests_n = requests_n;
+    if let Some(tr) = &traffic {
+        let from =
+            find_endpoint(&pods, &tr.from).with_context(|| format!("compare.traffic.from: no pod {}", tr.from))?;
+        let to = find_endpoint(&pods, &tr.to).with_context(|| format!("compare.traffic.to: no pod {}", tr.to))?;
+        front = Some((from.0, from.1, "frontend".into()));
+        back = Some((to.0, to.1, "backend".into()));
+        requests_n = tr.requests.unwrap_or(requests_n);
+    }
     if let (Some((fp, fc, _)), Some((bp, bc, _))) = (front, back) {
-        let port = bp
-            .spec
-            .iter()
-            .flat_map(|s| s.containers.iter())
-            .find(|c| c.name == bc)
-            .and_then(|c| c.ports.as_ref()?.first().map(|p| p.container_port as u16))
-            .unwrap_or(8080);
+        let port = traffic.as_ref().and_then(|tr| tr.port).unwrap_or_else(|| {
+            bp.spec
+                .iter()
+                .flat_map(|s| s.containers.iter())
+                .find(|c| c.name == bc)
+                .and_then(|c| c.ports.as_ref()?.first().map(|p| p.container_port as u16))
+                .unwrap_or(8080)
+        });
         let fkey = key_of(&fp);
         let bkey = key_of(&bp);
         let fsb = cluster
@@ -411,6 +456,18 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
                 p99_us: pct(0.99),
                 requests_per_second: if total > 0.0 { times.len() as f64 / total } else { 0.0 },
                 seen_source: seen,
+                links: if kind == "cross-node" {
+                    [&fnode, &bnode]
+                        .iter()
+                        .filter_map(|n| {
+                            let s = cluster.dataplane.uplink_shaping(n)?;
+                            Some(format!("{n} uplink: {s}"))
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                declared: traffic.is_some(),
             });
         }
         // Failure of the frontend's node.
@@ -712,12 +769,18 @@ fn cells(r: &Report) -> Vec<(String, String)> {
         "Path".into(),
         match &r.path {
             Some(p) => format!(
-                "{}: {} router hop(s), {} links\n{} → {}\np50 {:.0} µs, p99 {:.0} µs, {:.0} req/s ({} of {} ok)\nbackend saw source {}",
+                "{}: {} router hop(s), {} links{}\n{} → {}{}\np50 {:.0} µs, p99 {:.0} µs, {:.0} req/s ({} of {} ok)\nbackend saw source {}",
                 p.kind,
                 p.router_hops,
                 p.hops.len(),
+                if p.links.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nshaped: {}", p.links.join("; "))
+                },
                 p.from,
                 p.to,
+                if p.declared { " (declared traffic)" } else { "" },
                 p.p50_us,
                 p.p99_us,
                 p.requests_per_second,

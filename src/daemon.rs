@@ -303,6 +303,53 @@ async fn handle(cluster: &Arc<Cluster>, req: Request, conn: &mut Conn, stop: &to
                 .ok_or_else(|| anyhow::anyhow!("Error from server (NotFound): pods \"{name}\" not found"));
             out(conn, r).await
         }
+        Request::Topology { format } => {
+            let r = crate::netview::topology(cluster).await;
+            out(conn, r.and_then(|t| crate::netview::render_topology(&t, &format))).await
+        }
+        Request::Routes {
+            target,
+            namespace,
+            output,
+        } => {
+            let r = crate::netview::routes(cluster, &target, &namespace).await;
+            out(
+                conn,
+                r.and_then(|v| crate::netview::render_routes(&v, output.as_deref().unwrap_or("text"))),
+            )
+            .await
+        }
+        Request::Trace {
+            src,
+            dst,
+            namespace,
+            output,
+        } => match crate::netview::trace(cluster, &src, &dst, &namespace).await {
+            Ok(t) => {
+                let code = if t.complete && t.probe.ok > 0 { 0 } else { 1 };
+                out(
+                    conn,
+                    crate::netview::render_trace(&t, output.as_deref().unwrap_or("text")),
+                )
+                .await
+                .max(code)
+            }
+            Err(e) => out(conn, Err(e)).await,
+        },
+        Request::PingMatrix { selector, output } => {
+            match crate::netview::ping_matrix(cluster, selector.as_deref()).await {
+                Ok(m) => {
+                    let code = if m.failed == 0 { 0 } else { 1 };
+                    out(
+                        conn,
+                        crate::netview::render_matrix(&m, output.as_deref().unwrap_or("text")),
+                    )
+                    .await
+                    .max(code)
+                }
+                Err(e) => out(conn, Err(e)).await,
+            }
+        }
         Request::Logs {
             pod,
             namespace,

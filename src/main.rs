@@ -9,6 +9,7 @@ mod compare;
 mod controllers;
 mod daemon;
 mod kubectl;
+mod netview;
 mod printers;
 mod probe;
 mod protocol;
@@ -205,6 +206,64 @@ enum Command {
     /// Why a pod landed where it did: each node's filter verdict and score breakdown.
     ExplainPlacement {
         pod: String,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Draw the cluster network read back from the kernel: fabric, nodes, bridges, veths, pods.
+    Topology {
+        /// text, dot, mermaid, svg (Graphviz) or json.
+        #[arg(long, short = 'o', default_value = "text")]
+        format: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// A node's or pod's routing table from the kernel, each route with the reason it exists.
+    Routes {
+        /// NODE, node/NAME, POD or pod/NAME.
+        target: String,
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// The hop-by-hop path of a packet (asked from the kernel), proven by real probes.
+    Trace {
+        /// Source: POD, node/NAME or an IP.
+        src: String,
+        /// Destination: POD, node/NAME or an IP, optionally :PORT (an app port to probe).
+        dst: String,
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Every pod to every pod: a grid of ok/fail with TCP connect time.
+    PingMatrix {
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        #[command(flatten)]
+        c: Target,
+    },
+    /// Capture packets with the machine's tcpdump inside a pod or node (POD|node/NAME[/IFACE]).
+    Capture {
+        target: String,
+        /// pcap file to write (default NAME-IFACE.pcap).
+        #[arg(short = 'w', long)]
+        write: Option<PathBuf>,
+        /// Stop after this many packets.
+        #[arg(short = 'c', long)]
+        count: Option<u32>,
+        /// Stop after this many seconds (default 10 when -c is not given).
+        #[arg(long)]
+        seconds: Option<u64>,
         #[arg(short = 'n', long, default_value = "default")]
         namespace: String,
         #[command(flatten)]
@@ -520,6 +579,61 @@ fn main() -> ExitCode {
             };
             exit(client::call(&c.cluster, &protocol::Request::NodeLink { name, up }).map(|r| r.0))
         }
+        Command::Topology { format, c } => {
+            exit(client::call(&c.cluster, &protocol::Request::Topology { format }).map(|r| r.0))
+        }
+        Command::Routes {
+            target,
+            output,
+            namespace,
+            c,
+        } => exit(
+            client::call(
+                &c.cluster,
+                &protocol::Request::Routes {
+                    target,
+                    namespace,
+                    output,
+                },
+            )
+            .map(|r| r.0),
+        ),
+        Command::Trace {
+            src,
+            dst,
+            output,
+            namespace,
+            c,
+        } => exit(
+            client::call(
+                &c.cluster,
+                &protocol::Request::Trace {
+                    src,
+                    dst,
+                    namespace,
+                    output,
+                },
+            )
+            .map(|r| r.0),
+        ),
+        Command::PingMatrix { selector, output, c } => {
+            exit(client::call(&c.cluster, &protocol::Request::PingMatrix { selector, output }).map(|r| r.0))
+        }
+        Command::Capture {
+            target,
+            write,
+            count,
+            seconds,
+            namespace,
+            c,
+        } => exit(client::capture(
+            &c.cluster,
+            &target,
+            &namespace,
+            write.as_deref(),
+            count,
+            seconds,
+        )),
         Command::ExplainPlacement { pod, namespace, c } => exit(
             client::call(
                 &c.cluster,

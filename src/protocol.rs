@@ -73,6 +73,28 @@ pub enum Request {
         name: String,
         namespace: String,
     },
+    /// `podlab topology`: text, dot, mermaid, svg or json.
+    Topology {
+        format: String,
+    },
+    /// `podlab routes NODE|POD`.
+    Routes {
+        target: String,
+        namespace: String,
+        output: Option<String>,
+    },
+    /// `podlab trace SRC DST[:PORT]`.
+    Trace {
+        src: String,
+        dst: String,
+        namespace: String,
+        output: Option<String>,
+    },
+    /// `podlab ping-matrix`.
+    PingMatrix {
+        selector: Option<String>,
+        output: Option<String>,
+    },
     Down,
 }
 

@@ -112,3 +112,43 @@ fn html_report_is_self_contained() {
         "the report must not load anything"
     );
 }
+
+#[test]
+fn slow_links_make_the_split_path_slower() {
+    if !require_root("slow_links_make_the_split_path_slower") {
+        return;
+    }
+    let out = podlab()
+        .args([
+            "compare",
+            "scenarios/frontend-backend/split.yaml",
+            "scenarios/frontend-backend/split-slow-link.yaml",
+            "-o",
+            "json",
+            "--requests",
+            "30",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    if !out.status.success()
+        && t.contains("has no netem qdisc")
+        && std::env::var("PODLAB_REQUIRE_NETEM").as_deref() != Ok("1")
+    {
+        eprintln!("\n*** SKIPPING slow_links_make_the_split_path_slower: this kernel has no netem ***\n");
+        return;
+    }
+    assert!(out.status.success(), "{t}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("-o json parses");
+    let s = v["scenarios"].as_array().unwrap();
+    let p50 = |r: &serde_json::Value| r["path"]["p50_us"].as_f64().unwrap();
+    assert!(
+        p50(&s[1]) >= p50(&s[0]) + 5000.0,
+        "slow {} vs bare {}",
+        p50(&s[1]),
+        p50(&s[0])
+    );
+    assert_eq!(s[1]["path"]["declared"], true);
+    assert!(s[1]["path"]["links"][0].as_str().unwrap().contains("latency 5ms"));
+    assert!(s[0]["path"]["links"].as_array().unwrap().is_empty());
+}

@@ -12,6 +12,31 @@ use std::time::Duration;
 /// The tests here count namespaces machine-wide, so they run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// A cluster brought up for a test and taken down when the test ends, even by a panic.
+struct Up {
+    name: String,
+}
+
+impl Up {
+    fn new(scenario: &str, name: String) -> Up {
+        let out = podlab().args(["up", scenario, "--name", &name]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        Up { name }
+    }
+
+    /// `podlab ARGS` against this cluster: (exit code, output).
+    fn run(&self, args: &[&str]) -> (i32, String) {
+        let o = podlab().args(args).env("PODLAB_CLUSTER", &self.name).output().unwrap();
+        (o.status.code().unwrap_or(-1), text(&o))
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = podlab().args(["down", "--name", &self.name]).output();
+    }
+}
+
 /// Network namespaces some live process is in.
 fn live_netns() -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
@@ -207,4 +232,88 @@ fn a_full_address_range_leaves_pods_pending_with_an_event_not_a_crash() {
         .count()
         == 13));
     let _ = podlab().args(["down", "--name", &name]).output();
+}
+
+#[test]
+fn five_hundred_pods_on_one_node_get_unique_addresses() {
+    if !require_root("five_hundred_pods_on_one_node_get_unique_addresses") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let c = Up::new("tests/scenarios/big-node.yaml", format!("t-500-{}", std::process::id()));
+    let run = |args: &[&str]| c.run(args).1;
+    run(&["apply", "-f", "tests/scenarios/many.yaml"]);
+    let mut last = String::new();
+    let ok = eventually(120, || {
+        last = run(&["get", "pods", "-o", "wide"]);
+        last.lines().filter(|l| l.contains("Running")).count() == 500
+    });
+    assert!(
+        ok,
+        "not all 500 pods ran:\n{}",
+        last.lines()
+            .filter(|l| !l.contains("Running"))
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let mut ips: Vec<&str> = last
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .collect();
+    ips.sort();
+    let n = ips.len();
+    ips.dedup();
+    assert_eq!(ips.len(), n, "duplicate pod IPs");
+    let ev = run(&["get", "events"]);
+    assert!(!ev.contains("File exists") && !ev.contains("EEXIST"), "{ev}");
+}
+
+#[test]
+fn deletes_are_idempotent_and_no_nat_rule_exists_anywhere() {
+    if !require_root("deletes_are_idempotent_and_no_nat_rule_exists_anywhere") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before_ns = live_netns();
+    let c = Up::new("tests/scenarios/live.yaml", format!("t-del-{}", std::process::id()));
+    let run = |args: &[&str]| c.run(args);
+    // No NAT (no netfilter rule at all) in any node or pod namespace.
+    for target in ["node/worker-1", "node/worker-2", "nginx", "client"] {
+        let (code, rules) = run(&["exec", target, "--", "nft", "list", "ruleset"]);
+        assert_eq!(code, 0, "{rules}");
+        assert!(rules.trim().is_empty(), "{target} has netfilter rules:\n{rules}");
+    }
+    // Delete while the pod is still starting.
+    run(&["apply", "-f", "tests/scenarios/kubia-deployment.yaml"]);
+    let mut first = None;
+    assert!(eventually(10, || {
+        first = run(&["get", "pods", "-l", "app=kubia", "-o", "name"])
+            .1
+            .lines()
+            .find(|l| l.starts_with("pod/"))
+            .map(String::from);
+        first.is_some()
+    }));
+    let (code, t) = run(&["delete", first.unwrap().trim()]);
+    assert_eq!(code, 0, "{t}");
+    // Delete after the pod's namespace is already gone (its pause process killed by hand).
+    let (_, d) = run(&["describe", "pod", "client"]);
+    let pid: i32 = d
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Pause PID:"))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    // SAFETY: killing a pause process of the cluster this test started, by pid.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let (code, t) = run(&["delete", "pod", "client"]);
+    assert_eq!(code, 0, "{t}");
+    assert!(t.contains("pod \"client\" deleted"), "{t}");
+    // Deleting it twice: the second time it is simply not found, as kubectl says.
+    let (_, t) = run(&["delete", "pod", "client"]);
+    assert!(t.contains("NotFound"), "{t}");
+    drop(c);
+    assert!(no_new_namespaces(&before_ns), "namespaces left behind");
 }

@@ -182,7 +182,11 @@ fn every_lesson_runs_and_passes() {
     if !require_root("every_lesson_runs_and_passes") {
         return;
     }
-    let mut lessons: Vec<_> = std::fs::read_dir(repo("scenarios/lessons")).unwrap().flatten().map(|e| e.path()).collect();
+    let mut lessons: Vec<_> = std::fs::read_dir(repo("scenarios/lessons"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     lessons.sort();
     assert!(lessons.len() >= 5);
     for l in lessons {

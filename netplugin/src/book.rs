@@ -34,6 +34,8 @@ pub(crate) struct NodeBook {
     pub(crate) pending: HashSet<PodRef>,
     /// Host-gw routes this node has (model) / should have (kernel).
     pub(crate) host_gw: BTreeMap<Ipv4Network, Ipv4Addr>,
+    /// Shaping of the node's uplink (`None`: bare veth).
+    pub(crate) shaping: Option<crate::LinkShaping>,
 }
 
 /// An address and veth name reserved for one pod add.
@@ -86,6 +88,7 @@ impl Book {
             veths: HashSet::new(),
             pending: HashSet::new(),
             host_gw: BTreeMap::new(),
+            shaping: None,
         };
         self.nodes.insert(book.addr.name.clone(), book);
     }

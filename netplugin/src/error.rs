@@ -85,6 +85,15 @@ pub enum NetError {
         #[source]
         source: io::Error,
     },
+    /// The kernel has no qdisc of this kind (e.g. built without `CONFIG_NET_SCH_NETEM`).
+    #[error(
+        "this kernel has no {kind} qdisc (kernel option CONFIG_NET_SCH_{upper}, module sch_{kind}): link shaping with {kind} is not possible here; try `modprobe sch_{kind}` or remove the setting from the scenario",
+        upper = kind.to_uppercase()
+    )]
+    QdiscUnsupported {
+        /// `netem` or `tbf`.
+        kind: String,
+    },
     /// `check_pod` found the pod's network different from what it should be.
     #[error("pod {pod} on node {node}: {problem}")]
     CheckFailed {

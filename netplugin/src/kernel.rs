@@ -14,8 +14,6 @@ use ipnetwork::Ipv4Network;
 use netlink_packet_route::route::RouteMessage;
 use rtnetlink::{Handle, LinkBridge};
 
-use crate::shaping;
-use crate::{LinkShaping, NetError};
 use crate::addressing::{
     ClusterNetwork, FABRIC_BRIDGE, NODE_BRIDGE, NODE_UPLINK, NodeAddressing, POD_IFACE, PodNetwork, PodRef, RouteInfo,
     RouteSync,
@@ -27,6 +25,8 @@ use crate::model::lock;
 use crate::nl;
 use crate::ns::{self, NetlinkConnection, Netns};
 use crate::reaper::Reaper;
+use crate::shaping;
+use crate::{LinkShaping, NetError};
 
 /// Cached per-node kernel state.
 #[derive(Clone, Debug)]

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::NetError;
 use crate::addressing::{ClusterNetwork, NodeAddressing, PodNetwork, PodRef, RouteInfo, RouteSync};
 use crate::book::{Book, desired_routes, diff_routes};
 use crate::ns::Netns;
+use crate::{LinkShaping, NetError};
 
 /// A dataplane that keeps the whole cluster network as data.
 #[derive(Debug)]
@@ -87,6 +87,18 @@ impl ModelDataplane {
     pub fn teardown_node(&self, node: &str) -> Result<(), NetError> {
         lock(&self.book).nodes.remove(node);
         Ok(())
+    }
+
+    /// Records the uplink shaping of node `node` (nothing is shaped).
+    pub fn shape_uplink(&self, node: &str, shaping: &LinkShaping) -> Result<(), NetError> {
+        let mut book = lock(&self.book);
+        book.node_mut(node)?.shaping = (!shaping.is_bare()).then_some(*shaping);
+        Ok(())
+    }
+
+    /// The recorded uplink shaping of node `node`.
+    pub fn uplink_shaping(&self, node: &str) -> Option<LinkShaping> {
+        lock(&self.book).node(node).ok()?.shaping
     }
 
     /// The pod's network, if it has one.

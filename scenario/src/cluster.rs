@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::error::LoadError;
 use crate::images::{self, IMAGE_RUNS_ANNOTATION, ImageSpec};
+use crate::links::{self, LinkSpec};
 use crate::names;
 use crate::objects::Ctx;
 use crate::quantity::parse_quantity;
@@ -45,6 +46,11 @@ pub struct ClusterSpec {
     /// Extra images the simulated registry serves (`cluster.registry`); the built-in catalog
     /// is always in the registry too. Empty by default.
     pub registry: Vec<ImageSpec>,
+    /// Shaping of every node's uplink (`cluster.links`); bare veth by default.
+    pub links: LinkSpec,
+    /// Per-node overrides (`cluster.nodes[].uplink`), by node name; fields set here replace
+    /// those of `links` for that node.
+    pub uplinks: BTreeMap<String, LinkSpec>,
 }
 
 /// Scheduler settings of a cluster.
@@ -87,6 +93,8 @@ impl Default for ClusterSpec {
             scheduler: SchedulerSpec::default(),
             time_scale: 1.0,
             registry: Vec::new(),
+            links: LinkSpec::default(),
+            uplinks: BTreeMap::new(),
         };
         assign_pod_cidrs(&mut spec);
         spec
@@ -106,6 +114,14 @@ impl ClusterSpec {
         }
         let start = u32::try_from(start).ok()?;
         Ipv4Network::new(Ipv4Addr::from(start), self.node_cidr_prefix).ok()
+    }
+
+    /// The shaping of node `node`'s uplink: `links` with the node's `uplink` fields on top.
+    pub fn uplink(&self, node: &str) -> LinkSpec {
+        match self.uplinks.get(node) {
+            Some(over) => self.links.overridden_by(over),
+            None => self.links,
+        }
     }
 
     /// How many node ranges fit in `pod_cidr` (block 0 is kept free, see `node_pod_cidr`).
@@ -162,6 +178,24 @@ fn make_node(
     }
 }
 
+/// Puts each shaped node's uplink on the node as the [`links::UPLINK_ANNOTATION`].
+fn annotate_uplinks(spec: &mut ClusterSpec) {
+    let shaped: Vec<(usize, LinkSpec)> = spec
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i, spec.uplink(n.metadata.name.as_deref().unwrap_or_default())))
+        .filter(|(_, l)| !l.is_bare())
+        .collect();
+    for (i, l) in shaped {
+        spec.nodes[i]
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(links::UPLINK_ANNOTATION.to_string(), l.to_annotation());
+    }
+}
+
 fn assign_pod_cidrs(spec: &mut ClusterSpec) {
     let cidrs: Vec<Option<Ipv4Network>> = (0..spec.nodes.len()).map(|i| spec.node_pod_cidr(i)).collect();
     for (node, cidr) in spec.nodes.iter_mut().zip(cidrs) {
@@ -189,6 +223,7 @@ pub(crate) fn parse(node: Option<&Node>, ctx: &mut Ctx<'_>) -> Result<ClusterSpe
             "scheduler",
             "timeScale",
             "registry",
+            "links",
         ],
         ctx,
     );
@@ -205,6 +240,10 @@ pub(crate) fn parse(node: Option<&Node>, ctx: &mut Ctx<'_>) -> Result<ClusterSpe
     }
     if let Some(nodes) = m.get("nodes") {
         spec.nodes = parse_nodes(nodes, ctx)?;
+        spec.uplinks = parse_uplinks(nodes, &spec.nodes, ctx)?;
+    }
+    if let Some(l) = m.get("links") {
+        spec.links = links::parse(l, "cluster.links", ctx)?;
     }
     if let Some(n) = m.get("podCIDR") {
         spec.pod_cidr = cidr(n, "cluster.podCIDR", ctx)?;
@@ -251,6 +290,7 @@ pub(crate) fn parse(node: Option<&Node>, ctx: &mut Ctx<'_>) -> Result<ClusterSpe
     }
     check_ranges(&spec, &m, ctx)?;
     assign_pod_cidrs(&mut spec);
+    annotate_uplinks(&mut spec);
     Ok(spec)
 }
 
@@ -334,6 +374,30 @@ fn check_ranges(spec: &ClusterSpec, m: &Map<'_>, ctx: &Ctx<'_>) -> Result<(), Lo
     Ok(())
 }
 
+/// `uplink:` of each node entry (list form), or of every generated node (generator form).
+fn parse_uplinks(node: &Node, nodes: &[K8sNode], ctx: &mut Ctx<'_>) -> Result<BTreeMap<String, LinkSpec>, LoadError> {
+    let mut out = BTreeMap::new();
+    match &node.value {
+        Value::Seq(items) => {
+            for (i, (item, n)) in items.iter().zip(nodes).enumerate() {
+                if let Some(u) = item.get("uplink") {
+                    let spec = links::parse(u, &format!("cluster.nodes[{i}].uplink"), ctx)?;
+                    out.insert(n.metadata.name.clone().unwrap_or_default(), spec);
+                }
+            }
+        }
+        _ => {
+            if let Some(u) = node.get("uplink") {
+                let spec = links::parse(u, "cluster.nodes.uplink", ctx)?;
+                for n in nodes {
+                    out.insert(n.metadata.name.clone().unwrap_or_default(), spec);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn parse_nodes(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<K8sNode>, LoadError> {
     let nodes = match &node.value {
         Value::Seq(items) => {
@@ -342,7 +406,15 @@ fn parse_nodes(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<K8sNode>, LoadError
                 let path = format!("cluster.nodes[{i}]");
                 let m = Map::new(item, &path, ctx)?;
                 m.warn_unknown(
-                    &["name", "capacity", "labels", "taints", "unschedulable", "images"],
+                    &[
+                        "name",
+                        "capacity",
+                        "labels",
+                        "taints",
+                        "unschedulable",
+                        "images",
+                        "uplink",
+                    ],
                     ctx,
                 );
                 let name_node = m.get("name").ok_or_else(|| {
@@ -369,6 +441,7 @@ fn parse_nodes(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<K8sNode>, LoadError
                     "taints",
                     "unschedulable",
                     "images",
+                    "uplink",
                 ],
                 ctx,
             );

@@ -10,6 +10,7 @@ mod de;
 mod duration;
 mod error;
 mod images;
+mod links;
 mod names;
 mod objects;
 mod quantity;
@@ -17,6 +18,7 @@ mod scenario;
 mod selector;
 mod source;
 mod steps;
+mod traffic;
 mod validate;
 mod walk;
 mod yaml;
@@ -28,11 +30,13 @@ pub use images::{
     CATALOG_REPOSITORIES, IMAGE_RUNS_ANNOTATION, ImageSpec, image_repository, image_size_bytes, is_catalog_image,
     normalize_image,
 };
+pub use links::{LinkSpec, RateError, UPLINK_ANNOTATION, parse_rate};
 pub use objects::{Object, Origin, SOURCE_ANNOTATION, SUPPORTED_KINDS};
 pub use quantity::{QUANTITY_REGEX, QuantityError, parse_quantity};
 pub use scenario::{Loaded, SCENARIO_API_VERSION, Scenario, load, load_manifests};
 pub use selector::{LabelSelector, Operator, Requirement, SelectorError};
 pub use steps::{Action, DEFAULT_EXEC_TIMEOUT, DEFAULT_WAIT_TIMEOUT, Expectation, PodSelector, Step};
+pub use traffic::{CompareSpec, Endpoint, MAX_REQUESTS, TiersSpec, TrafficSpec};
 
 /// Name checks with the API server's wording, for other crates (e.g. `podlab run` flags).
 pub mod validation {

@@ -10,6 +10,7 @@ use crate::objects::{self, Ctx, Object};
 use crate::selector::LabelSelector;
 use crate::source;
 use crate::steps::{self, Action, ApplySource, PodSelector, Step};
+use crate::traffic::{self, CompareSpec};
 use crate::walk::{self, Map};
 use crate::yaml::{Node, Value};
 
@@ -33,6 +34,8 @@ pub struct Scenario {
     pub manifests: Vec<Object>,
     /// Steps, in order.
     pub steps: Vec<Step>,
+    /// The `compare:` block (declared traffic and tiers for `podlab compare`), if any.
+    pub compare: Option<CompareSpec>,
 }
 
 /// A scenario with the warnings found while loading it.
@@ -115,6 +118,7 @@ fn plain(path: &Path, manifests: Vec<Object>) -> Scenario {
         cluster: ClusterSpec::default(),
         manifests,
         steps: vec![],
+        compare: None,
     }
 }
 
@@ -310,7 +314,15 @@ impl ApplySource for Entries {
 fn scenario_from_node(doc: &Node, path: &Path, ctx: &mut Ctx<'_>) -> Result<Scenario, LoadError> {
     let m = Map::new(doc, "", ctx)?;
     m.warn_unknown(
-        &["apiVersion", "kind", "metadata", "cluster", "manifests", "steps"],
+        &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "cluster",
+            "manifests",
+            "steps",
+            "compare",
+        ],
         ctx,
     );
     let api = m.string("apiVersion", ctx)?;
@@ -354,6 +366,7 @@ fn scenario_from_node(doc: &Node, path: &Path, ctx: &mut Ctx<'_>) -> Result<Scen
         None => vec![],
     };
     let steps = steps::parse(m.get("steps"), &mut entries, ctx)?;
+    let compare = traffic::parse(m.get("compare"), ctx)?;
     Ok(Scenario {
         name,
         description,
@@ -362,6 +375,7 @@ fn scenario_from_node(doc: &Node, path: &Path, ctx: &mut Ctx<'_>) -> Result<Scen
         cluster,
         manifests,
         steps,
+        compare,
     })
 }
 

@@ -163,6 +163,36 @@ const CASES: &[(&str, &str, &str)] = &[
     ("bad-scoring.yaml", ":5:24: ", "Unsupported value: \"Random\""),
     ("two-scenarios.yaml", ":5:1: ", "only one Scenario document"),
     ("bad-json.json", ":1:", "bad-json.json:1:"),
+    (
+        "bad-link-rate.yaml",
+        ":5:31: ",
+        "cluster.links.rate: \"100mbps\" is not a rate: write a positive number with a unit in bits per second, like 500kbit, 100mbit or 1gbit",
+    ),
+    (
+        "bad-link-jitter.yaml",
+        ":7:13: ",
+        "cluster.links.jitter: jitter 5ms is larger than the latency 1ms",
+    ),
+    (
+        "bad-uplink-latency.yaml",
+        ":8:25: ",
+        "cluster.nodes[1].uplink.latency: \"-3ms\" is not a duration",
+    ),
+    (
+        "bad-traffic-endpoint.yaml",
+        ":5:19: ",
+        "compare.traffic.from: Invalid value: \"Web/frontend\": write POD or POD/CONTAINER; the pod name is invalid",
+    ),
+    (
+        "traffic-missing-to.yaml",
+        ":6:5: ",
+        "compare.traffic.to: Required value: the pod (POD or POD/CONTAINER) the requests go to",
+    ),
+    (
+        "traffic-zero-requests.yaml",
+        ":5:51: ",
+        "compare.traffic.requests: Invalid value: 0: must be between 1 and 100000",
+    ),
 ];
 
 fn dir() -> PathBuf {

@@ -55,3 +55,39 @@ fn quantities_parse_like_the_api_server() {
         assert!(parse_quantity(bad).is_err(), "{bad:?} should be rejected");
     }
 }
+
+#[test]
+fn links_apply_to_every_uplink_and_nodes_override_fields() {
+    let dir = std::env::temp_dir().join(format!("podlab-links-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("links.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: podlab.dev/v1alpha1\nkind: Scenario\nmetadata: {name: links}\ncluster:\n  links: {latency: 2ms, jitter: 0.5ms, rate: 100mbit}\n  nodes:\n    - name: worker-1\n    - name: worker-2\n      uplink: {latency: 10ms, rate: 1gbit}\ncompare:\n  traffic: {from: web/frontend, to: api, port: 9090, requests: 50}\n  tiers: {frontend: web/frontend, backend: api/backend}\n",
+    )
+    .unwrap();
+    let s = podlab_scenario::load(&f).unwrap().scenario;
+    std::fs::remove_dir_all(&dir).ok();
+    let ms = std::time::Duration::from_millis;
+    let w1 = s.cluster.uplink("worker-1");
+    assert_eq!(w1.latency, Some(ms(2)));
+    assert_eq!(w1.jitter, Some(std::time::Duration::from_micros(500)));
+    assert_eq!(w1.rate_bits_per_sec, Some(100_000_000));
+    let w2 = s.cluster.uplink("worker-2");
+    assert_eq!(w2.latency, Some(ms(10)));
+    assert_eq!(w2.jitter, Some(std::time::Duration::from_micros(500)));
+    assert_eq!(w2.rate_bits_per_sec, Some(1_000_000_000));
+    let c = s.compare.unwrap();
+    let t = c.traffic.unwrap();
+    assert_eq!(t.from.to_string(), "web/frontend");
+    assert_eq!((t.to.pod.as_str(), t.to.container.as_deref()), ("api", None));
+    assert_eq!((t.port, t.requests), (Some(9090), Some(50)));
+    assert!(t.to.matches_pod("api-5d8c7-abcde") && !t.to.matches_pod("apiserver"));
+    assert_eq!(c.tiers.unwrap().backend.unwrap().to_string(), "api/backend");
+}
+
+#[test]
+fn default_cluster_has_bare_links_and_no_compare_block() {
+    let c = podlab_scenario::ClusterSpec::default();
+    assert!(c.uplink("worker-1").is_bare());
+}

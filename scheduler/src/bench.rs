@@ -220,7 +220,9 @@ pub fn bench(nodes: usize, pods: usize, workload: Workload, profile: Profile) ->
     let mut scheduled = 0;
     let mut first = 0;
     while first < pods {
-        let chunk: Vec<Pod> = (first..pods.min(first + CHUNK)).map(|i| bench_pod(i, workload)).collect();
+        let chunk: Vec<Pod> = (first..pods.min(first + CHUNK))
+            .map(|i| bench_pod(i, workload))
+            .collect();
         first += chunk.len();
         let c = thread_cpu();
         let t = Instant::now();

@@ -8,9 +8,9 @@ use k8s_openapi::api::core::v1::Taint;
 
 use crate::error::FilterFailure;
 use crate::explain::PluginScore;
+use crate::index::conj_signature;
 use crate::index::{Conj, Index, NO_DOMAIN, OwnedKind, Topo};
 use crate::nodeinfo::{HOT_HARD_TAINTS, HOT_PORTS, HOT_PREFER_TAINTS, HOT_UNSCHEDULABLE, Hot, NodeInfo, ScoreMemo};
-use crate::index::conj_signature;
 use crate::podinfo::{AffinityTerm, Incoming, NsSet, SpreadConstraint};
 use crate::profile::{Profile, ScoringStrategy};
 use crate::selectors::tolerated;
@@ -62,6 +62,25 @@ struct SoftSpread<'a> {
     max_skew: i64,
 }
 
+/// The scheduler state one cycle reads.
+pub struct View<'a> {
+    /// Nodes, by index.
+    pub nodes: &'a [NodeInfo],
+    /// Affinity/spread indexes (warmed for the pod).
+    pub index: &'a Index,
+    /// Image name -> number of nodes having it.
+    pub image_nodes: &'a std::collections::HashMap<String, usize>,
+    /// Dense per-node numbers (same indexes as `nodes`).
+    pub hot: &'a [Hot],
+    /// Per-node score memo, when the caller keeps one.
+    pub memo: Option<&'a [Cell<ScoreMemo>]>,
+    /// Per-node node-affinity verdicts for this pod's nodeSelector/required terms
+    /// (0 unknown, 1 match, 2 no match), when the caller keeps them.
+    pub affinity_memo: Option<&'a [Cell<u8>]>,
+    /// No node has a NoSchedule/NoExecute taint.
+    pub untainted: bool,
+}
+
 /// Per-pod state of one cycle over a snapshot.
 pub struct Cycle<'a> {
     nodes: &'a [NodeInfo],
@@ -71,6 +90,7 @@ pub struct Cycle<'a> {
     image_nodes: &'a std::collections::HashMap<String, usize>,
     hot: &'a [Hot],
     memo: Option<&'a [Cell<ScoreMemo>]>,
+    affinity_memo: Option<&'a [Cell<u8>]>,
     tolerates_unschedulable: bool,
     /// The pod needs per-node checks beyond the hot numbers (nodeName, node affinity,
     /// host ports, extended resources).
@@ -194,18 +214,17 @@ fn spread_counts<'a>(
 }
 
 impl<'a> Cycle<'a> {
-    /// PreFilter: computes everything the filters need for `inc`. `untainted`: no node
-    /// has a NoSchedule/NoExecute taint.
-    pub fn new(
-        nodes: &'a [NodeInfo],
-        index: &'a Index,
-        profile: &'a Profile,
-        inc: &'a Incoming,
-        image_nodes: &'a std::collections::HashMap<String, usize>,
-        hot: &'a [Hot],
-        memo: Option<&'a [Cell<ScoreMemo>]>,
-        untainted: bool,
-    ) -> Self {
+    /// PreFilter: computes everything the filters need for `inc` over `view`.
+    pub fn new(view: View<'a>, profile: &'a Profile, inc: &'a Incoming) -> Self {
+        let View {
+            nodes,
+            index,
+            image_nodes,
+            hot,
+            memo,
+            affinity_memo,
+            untainted,
+        } = view;
         let unsched = Taint {
             key: "node.kubernetes.io/unschedulable".into(),
             value: None,
@@ -220,6 +239,7 @@ impl<'a> Cycle<'a> {
             image_nodes,
             hot,
             memo,
+            affinity_memo,
             tolerates_unschedulable: tolerated(&inc.tolerations, &unsched),
             slow_checks: inc.node_name.is_some()
                 || !inc.node_selector.is_empty()
@@ -399,7 +419,7 @@ impl<'a> Cycle<'a> {
             if inc.node_name.as_ref().is_some_and(|want| *want != n.name) {
                 return false;
             }
-            if !inc.node_affinity_matches(&n.labels, &n.name) {
+            if !self.node_affinity_ok(ni, n) {
                 return false;
             }
             if h.flags & HOT_PORTS != 0 && !inc.info.host_ports.is_empty() && self.ports_conflict(n) {
@@ -440,6 +460,23 @@ impl<'a> Cycle<'a> {
             }
         }
         true
+    }
+
+    /// nodeSelector + required node affinity on node `ni`, memoized when possible.
+    #[inline]
+    fn node_affinity_ok(&self, ni: usize, n: &NodeInfo) -> bool {
+        match self.affinity_memo.and_then(|m| m.get(ni)) {
+            Some(cell) => match cell.get() {
+                1 => true,
+                2 => false,
+                _ => {
+                    let ok = self.inc.node_affinity_matches(&n.labels, &n.name);
+                    cell.set(if ok { 1 } else { 2 });
+                    ok
+                }
+            },
+            None => self.inc.node_affinity_matches(&n.labels, &n.name),
+        }
     }
 
     fn ports_conflict(&self, n: &NodeInfo) -> bool {
@@ -727,7 +764,12 @@ impl<'a> Cycle<'a> {
         // Skipped for best-effort pods.
         if i.requests.milli_cpu != 0 || i.requests.memory != 0 {
             let raw = per_node(&|ni| self.balanced_score(&self.hot[ni]));
-            plugins.push(("NodeResourcesBalancedAllocation", w.balanced_allocation, raw.clone(), raw));
+            plugins.push((
+                "NodeResourcesBalancedAllocation",
+                w.balanced_allocation,
+                raw.clone(),
+                raw,
+            ));
         }
         let raw = per_node(&|ni| self.image_raw(&self.nodes[ni]));
         let norm = raw.iter().map(|s| image_priority(*s, inc.num_containers)).collect();

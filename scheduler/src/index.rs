@@ -310,24 +310,29 @@ impl Index {
             pods_by_label,
         } = self;
         for (k, v) in &pod.labels {
-            let by_value = pods_by_label.entry(k.clone()).or_default();
             if delta > 0 {
-                by_value
-                    .entry(v.clone())
-                    .or_default()
-                    .insert(pod.key.clone(), (idx, pod.clone()));
-            } else if let Some(m) = by_value.get_mut(v) {
+                if !pods_by_label.contains_key(k) {
+                    pods_by_label.insert(k.clone(), HashMap::new());
+                }
+                let Some(by_value) = pods_by_label.get_mut(k) else {
+                    continue;
+                };
+                if !by_value.contains_key(v) {
+                    by_value.insert(v.clone(), HashMap::new());
+                }
+                if let Some(m) = by_value.get_mut(v) {
+                    m.insert(pod.key.clone(), (idx, pod.clone()));
+                }
+            } else if let Some(by_value) = pods_by_label.get_mut(k)
+                && let Some(m) = by_value.get_mut(v)
+            {
                 m.remove(&pod.key);
                 if m.is_empty() {
                     by_value.remove(v);
                 }
             }
         }
-        let domain_of = |key: &str| {
-            topo.get(key)
-                .map(|t| t.node_domain[idx])
-                .filter(|d| *d != NO_DOMAIN)
-        };
+        let domain_of = |key: &str| topo.get(key).map(|t| t.node_domain[idx]).filter(|d| *d != NO_DOMAIN);
         let indexed = pod
             .labels
             .iter()

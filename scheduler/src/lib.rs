@@ -5,6 +5,12 @@
 //! required), NodePorts, NodeResourcesFit, PodTopologySpread, InterPodAffinity.
 //! Scores: TaintToleration, NodeAffinity, NodeResourcesFit (Least/MostAllocated),
 //! PodTopologySpread, InterPodAffinity, NodeResourcesBalancedAllocation, ImageLocality.
+//!
+//! [`Scheduler`] is the fast path (dense per-node numbers, per-domain counts kept up to
+//! date on assume/forget, no allocation per rejected node, score memos);
+//! [`reference::ReferenceScheduler`] is the straightforward oracle it is tested against
+//! (same seed => same placements and messages). See README.md for the pinned behaviour
+//! and the benchmark table.
 
 mod cycle;
 mod error;
@@ -13,8 +19,8 @@ mod index;
 mod nodeinfo;
 mod podinfo;
 mod profile;
-pub mod reference;
 pub mod quantity;
+pub mod reference;
 pub mod resources;
 mod scheduler;
 mod selectors;

@@ -33,6 +33,8 @@ pub struct NodeInfo {
     pub nonzero_memory: i64,
     /// Pods placed on the node.
     pub pods: Vec<Arc<PodInfo>>,
+    /// Number of placed pods using host ports.
+    pub port_pods: usize,
     /// Image name -> size in bytes (status.images).
     pub images: HashMap<String, i64>,
     /// Zone key (region + zone labels) used to interleave node order.
@@ -85,6 +87,7 @@ impl NodeInfo {
             nonzero_cpu: 0,
             nonzero_memory: 0,
             pods: Vec::new(),
+            port_pods: 0,
             images,
             zone,
         }
@@ -95,6 +98,7 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.nonzero_cpu += pod.nonzero_cpu;
         self.nonzero_memory += pod.nonzero_memory;
+        self.port_pods += usize::from(!pod.host_ports.is_empty());
         self.pods.push(pod);
     }
 
@@ -105,6 +109,7 @@ impl NodeInfo {
         self.requested.sub(&pod.requests);
         self.nonzero_cpu -= pod.nonzero_cpu;
         self.nonzero_memory -= pod.nonzero_memory;
+        self.port_pods -= usize::from(!pod.host_ports.is_empty());
         Some(pod)
     }
 }
@@ -159,7 +164,7 @@ impl Hot {
         if !n.prefer_taints.is_empty() {
             flags |= HOT_PREFER_TAINTS;
         }
-        if n.pods.iter().any(|p| !p.host_ports.is_empty()) {
+        if n.port_pods > 0 {
             flags |= HOT_PORTS;
         }
         let a = &n.alloc.resources;

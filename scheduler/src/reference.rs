@@ -355,7 +355,13 @@ impl<'a> PreFilter<'a> {
             }
         }
         for (k, v) in &n.labels {
-            if self.existing_anti_counts.get(&(k.clone(), v.clone())).copied().unwrap_or(0) > 0 {
+            if self
+                .existing_anti_counts
+                .get(&(k.clone(), v.clone()))
+                .copied()
+                .unwrap_or(0)
+                > 0
+            {
                 return Err(FilterFailure::new("InterPodAffinity", reasons::EXISTING_ANTI, false));
             }
         }
@@ -431,7 +437,11 @@ fn scores(nodes: &[NodeInfo], feasible: &[usize], inc: &Incoming, profile: &Prof
     let prefer_tols: Vec<_> = inc
         .tolerations
         .iter()
-        .filter(|t| t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "PreferNoSchedule"))
+        .filter(|t| {
+            t.effect
+                .as_deref()
+                .is_none_or(|e| e.is_empty() || e == "PreferNoSchedule")
+        })
         .cloned()
         .collect();
     let raw: Vec<i64> = feasible
@@ -620,7 +630,7 @@ fn soft_spread(nodes: &[NodeInfo], feasible: &[usize], inc: &Incoming) -> Vec<i6
                 };
                 score += cnt as f64 * weights[ci] + (c.max_skew - 1) as f64;
             }
-            (score as f64).round() as i64
+            score.round() as i64
         })
         .collect();
     let mut min = i64::MAX;

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 
-use crate::cycle::{Cycle, needed};
+use crate::cycle::{Cycle, View, needed};
 use crate::error::{FilterFailure, PreemptionNote, Unschedulable, fit_error};
 use crate::explain::{Explanation, NodeExplanation};
 use crate::index::Index;
@@ -40,6 +40,9 @@ pub struct Scheduler {
     hot: Vec<Hot>,
     /// Per-node score memo (reset whenever the node's hot numbers change).
     memo: Vec<Cell<ScoreMemo>>,
+    /// Per node-affinity signature (nodeSelector + required terms): per-node verdicts
+    /// (0 unknown, 1 match, 2 no match), filled lazily; cleared when nodes change.
+    affinity_memo: HashMap<String, Vec<Cell<u8>>>,
 }
 
 impl Scheduler {
@@ -60,6 +63,7 @@ impl Scheduler {
             tainted: 0,
             hot: Vec::new(),
             memo: Vec::new(),
+            affinity_memo: HashMap::new(),
         };
         s.bulk = true;
         for n in nodes {
@@ -139,6 +143,7 @@ impl Scheduler {
 
     /// Adds a node or replaces the node with the same name (pods on it stay accounted).
     pub fn set_node(&mut self, node: Node) {
+        self.affinity_memo.clear();
         let mut info = NodeInfo::new(node);
         self.image_count(&info, 1);
         self.tainted += usize::from(!info.hard_taints.is_empty());
@@ -186,6 +191,7 @@ impl Scheduler {
 
     /// Removes a node. Pods accounted on it stay known (and come back if the node returns).
     pub fn remove_node(&mut self, name: &str) {
+        self.affinity_memo.clear();
         let Some(idx) = self.by_name.remove(name) else {
             return;
         };
@@ -270,16 +276,27 @@ impl Scheduler {
             return Err(fit_error(0, &[], self.note(pod)));
         }
         let to_find = num_feasible_nodes_to_find(self.profile.percentage_of_nodes_to_score, n);
-        let cycle = Cycle::new(
-            &self.nodes,
-            &self.index,
-            &self.profile,
-            &inc,
-            &self.image_nodes,
-            &self.hot,
-            Some(&self.memo),
-            self.tainted == 0,
-        );
+        let affinity_memo = if inc.node_selector.is_empty() && inc.required_node_terms.is_none() {
+            None
+        } else {
+            const MAX_SIGNATURES: usize = 64;
+            if self.affinity_memo.len() >= MAX_SIGNATURES {
+                self.affinity_memo.clear();
+            }
+            let sig = format!("{:?}|{:?}", inc.node_selector, inc.required_node_terms);
+            let m = self.affinity_memo.entry(sig).or_insert_with(|| vec![Cell::new(0); n]);
+            Some(m.as_slice())
+        };
+        let view = View {
+            nodes: &self.nodes,
+            index: &self.index,
+            image_nodes: &self.image_nodes,
+            hot: &self.hot,
+            memo: Some(&self.memo),
+            affinity_memo,
+            untainted: self.tainted == 0,
+        };
+        let cycle = Cycle::new(view, &self.profile, &inc);
         let mut feasible: Vec<usize> = Vec::with_capacity(to_find);
         // kube-scheduler stops filtering once numFeasibleNodesToFind nodes passed.
         let mut processed = 0;
@@ -313,16 +330,16 @@ impl Scheduler {
     /// (ignoring percentageOfNodesToScore). Does not change the scheduler's state.
     pub fn explain(&self, pod: &Pod) -> Explanation {
         let inc = incoming(pod, &self.ns_labels);
-        let cycle = Cycle::new(
-            &self.nodes,
-            &self.index,
-            &self.profile,
-            &inc,
-            &self.image_nodes,
-            &self.hot,
-            None,
-            self.untainted(),
-        );
+        let view = View {
+            nodes: &self.nodes,
+            index: &self.index,
+            image_nodes: &self.image_nodes,
+            hot: &self.hot,
+            memo: None,
+            affinity_memo: None,
+            untainted: self.untainted(),
+        };
+        let cycle = Cycle::new(view, &self.profile, &inc);
         let mut feasible = Vec::new();
         let mut verdicts: Vec<(usize, Option<FilterFailure>)> = Vec::new();
         for &ni in &self.order {

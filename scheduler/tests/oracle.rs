@@ -120,7 +120,7 @@ fn workload_pod(i: usize, rng: &mut StdRng) -> Pod {
 /// Runs `pods` pods through both schedulers; returns the placements (checked equal).
 fn compare(seed: u64, nodes: usize, pods: usize, profile: Profile) -> Vec<Result<String, String>> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let nodes = cluster(nodes, &mut rng);
+    let mut nodes = cluster(nodes, &mut rng);
     let mut fast = Scheduler::new(nodes.clone(), profile.clone());
     let mut slow = ReferenceScheduler::new(nodes.clone(), profile);
     let mut placed: Vec<Pod> = Vec::new();
@@ -132,6 +132,11 @@ fn compare(seed: u64, nodes: usize, pods: usize, profile: Profile) -> Vec<Result
         assert_eq!(a, b, "pod {i} (seed {seed})");
         match a {
             Ok(n) => {
+                if nodes.len() < 100 {
+                    // Every node is scored: the explanation's best nodes include the choice.
+                    let e = fast.explain(&p);
+                    assert!(e.best.contains(&n), "pod {i}: {n} not among {:?}", e.best);
+                }
                 fast.assume(&p, &n);
                 slow.assume(&p, &n);
                 out.push(Ok(n));
@@ -145,11 +150,30 @@ fn compare(seed: u64, nodes: usize, pods: usize, profile: Profile) -> Vec<Result
             slow.forget(&gone);
         }
         if rng.random_range(0..40) == 0 {
-            let mut n = nodes[rng.random_range(0..nodes.len())].clone();
-            let cordon = n.spec.as_ref().and_then(|s| s.unschedulable) != Some(true);
-            n.spec.get_or_insert_with(Default::default).unschedulable = Some(cordon);
-            fast.set_node(n.clone());
-            slow.set_node(n);
+            // Cordon or uncordon (re-adds the node if it was removed).
+            let k = rng.random_range(0..nodes.len());
+            let cordon = nodes[k].spec.as_ref().and_then(|s| s.unschedulable) != Some(true);
+            nodes[k].spec.get_or_insert_with(Default::default).unschedulable = Some(cordon);
+            fast.set_node(nodes[k].clone());
+            slow.set_node(nodes[k].clone());
+        }
+        if rng.random_range(0..50) == 0 {
+            // Move a node to another zone: topology domains change under placed pods.
+            let k = rng.random_range(0..nodes.len());
+            let labels = nodes[k].metadata.labels.get_or_insert_with(Default::default);
+            labels.insert(
+                "topology.kubernetes.io/zone".into(),
+                format!("z{}", rng.random_range(0..5)),
+            );
+            fast.set_node(nodes[k].clone());
+            slow.set_node(nodes[k].clone());
+        }
+        if rng.random_range(0..70) == 0 {
+            // A node goes away; its pods stay known and come back with it.
+            let k = rng.random_range(0..nodes.len());
+            let name = nodes[k].metadata.name.clone().unwrap_or_default();
+            fast.remove_node(&name);
+            slow.remove_node(&name);
         }
     }
     out
@@ -158,15 +182,34 @@ fn compare(seed: u64, nodes: usize, pods: usize, profile: Profile) -> Vec<Result
 #[test]
 fn identical_to_reference_small_clusters() {
     for seed in 0..6 {
-        let out = compare(seed, 3 + seed as usize * 2, 120, Profile { seed, ..Profile::default() });
-        assert!(out.iter().any(|r| r.is_ok()) && out.iter().any(|r| r.is_err()), "{out:?}");
+        let out = compare(
+            seed,
+            3 + seed as usize * 2,
+            120,
+            Profile {
+                seed,
+                ..Profile::default()
+            },
+        );
+        assert!(
+            out.iter().any(|r| r.is_ok()) && out.iter().any(|r| r.is_err()),
+            "{out:?}"
+        );
     }
 }
 
 #[test]
 fn identical_to_reference_with_percentage_of_nodes_to_score() {
     // >= 100 nodes: only part of the nodes is filtered/scored, from a rotating start index.
-    let out = compare(11, 160, 260, Profile { seed: 3, ..Profile::default() });
+    let out = compare(
+        11,
+        160,
+        260,
+        Profile {
+            seed: 3,
+            ..Profile::default()
+        },
+    );
     assert!(out.iter().filter(|r| r.is_ok()).count() > 150);
     compare(
         12,
@@ -210,15 +253,20 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (any::<u64>(), 1usize..40, 1usize..90, any::<bool>(), prop::option::of(0u32..100)).prop_map(
-        |(seed, nodes, pods, most, pct)| Case {
+    (
+        any::<u64>(),
+        1usize..40,
+        1usize..90,
+        any::<bool>(),
+        prop::option::of(0u32..100),
+    )
+        .prop_map(|(seed, nodes, pods, most, pct)| Case {
             seed,
             nodes,
             pods,
             most,
             pct,
-        },
-    )
+        })
 }
 
 proptest! {
@@ -235,8 +283,36 @@ proptest! {
         compare(c.seed, c.nodes, c.pods, profile);
     }
 
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10))]
+
     #[test]
     fn fast_path_equals_reference_large(seed in any::<u64>(), nodes in 100usize..180) {
         compare(seed, nodes, 150, Profile { seed, ..Profile::default() });
+    }
+}
+
+#[test]
+fn bench_workloads_identical_to_reference() {
+    use podlab_scheduler::bench::{Workload, bench_node, bench_pod};
+    for w in [
+        Workload::Basic,
+        Workload::NodeAffinity,
+        Workload::PodAntiAffinity,
+        Workload::TopologySpread,
+    ] {
+        let nodes: Vec<Node> = (0..120).map(bench_node).collect();
+        let mut fast = Scheduler::new(nodes.clone(), Profile::default());
+        let mut slow = ReferenceScheduler::new(nodes, Profile::default());
+        for i in 0..300 {
+            let p = bench_pod(i, w);
+            let a = fast.schedule(&p);
+            assert_eq!(a, slow.schedule(&p), "{w:?} pod {i}");
+            let n = a.expect("bench pods fit");
+            fast.assume(&p, &n);
+            slow.assume(&p, &n);
+        }
     }
 }

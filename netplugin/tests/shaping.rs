@@ -149,7 +149,7 @@ fn rate_on_uplinks_limits_cross_node_throughput() {
         sink(&holders[3].netns, 9001);
         let bytes = 1_000_000;
         let bare = transfer(&holders[2].netns, b_ip, 9001, bytes);
-        assert!(bare < Duration::from_millis(300), "bare transfer took {bare:?}");
+        assert!(bare < Duration::from_millis(700), "bare transfer took {bare:?}");
 
         let lines = Arc::new(Mutex::new(Vec::<String>::new()));
         let l = lines.clone();
@@ -161,7 +161,7 @@ fn rate_on_uplinks_limits_cross_node_throughput() {
         for n in ["worker-1", "worker-2"] {
             dp.shape_uplink(n, &limited).await.expect("tbf");
         }
-        // 1 MB at 8 Mbit/s is 1 s (less the 32 KiB bucket).
+        // 1 MB at 8 Mbit/s is 1 s (less the 32 KiB bucket); bare it takes milliseconds.
         let shaped = transfer(&holders[2].netns, b_ip, 9001, bytes);
         assert!(
             shaped >= Duration::from_millis(850) && shaped < Duration::from_secs(5),
@@ -185,7 +185,7 @@ fn rate_on_uplinks_limits_cross_node_throughput() {
         }
         assert_eq!(dp.uplink_shaping("worker-1"), None);
         let again = transfer(&holders[2].netns, b_ip, 9001, bytes);
-        assert!(again < Duration::from_millis(300), "unshaped transfer took {again:?}");
+        assert!(again < Duration::from_millis(700), "unshaped transfer took {again:?}");
     });
 }
 

@@ -58,6 +58,48 @@ pub struct ClusterOptions {
     pub registry: podlab_node_agent::Registry,
 }
 
+impl ClusterOptions {
+    /// The options for the cluster a scenario's `cluster:` section describes.
+    pub fn for_scenario(
+        spec: &podlab_scenario::ClusterSpec,
+        name: &str,
+        rundir_name: String,
+        model: bool,
+        explain: Option<podlab_netplugin::ExplainSink>,
+    ) -> Result<Self> {
+        Ok(ClusterOptions {
+            name: name.to_string(),
+            rundir_name,
+            network: ClusterNetwork {
+                pod_cidr: spec.pod_cidr,
+                node_prefix: spec.node_cidr_prefix,
+                fabric_cidr: spec.fabric_cidr,
+            },
+            nodes: spec.nodes.clone(),
+            scheduler: scheduler_profile(spec),
+            time_scale: spec.time_scale,
+            model,
+            explain,
+            registry: podlab_node_agent::Registry::new(
+                spec.registry.iter().map(|i| (i.name.as_str(), i.runs.as_str())),
+            )?,
+        })
+    }
+}
+
+/// The scheduler profile a scenario asks for (seed and scoring strategy).
+pub fn scheduler_profile(spec: &podlab_scenario::ClusterSpec) -> podlab_scheduler::Profile {
+    podlab_scheduler::Profile {
+        seed: spec.scheduler.seed,
+        scoring: if spec.scheduler.scoring == "MostAllocated" {
+            podlab_scheduler::ScoringStrategy::MostAllocated
+        } else {
+            podlab_scheduler::ScoringStrategy::LeastAllocated
+        },
+        ..Default::default()
+    }
+}
+
 pub struct Cluster {
     pub name: String,
     pub dataplane: Arc<Dataplane>,

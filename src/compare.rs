@@ -11,7 +11,6 @@ use crate::cluster::{Cluster, ClusterOptions, key_of};
 use crate::printers;
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Pod;
-use podlab_netplugin::ClusterNetwork;
 use podlab_scenario::{Object, Scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -173,26 +172,7 @@ pub async fn measure(scenario: Scenario, requests_n: usize) -> Result<Report> {
     let spec = scenario.cluster.clone();
     let name = format!("cmp-{}", scenario.name);
     let cluster = Cluster::up(
-        ClusterOptions {
-            name: name.clone(),
-            rundir_name: format!("{name}-{}", std::process::id()),
-            network: ClusterNetwork {
-                pod_cidr: spec.pod_cidr,
-                node_prefix: spec.node_cidr_prefix,
-                fabric_cidr: spec.fabric_cidr,
-            },
-            nodes: spec.nodes.clone(),
-            scheduler: podlab_scheduler::Profile {
-                seed: spec.scheduler.seed,
-                ..Default::default()
-            },
-            time_scale: spec.time_scale,
-            model: false,
-            explain: None,
-            registry: podlab_node_agent::Registry::new(
-                spec.registry.iter().map(|i| (i.name.as_str(), i.runs.as_str())),
-            )?,
-        },
+        ClusterOptions::for_scenario(&spec, &name, format!("{name}-{}", std::process::id()), false, None)?,
         &|_| {},
     )
     .await?;
@@ -311,10 +291,7 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
         };
         let mut sched = podlab_scheduler::Scheduler::new(
             cluster.nodes.iter().map(|n| n.node.clone()).collect(),
-            podlab_scheduler::Profile {
-                seed: scenario.cluster.scheduler.seed,
-                ..Default::default()
-            },
+            crate::cluster::scheduler_profile(&scenario.cluster),
         );
         for p in &pods {
             sched.assume(p, &node_of(p));

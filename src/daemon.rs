@@ -10,7 +10,6 @@ use crate::kubectl::{self, Sink};
 use crate::protocol::{Reply, Request};
 use crate::rundir;
 use anyhow::{Context, Result};
-use podlab_netplugin::ClusterNetwork;
 use podlab_scenario::{Object, Scenario};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -32,31 +31,7 @@ pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration
     let spec = scenario.cluster.clone();
     let started = Instant::now();
     let cluster = Cluster::up(
-        ClusterOptions {
-            name: name.clone(),
-            rundir_name: name.clone(),
-            network: ClusterNetwork {
-                pod_cidr: spec.pod_cidr,
-                node_prefix: spec.node_cidr_prefix,
-                fabric_cidr: spec.fabric_cidr,
-            },
-            nodes: spec.nodes.clone(),
-            scheduler: podlab_scheduler::Profile {
-                seed: spec.scheduler.seed,
-                scoring: if spec.scheduler.scoring == "MostAllocated" {
-                    podlab_scheduler::ScoringStrategy::MostAllocated
-                } else {
-                    podlab_scheduler::ScoringStrategy::LeastAllocated
-                },
-                ..Default::default()
-            },
-            time_scale: spec.time_scale,
-            model,
-            explain: None,
-            registry: podlab_node_agent::Registry::new(
-                spec.registry.iter().map(|i| (i.name.as_str(), i.runs.as_str())),
-            )?,
-        },
+        ClusterOptions::for_scenario(&spec, &name, name.clone(), model, None)?,
         &|line| println!(" ✓ {line}"),
     )
     .await?;

@@ -6,7 +6,6 @@ use crate::printers;
 use crate::probe;
 use anyhow::Result;
 use k8s_openapi::api::core::v1::Pod;
-use podlab_netplugin::ClusterNetwork;
 use podlab_scenario::{Action, Expectation, Object, PodSelector, Scenario, Step};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -70,31 +69,13 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<Report> {
     };
     let started = Instant::now();
     let cluster = Cluster::up(
-        ClusterOptions {
-            name: name.clone(),
-            rundir_name: format!("{name}-{}", std::process::id()),
-            network: ClusterNetwork {
-                pod_cidr: spec.pod_cidr,
-                node_prefix: spec.node_cidr_prefix,
-                fabric_cidr: spec.fabric_cidr,
-            },
-            nodes: spec.nodes.clone(),
-            scheduler: podlab_scheduler::Profile {
-                seed: spec.scheduler.seed,
-                scoring: if spec.scheduler.scoring == "MostAllocated" {
-                    podlab_scheduler::ScoringStrategy::MostAllocated
-                } else {
-                    podlab_scheduler::ScoringStrategy::LeastAllocated
-                },
-                ..Default::default()
-            },
-            time_scale: spec.time_scale,
-            model: opts.model,
+        ClusterOptions::for_scenario(
+            spec,
+            &name,
+            format!("{name}-{}", std::process::id()),
+            opts.model,
             explain,
-            registry: podlab_node_agent::Registry::new(
-                spec.registry.iter().map(|i| (i.name.as_str(), i.runs.as_str())),
-            )?,
-        },
+        )?,
         &|line| say(&format!(" ✓ {line}")),
     )
     .await?;

@@ -29,6 +29,9 @@ pub struct Report {
     pub path: Option<PathReport>,
     pub failure: Option<Failure>,
     pub verdicts: BTreeMap<String, String>,
+    /// The scenario text behind each verdict, with file:line.
+    #[serde(default)]
+    pub decided_by: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
@@ -514,6 +517,7 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
             rescheduled,
         });
     }
+    decided_by(&mut report, &t);
     verdicts(&mut report);
     Ok(report)
 }
@@ -551,6 +555,71 @@ fn http_requests(dst: Ipv4Addr, port: u16, n: usize) -> (Vec<Duration>, Option<S
         }
     }
     (times, seen)
+}
+
+/// Where a pod was defined (`file:line`), from the annotation the scenario loader sets.
+fn source_of(p: &Pod) -> String {
+    p.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(podlab_scenario::SOURCE_ANNOTATION).cloned())
+        .unwrap_or_else(|| "created by a controller".into())
+}
+
+/// The scenario text that decided each row: requests and capacities for placement and scaling,
+/// which pods hold the tiers for path and failure.
+fn decided_by(r: &mut Report, t: &[(Pod, String, String)]) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reqs = Vec::new();
+    for (p, _, _) in t {
+        if !seen.insert(pod_name(p)) {
+            continue;
+        }
+        reqs.push(format!(
+            "pod {} requests {}m CPU, {} MiB ({})",
+            pod_name(p),
+            requests(p, "cpu"),
+            requests(p, "memory") / (1024 * 1024),
+            source_of(p)
+        ));
+    }
+    let caps: Vec<String> = r
+        .placement
+        .nodes
+        .iter()
+        .map(|n| format!("{} has {}m CPU", n.name, n.cpu_allocatable_milli))
+        .collect();
+    if !reqs.is_empty() {
+        let text = format!("{}; {}", reqs.join("; "), caps.join(", "));
+        r.decided_by.insert("placement".into(), text.clone());
+        r.decided_by.insert("scaling".into(), text);
+    }
+    let front = t.iter().find(|(_, _, tt)| tt == "frontend");
+    let back = t.iter().find(|(_, _, tt)| tt == "backend");
+    if let (Some((fp, fc, _)), Some((bp, bc, _))) = (front, back) {
+        let text = if key_of(fp) == key_of(bp) {
+            format!(
+                "{fc} and {bc} are containers of one pod, {} ({})",
+                pod_name(fp),
+                source_of(fp)
+            )
+        } else {
+            format!(
+                "{fc} is in pod {} ({}), {bc} in pod {} ({}){}",
+                pod_name(fp),
+                source_of(fp),
+                pod_name(bp),
+                source_of(bp),
+                if node_of(fp) != node_of(bp) {
+                    "; the scheduler put them on different nodes"
+                } else {
+                    ""
+                }
+            )
+        };
+        r.decided_by.insert("path".into(), text.clone());
+        r.decided_by.insert("failure".into(), text);
+    }
 }
 
 fn verdicts(r: &mut Report) {
@@ -798,6 +867,18 @@ fn cells(r: &Report) -> Vec<(String, String)> {
         .filter_map(|k| r.verdicts.get(*k).cloned())
         .collect();
     rows.push(("Verdict".into(), verdict.join("\n")));
+    let mut why: Vec<String> = Vec::new();
+    for k in ["placement", "path"] {
+        if let Some(d) = r.decided_by.get(k)
+            && !why.contains(d)
+        {
+            why.push(d.clone());
+        }
+    }
+    rows.push((
+        "Decided by".into(),
+        if why.is_empty() { "n/a".into() } else { why.join("\n") },
+    ));
     rows
 }
 

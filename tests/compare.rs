@@ -49,6 +49,19 @@ fn one_pod_versus_split_frontend_backend() {
     assert_eq!(one["path"]["ok"], 50);
     assert_eq!(split["path"]["ok"], 50);
 
+    // Each verdict names the scenario text that decided it, with file:line.
+    assert!(
+        one["decided_by"]["path"].as_str().unwrap().contains("one-pod.yaml:"),
+        "{one}"
+    );
+    assert!(
+        split["decided_by"]["placement"]
+            .as_str()
+            .unwrap()
+            .contains("split.yaml:"),
+        "{split}"
+    );
+
     // Failure: one node down takes both tiers in one-pod, one tier in split.
     let stopped = |r: &serde_json::Value| r["failure"]["stopped"].as_array().unwrap().len();
     assert_eq!(stopped(one), 2);

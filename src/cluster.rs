@@ -89,6 +89,20 @@ impl ClusterOptions {
 
 /// The scheduler profile a scenario asks for (seed and scoring strategy).
 pub fn scheduler_profile(spec: &podlab_scenario::ClusterSpec) -> podlab_scheduler::Profile {
+    let mut weights = podlab_scheduler::PluginWeights::default();
+    for (plugin, w) in &spec.scheduler.weights {
+        let slot = match plugin.as_str() {
+            "TaintToleration" => &mut weights.taint_toleration,
+            "NodeAffinity" => &mut weights.node_affinity,
+            "NodeResourcesFit" => &mut weights.node_resources_fit,
+            "PodTopologySpread" => &mut weights.pod_topology_spread,
+            "InterPodAffinity" => &mut weights.inter_pod_affinity,
+            "NodeResourcesBalancedAllocation" => &mut weights.balanced_allocation,
+            "ImageLocality" => &mut weights.image_locality,
+            _ => continue,
+        };
+        *slot = *w;
+    }
     podlab_scheduler::Profile {
         seed: spec.scheduler.seed,
         scoring: if spec.scheduler.scoring == "MostAllocated" {
@@ -96,6 +110,8 @@ pub fn scheduler_profile(spec: &podlab_scenario::ClusterSpec) -> podlab_schedule
         } else {
             podlab_scheduler::ScoringStrategy::LeastAllocated
         },
+        percentage_of_nodes_to_score: spec.scheduler.percentage_of_nodes_to_score,
+        weights,
         ..Default::default()
     }
 }

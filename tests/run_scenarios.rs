@@ -197,3 +197,15 @@ fn every_lesson_runs_and_passes() {
         assert!(t.contains("»"), "a lesson narrates its steps:\n{t}");
     }
 }
+
+#[test]
+fn the_scheduler_profile_comes_from_the_scenario() {
+    // Model dataplane: runs as any user.
+    let out = podlab()
+        .args(["run", "--dataplane", "model", "scenarios/scheduler-profile.yaml"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("MostAllocated packs the replicas onto one node"), "{t}");
+}

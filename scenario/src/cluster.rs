@@ -60,13 +60,32 @@ pub struct SchedulerSpec {
     pub seed: u64,
     /// Scoring strategy: "LeastAllocated" (default, spread) or "MostAllocated" (pack).
     pub scoring: String,
+    /// Score plugin weights that replace kube-scheduler's defaults, by plugin name
+    /// (`TaintToleration`, `NodeAffinity`, `NodeResourcesFit`, `PodTopologySpread`,
+    /// `InterPodAffinity`, `NodeResourcesBalancedAllocation`, `ImageLocality`).
+    pub weights: BTreeMap<String, i64>,
+    /// kube-scheduler's `percentageOfNodesToScore` (default: adaptive).
+    pub percentage_of_nodes_to_score: Option<u32>,
 }
+
+/// Score plugins whose weight a scenario may set.
+pub const SCORE_PLUGINS: [&str; 7] = [
+    "TaintToleration",
+    "NodeAffinity",
+    "NodeResourcesFit",
+    "PodTopologySpread",
+    "InterPodAffinity",
+    "NodeResourcesBalancedAllocation",
+    "ImageLocality",
+];
 
 impl Default for SchedulerSpec {
     fn default() -> Self {
         SchedulerSpec {
             seed: 0,
             scoring: "LeastAllocated".into(),
+            weights: BTreeMap::new(),
+            percentage_of_nodes_to_score: None,
         }
     }
 }
@@ -256,7 +275,19 @@ pub(crate) fn parse(node: Option<&Node>, ctx: &mut Ctx<'_>) -> Result<ClusterSpe
     }
     if let Some(s) = m.get("scheduler") {
         let sm = Map::new(s, "cluster.scheduler", ctx)?;
-        sm.warn_unknown(&["seed", "scoring"], ctx);
+        sm.warn_unknown(&["seed", "scoring", "weights", "percentageOfNodesToScore"], ctx);
+        if let Some(p) = sm.uint("percentageOfNodesToScore", 100, ctx)? {
+            spec.scheduler.percentage_of_nodes_to_score = Some(p as u32);
+        }
+        if let Some(w) = sm.get("weights") {
+            let wm = Map::new(w, "cluster.scheduler.weights", ctx)?;
+            for plugin in SCORE_PLUGINS {
+                if let Some(v) = wm.uint(plugin, 100, ctx)? {
+                    spec.scheduler.weights.insert(plugin.to_string(), v as i64);
+                }
+            }
+            wm.warn_unknown(&SCORE_PLUGINS, ctx);
+        }
         if let Some(seed) = sm.uint("seed", u64::MAX, ctx)? {
             spec.scheduler.seed = seed;
         }

@@ -23,7 +23,9 @@ mod validate;
 mod walk;
 mod yaml;
 
-pub use cluster::{ClusterSpec, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, SCORING_STRATEGIES, SchedulerSpec};
+pub use cluster::{
+    ClusterSpec, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, SCORE_PLUGINS, SCORING_STRATEGIES, SchedulerSpec,
+};
 pub use duration::{DurationError, parse_duration};
 pub use error::{LoadError, Position, Warning};
 pub use images::{

@@ -8,6 +8,9 @@ use serde_saphyr::{NonFiniteFloatPolicy, Options};
 use crate::error::{LoadError, Position};
 use crate::yaml::Node;
 
+/// At most this many YAML events may come from expanding aliases (`*name`) in one file.
+const MAX_ALIAS_EVENTS: usize = 10_000;
+
 const SYNTAX_HINT: &str = "(the file is not valid YAML at this point: check the indentation - spaces only, each nested level indented more than its parent - and that every `key: value` has a space after the colon)";
 
 /// Reads a whole file as UTF-8 text.
@@ -23,6 +26,9 @@ pub(crate) fn read(path: &Path) -> Result<String, LoadError> {
 pub(crate) fn parse_documents(text: &str, file: &Path) -> Result<Vec<Node>, LoadError> {
     let mut options = Options::default();
     options.non_finite_float_policy = NonFiniteFloatPolicy::AsString;
+    // Aliases that expand to more than this many YAML events (a "billion laughs" file) are
+    // refused: saphyr's default (1,000,000) lets a 600-byte file take seconds and ~400 MB.
+    options.alias_limits.max_total_replayed_events = MAX_ALIAS_EVENTS;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     serde_saphyr::from_multiple_with_options::<Node>(text, options).map_err(|e| syntax_error(&e, text, file))
 }
@@ -45,6 +51,14 @@ fn syntax_error(e: &serde_saphyr::Error, text: &str, file: &Path) -> LoadError {
         return LoadError::Syntax {
             at: Position::new(file, tab_line, tab_col),
             message: "YAML does not allow tab characters for indentation; use spaces (your editor may have inserted a tab here)".into(),
+        };
+    }
+    if message.starts_with("alias replay limit exceeded") {
+        return LoadError::Syntax {
+            at: Position::new(file, line, col),
+            message: format!(
+                "the aliases (*name) in this file expand to more than {MAX_ALIAS_EVENTS} YAML values; write the values out or nest fewer aliases"
+            ),
         };
     }
     if let Some(key) = message.strip_prefix("duplicate mapping key: ") {

@@ -164,6 +164,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("two-scenarios.yaml", ":5:1: ", "only one Scenario document"),
     ("bad-json.json", ":1:", "bad-json.json:1:"),
     (
+        "alias-bomb.yaml",
+        ":6:10: ",
+        "the aliases (*name) in this file expand to more than 10000 YAML values",
+    ),
+    (
         "bad-link-rate.yaml",
         ":5:31: ",
         "cluster.links.rate: \"100mbps\" is not a rate: write a positive number with a unit in bits per second, like 500kbit, 100mbit or 1gbit",

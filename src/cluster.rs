@@ -487,66 +487,78 @@ impl Cluster {
     }
 
     /// Create or update a ReplicaSet (its controller creates the pods).
-    pub fn apply_replicaset(&self, mut rs: ReplicaSet) -> Result<String> {
-        let ns = rs.metadata.namespace.clone().unwrap_or_else(|| "default".into());
-        self.check_namespace(&ns)?;
-        rs.metadata.namespace = Some(ns.clone());
-        let name = rs.metadata.name.clone().unwrap_or_default();
-        let key = (ns, name.clone());
-        let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
-        let verb = if let Some(old) = st.replicasets.get(&key) {
-            if old.spec == rs.spec {
-                "unchanged"
-            } else {
-                rs.metadata.uid = old.metadata.uid.clone();
-                rs.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
-                "configured"
-            }
-        } else {
-            let (uid, rv) = self.next_uid();
-            rs.metadata.uid = Some(uid);
-            rs.metadata.resource_version = Some(rv);
-            rs.metadata.creation_timestamp = Some(now());
-            "created"
-        };
-        if verb != "unchanged" {
-            st.replicasets.insert(key, rs);
-        }
-        drop(st);
-        self.bump();
-        Ok(format!("replicaset.apps/{name} {verb}"))
+    pub fn apply_replicaset(&self, rs: ReplicaSet) -> Result<String> {
+        self.apply_workload(
+            rs,
+            "replicaset.apps",
+            |s| &mut s.replicasets,
+            |new, old| {
+                if new.spec == old.spec {
+                    return false;
+                }
+                new.status = old.status.clone();
+                true
+            },
+        )
     }
 
     /// Create or update a Deployment (its controller manages a ReplicaSet).
-    pub fn apply_deployment(&self, mut d: Deployment) -> Result<String> {
-        let ns = d.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+    pub fn apply_deployment(&self, d: Deployment) -> Result<String> {
+        self.apply_workload(
+            d,
+            "deployment.apps",
+            |s| &mut s.deployments,
+            |new, old| {
+                if new.spec == old.spec {
+                    return false;
+                }
+                new.status = old.status.clone();
+                true
+            },
+        )
+    }
+
+    /// `kubectl apply` for a workload: created, configured (`changed` keeps what the old object
+    /// had that the new one must keep and says whether anything changed) or unchanged.
+    fn apply_workload<T>(
+        &self,
+        mut obj: T,
+        kind: &str,
+        store: fn(&mut State) -> &mut BTreeMap<Key, T>,
+        changed: fn(&mut T, &T) -> bool,
+    ) -> Result<String>
+    where
+        T: k8s_openapi::Metadata<Ty = ObjectMeta>,
+    {
+        let ns = obj.metadata().namespace.clone().unwrap_or_else(|| "default".into());
         self.check_namespace(&ns)?;
-        d.metadata.namespace = Some(ns.clone());
-        let name = d.metadata.name.clone().unwrap_or_default();
+        obj.metadata_mut().namespace = Some(ns.clone());
+        let name = obj.metadata().name.clone().unwrap_or_default();
         let key = (ns, name.clone());
         let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
-        let verb = if let Some(old) = st.deployments.get(&key) {
-            if old.spec == d.spec {
-                "unchanged"
-            } else {
-                d.metadata.uid = old.metadata.uid.clone();
-                d.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
-                d.status = old.status.clone();
+        let map = store(&mut st);
+        let verb = match map.get(&key) {
+            Some(old) if !changed(&mut obj, old) => "unchanged",
+            Some(old) => {
+                obj.metadata_mut().uid = old.metadata().uid.clone();
+                obj.metadata_mut().creation_timestamp = old.metadata().creation_timestamp.clone();
                 "configured"
             }
-        } else {
-            let (uid, rv) = self.next_uid();
-            d.metadata.uid = Some(uid);
-            d.metadata.resource_version = Some(rv);
-            d.metadata.creation_timestamp = Some(now());
-            "created"
+            None => {
+                let (uid, rv) = self.next_uid();
+                let m = obj.metadata_mut();
+                m.uid = Some(uid);
+                m.resource_version = Some(rv);
+                m.creation_timestamp = Some(now());
+                "created"
+            }
         };
         if verb != "unchanged" {
-            st.deployments.insert(key, d);
+            map.insert(key, obj);
         }
         drop(st);
         self.bump();
-        Ok(format!("deployment.apps/{name} {verb}"))
+        Ok(format!("{kind}/{name} {verb}"))
     }
 
     pub fn replicasets(&self) -> Vec<ReplicaSet> {

@@ -92,6 +92,64 @@ fn match_labels(s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelecto
     LabelSelector::from_k8s(s).map(|s| s.to_string()).unwrap_or_default()
 }
 
+/// How `get` shows one kind of workload (Deployments, ReplicaSets).
+struct WorkloadView<T> {
+    /// `deployment.apps`: the prefix of `-o name`.
+    kind: &'static str,
+    /// The columns between NAME and AGE.
+    headers: [&'static str; 3],
+    meta: fn(&T) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    columns: fn(&T) -> [String; 3],
+    /// CONTAINERS, IMAGES, SELECTOR for `-o wide`.
+    wide: fn(&T) -> [String; 3],
+}
+
+fn workload_get<T: Serialize>(
+    items: &[T],
+    v: &WorkloadView<T>,
+    out: &str,
+    with_ns: bool,
+    wide: bool,
+) -> Result<String> {
+    match out {
+        "yaml" | "json" => serialize_all(items, out),
+        "name" => Ok(items
+            .iter()
+            .map(|d| format!("{}/{}\n", v.kind, (v.meta)(d).name.clone().unwrap_or_default()))
+            .collect()),
+        _ => {
+            let mut h = vec![];
+            if with_ns {
+                h.push("NAMESPACE");
+            }
+            h.push("NAME");
+            h.extend(v.headers);
+            h.push("AGE");
+            if wide {
+                h.extend(["CONTAINERS", "IMAGES", "SELECTOR"]);
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|d| {
+                    let meta = (v.meta)(d);
+                    let mut r = vec![];
+                    if with_ns {
+                        r.push(meta.namespace.clone().unwrap_or_default());
+                    }
+                    r.push(meta.name.clone().unwrap_or_default());
+                    r.extend((v.columns)(d));
+                    r.push(age(meta.creation_timestamp.as_ref()));
+                    if wide {
+                        r.extend((v.wide)(d));
+                    }
+                    r
+                })
+                .collect();
+            Ok(table(&h, &rows))
+        }
+    }
+}
+
 /// Render `get` once.
 pub fn get(cluster: &Cluster, req: &Request) -> Result<String> {
     let Request::Get {
@@ -234,47 +292,26 @@ pub fn get(cluster: &Cluster, req: &Request) -> Result<String> {
             if items.is_empty() {
                 return not_found("deployments.apps");
             }
-            match out {
-                "yaml" | "json" => serialize_all(&items, out),
-                "name" => Ok(items
-                    .iter()
-                    .map(|d| format!("deployment.apps/{}\n", d.metadata.name.clone().unwrap_or_default()))
-                    .collect()),
-                _ => {
-                    let mut h = vec![];
-                    if with_ns {
-                        h.push("NAMESPACE");
-                    }
-                    h.extend(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
-                    if wide {
-                        h.extend(["CONTAINERS", "IMAGES", "SELECTOR"]);
-                    }
-                    let rows = items
-                        .iter()
-                        .map(|d| {
-                            let st = d.status.clone().unwrap_or_default();
-                            let spec = d.spec.clone().unwrap_or_default();
-                            let mut r = vec![];
-                            if with_ns {
-                                r.push(d.metadata.namespace.clone().unwrap_or_default());
-                            }
-                            r.extend([
-                                d.metadata.name.clone().unwrap_or_default(),
-                                format!("{}/{}", st.ready_replicas.unwrap_or(0), spec.replicas.unwrap_or(1)),
-                                st.updated_replicas.unwrap_or(0).to_string(),
-                                st.available_replicas.unwrap_or(0).to_string(),
-                                age(d.metadata.creation_timestamp.as_ref()),
-                            ]);
-                            if wide {
-                                let (c, i) = images(Some(&spec.template));
-                                r.extend([c, i, match_labels(&spec.selector)]);
-                            }
-                            r
-                        })
-                        .collect::<Vec<_>>();
-                    Ok(table(&h, &rows))
-                }
-            }
+            let view = WorkloadView {
+                kind: "deployment.apps",
+                headers: ["READY", "UP-TO-DATE", "AVAILABLE"],
+                meta: |d: &Deployment| &d.metadata,
+                columns: |d: &Deployment| {
+                    let st = d.status.clone().unwrap_or_default();
+                    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                    [
+                        format!("{}/{want}", st.ready_replicas.unwrap_or(0)),
+                        st.updated_replicas.unwrap_or(0).to_string(),
+                        st.available_replicas.unwrap_or(0).to_string(),
+                    ]
+                },
+                wide: |d: &Deployment| {
+                    let spec = d.spec.clone().unwrap_or_default();
+                    let (c, i) = images(Some(&spec.template));
+                    [c, i, match_labels(&spec.selector)]
+                },
+            };
+            workload_get(&items, &view, out, with_ns, wide)
         }
         "replicasets" => {
             let items: Vec<ReplicaSet> = cluster
@@ -285,47 +322,25 @@ pub fn get(cluster: &Cluster, req: &Request) -> Result<String> {
             if items.is_empty() {
                 return not_found("replicasets.apps");
             }
-            match out {
-                "yaml" | "json" => serialize_all(&items, out),
-                "name" => Ok(items
-                    .iter()
-                    .map(|d| format!("replicaset.apps/{}\n", d.metadata.name.clone().unwrap_or_default()))
-                    .collect()),
-                _ => {
-                    let mut h = vec![];
-                    if with_ns {
-                        h.push("NAMESPACE");
-                    }
-                    h.extend(["NAME", "DESIRED", "CURRENT", "READY", "AGE"]);
-                    if wide {
-                        h.extend(["CONTAINERS", "IMAGES", "SELECTOR"]);
-                    }
-                    let rows = items
-                        .iter()
-                        .map(|d| {
-                            let st = d.status.clone().unwrap_or_default();
-                            let spec = d.spec.clone().unwrap_or_default();
-                            let mut r = vec![];
-                            if with_ns {
-                                r.push(d.metadata.namespace.clone().unwrap_or_default());
-                            }
-                            r.extend([
-                                d.metadata.name.clone().unwrap_or_default(),
-                                spec.replicas.unwrap_or(1).to_string(),
-                                st.replicas.to_string(),
-                                st.ready_replicas.unwrap_or(0).to_string(),
-                                age(d.metadata.creation_timestamp.as_ref()),
-                            ]);
-                            if wide {
-                                let (c, i) = images(spec.template.as_ref());
-                                r.extend([c, i, match_labels(&spec.selector)]);
-                            }
-                            r
-                        })
-                        .collect::<Vec<_>>();
-                    Ok(table(&h, &rows))
-                }
-            }
+            let view = WorkloadView {
+                kind: "replicaset.apps",
+                headers: ["DESIRED", "CURRENT", "READY"],
+                meta: |r: &ReplicaSet| &r.metadata,
+                columns: |r: &ReplicaSet| {
+                    let st = r.status.clone().unwrap_or_default();
+                    [
+                        r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).to_string(),
+                        st.replicas.to_string(),
+                        st.ready_replicas.unwrap_or(0).to_string(),
+                    ]
+                },
+                wide: |r: &ReplicaSet| {
+                    let spec = r.spec.clone().unwrap_or_default();
+                    let (c, i) = images(spec.template.as_ref());
+                    [c, i, match_labels(&spec.selector)]
+                },
+            };
+            workload_get(&items, &view, out, with_ns, wide)
         }
         "namespaces" => {
             let items: Vec<Namespace> = cluster

@@ -15,4 +15,4 @@ for target in scenario manifests; do
         cp "$f" "$here/corpus/$target/seed-$name"
     done
 done
-echo "seeded $(ls "$here/corpus/scenario" | wc -l) files per target into $here/corpus/"
+echo "seeded $(ls "$here/corpus/scenario" | grep -c "^seed-") files per target into $here/corpus/"

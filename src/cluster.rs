@@ -933,11 +933,9 @@ impl Cluster {
         self.delete_pod_with(key, None).await
     }
 
-    /// Take a node down, as when it dies: it becomes NotReady and unschedulable, and its pods'
-    /// containers are killed at once (no grace period). Pods of ReplicaSets and Deployments are
-    /// then recreated on the remaining nodes by their controllers; bare pods are gone for good.
-    /// Returns the pods that were on the node.
-    pub async fn fail_node(&self, name: &str) -> Result<Vec<Pod>> {
+    /// The node is NotReady: unschedulable and tainted `node.kubernetes.io/unreachable`, as the
+    /// node lifecycle controller marks a node that stopped answering.
+    fn mark_unreachable(&self, name: &str) -> Result<()> {
         let Some(n) = self.node(name) else {
             bail!("Error from server (NotFound): nodes \"{name}\" not found");
         };
@@ -957,6 +955,15 @@ impl Cluster {
         if let Ok(mut f) = self.failed_nodes.lock() {
             f.insert(name.to_string());
         }
+        Ok(())
+    }
+
+    /// Take a node down, as when it dies: it becomes NotReady and unschedulable, and its pods'
+    /// containers are killed at once (no grace period). Pods of ReplicaSets and Deployments are
+    /// then recreated on the remaining nodes by their controllers; bare pods are gone for good.
+    /// Returns the pods that were on the node.
+    pub async fn fail_node(&self, name: &str) -> Result<Vec<Pod>> {
+        self.mark_unreachable(name)?;
         let victims: Vec<Pod> = self
             .pods()
             .into_iter()
@@ -975,26 +982,11 @@ impl Cluster {
     /// `timeScale`) they are evicted; Deployments and ReplicaSets replace them on healthy nodes,
     /// with new IPs. Pods are mortal.
     pub async fn node_down(self: &Arc<Self>, name: &str) -> Result<String> {
-        let Some(n) = self.node(name) else {
+        if self.node(name).is_none() {
             bail!("Error from server (NotFound): nodes \"{name}\" not found");
-        };
+        }
         self.dataplane.set_uplink(name, false).await?;
-        let mut node = n.node.clone();
-        let spec = node.spec.get_or_insert_with(Default::default);
-        spec.unschedulable = Some(true);
-        spec.taints
-            .get_or_insert_with(Vec::new)
-            .push(k8s_openapi::api::core::v1::Taint {
-                key: "node.kubernetes.io/unreachable".into(),
-                effect: "NoSchedule".into(),
-                ..Default::default()
-            });
-        if let Ok(mut s) = self.scheduler.lock() {
-            s.set_node(node);
-        }
-        if let Ok(mut f) = self.failed_nodes.lock() {
-            f.insert(name.to_string());
-        }
+        self.mark_unreachable(name)?;
         self.node_event(
             name,
             "Normal",

@@ -206,13 +206,17 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
             let pods = c.pods();
             !pods.is_empty()
                 && pods.iter().all(|p| {
+                    // Ready (its servers listen), or stuck in a state waiting will not change.
                     let r = printers::pod_status_reason(p);
-                    !matches!(r.as_str(), "Pending" | "ContainerCreating")
+                    let ready = p
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                    ready || !matches!(r.as_str(), "Pending" | "ContainerCreating" | "Running")
                 })
         })
         .await;
-    // Let servers bind their ports.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut report = Report {
         scenario: scenario.name.clone(),
         file: scenario.source.display().to_string(),

@@ -205,7 +205,7 @@ async fn plain_manifest(cluster: &Arc<Cluster>, expected: usize) -> Result<Repor
             pods.len() >= expected
                 && pods.iter().all(|p| {
                     let phase = phase(p);
-                    phase == "Running" || phase == "Succeeded" || phase == "Failed" || stuck(p)
+                    (phase == "Running" && pod_ready(p)) || phase == "Succeeded" || phase == "Failed" || stuck(p)
                 })
         })
         .await;
@@ -273,6 +273,14 @@ pub fn sandbox_info(cluster: &Cluster, key: &Key) -> Option<printers::SandboxInf
             })
         })
         .flatten()
+}
+
+/// The pod's Ready condition, as `kubectl wait --for=condition=Ready` sees it.
+fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 fn phase(p: &Pod) -> String {
@@ -430,7 +438,12 @@ async fn run_step(cluster: &Arc<Cluster>, step: &Step) -> Outcome {
             let ok = cluster
                 .wait_for(*timeout, |c| {
                     let sel = select(c, pods);
-                    !sel.is_empty() && sel.iter().all(|p| &phase(p) == want)
+                    // "Running" also waits for Ready (1/1 in kubectl's READY column): a built-in
+                    // server is Ready once it listens, so the next step can talk to it.
+                    !sel.is_empty()
+                        && sel
+                            .iter()
+                            .all(|p| &phase(p) == want && (want != "Running" || pod_ready(p)))
                 })
                 .await;
             if ok {

@@ -429,12 +429,22 @@ async fn supervise(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiver<bo
                     Ok(s) => s,
                     Err(_) => return false,
                 };
+                // A built-in server is Ready once it listens on its first declared port (as a
+                // TCP readiness probe would say); anything else is Ready once it runs.
+                let probe_port = match (&kind, spec.command.is_some()) {
+                    (ImageKind::Toolbox, _) | (_, true) => None,
+                    _ => spec
+                        .ports
+                        .as_ref()
+                        .and_then(|p| p.first())
+                        .map(|p| p.container_port as u16),
+                };
                 shared.update(idx, |r| {
                     r.previous_log = r.log.take();
                     r.log = Some(log);
                     r.pid = Some(pid);
                     r.started_once = true;
-                    r.ready = !init;
+                    r.ready = !init && probe_port.is_none();
                     r.state = ContainerState {
                         running: Some(ContainerStateRunning {
                             started_at: Some(started.clone()),
@@ -442,6 +452,27 @@ async fn supervise(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiver<bo
                         ..Default::default()
                     };
                 });
+                if let Some(port) = probe_port.filter(|_| !init) {
+                    let sh = shared.clone();
+                    tokio::spawn(async move {
+                        // Poll until it listens, or until this run of the container is over.
+                        loop {
+                            let current = sh.containers.lock().map(|r| r[idx].pid == Some(pid)).unwrap_or(false);
+                            if !current {
+                                return;
+                            }
+                            if listens(pid, port) {
+                                sh.update(idx, |r| {
+                                    if r.pid == Some(pid) {
+                                        r.ready = true;
+                                    }
+                                });
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    });
+                }
                 let (exit, was_stopped) =
                     process::wait_or_stop(proc.wait(), &sig, stopped(&mut stop.clone()), scaled(grace)).await;
                 let code = exit.as_ref().map(|e| e.code()).unwrap_or(137);

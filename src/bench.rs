@@ -42,6 +42,21 @@ pub(crate) fn node(name: &str, pods: usize) -> Node {
     }
 }
 
+/// A benchmark cluster: `nodes` kind-addressed workers with room for `per_node` pods each.
+pub(crate) fn options(name: &str, nodes: usize, per_node: usize) -> ClusterOptions {
+    ClusterOptions {
+        name: name.into(),
+        rundir_name: format!("{name}-{}", std::process::id()),
+        network: network(),
+        nodes: (1..=nodes).map(|i| node(&format!("worker-{i}"), per_node)).collect(),
+        scheduler: Default::default(),
+        time_scale: 1.0,
+        model: false,
+        explain: None,
+        registry: Default::default(),
+    }
+}
+
 pub(crate) fn sleeper(i: usize) -> Pod {
     Pod {
         metadata: ObjectMeta {
@@ -75,21 +90,7 @@ pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
 
     // 1. podlab end to end: nodes, scheduling, sandboxes, network, containers, all Running.
     let t0 = Instant::now();
-    let cluster = Cluster::up(
-        ClusterOptions {
-            name: "bench".into(),
-            rundir_name: format!("bench-{}", std::process::id()),
-            network: network(),
-            nodes: (1..=nodes).map(|i| node(&format!("worker-{i}"), per_node)).collect(),
-            scheduler: Default::default(),
-            time_scale: 1.0,
-            model: false,
-            explain: None,
-            registry: Default::default(),
-        },
-        &|_| {},
-    )
-    .await?;
+    let cluster = Cluster::up(options("bench", nodes, per_node), &|_| {}).await?;
     for i in 0..pods {
         cluster.apply_pod(sleeper(i))?;
     }

@@ -352,32 +352,58 @@ impl Cluster {
 
     fn event(&self, pod: &Pod, type_: &str, reason: &str, message: String, source: &str) {
         let (ns, name) = key_of(pod);
+        let object = ObjectReference {
+            kind: Some("Pod".into()),
+            name: Some(name),
+            namespace: Some(ns),
+            uid: pod.metadata.uid.clone(),
+            ..Default::default()
+        };
+        self.record(object, type_, reason, message, source, None);
+    }
+
+    /// Record an event about a node (e.g. a route the node agent restored).
+    pub fn node_event(&self, node: &str, type_: &str, reason: &str, message: String) {
+        let object = ObjectReference {
+            kind: Some("Node".into()),
+            name: Some(node.into()),
+            ..Default::default()
+        };
+        self.record(object, type_, reason, message, "podlab-node-agent", Some(node));
+    }
+
+    /// Store an event; a repeat of the same reason and message for the same object is folded
+    /// into the earlier one with a count, as the API server does.
+    fn record(
+        &self,
+        object: ObjectReference,
+        type_: &str,
+        reason: &str,
+        message: String,
+        source: &str,
+        host: Option<&str>,
+    ) {
         let t = now();
         if let Ok(mut st) = self.state.lock() {
-            // Repeated events are folded into one with a count, as the API server does.
-            if let Some(e) = st.events.iter_mut().rev().find(|e| {
-                e.involved_object.name.as_deref() == Some(&name)
-                    && e.involved_object.namespace.as_deref() == Some(&ns)
+            let same = |e: &Event| {
+                e.involved_object.kind == object.kind
+                    && e.involved_object.name == object.name
+                    && e.involved_object.namespace == object.namespace
                     && e.reason.as_deref() == Some(reason)
-                    && e.message.as_deref() == Some(&message)
-            }) {
+                    && e.message.as_deref() == Some(message.as_str())
+            };
+            if let Some(e) = st.events.iter_mut().rev().find(|e| same(e)) {
                 e.count = Some(e.count.unwrap_or(1) + 1);
                 e.last_timestamp = Some(t);
             } else {
                 let n = st.events.len();
                 st.events.push(Event {
                     metadata: ObjectMeta {
-                        name: Some(format!("{name}.{n:x}")),
-                        namespace: Some(ns.clone()),
+                        name: Some(format!("{}.{n:x}", object.name.clone().unwrap_or_default())),
+                        namespace: Some(object.namespace.clone().unwrap_or_else(|| "default".into())),
                         ..Default::default()
                     },
-                    involved_object: ObjectReference {
-                        kind: Some("Pod".into()),
-                        name: Some(name),
-                        namespace: Some(ns),
-                        uid: pod.metadata.uid.clone(),
-                        ..Default::default()
-                    },
+                    involved_object: object,
                     type_: Some(type_.into()),
                     reason: Some(reason.into()),
                     message: Some(message),
@@ -386,43 +412,11 @@ impl Cluster {
                     last_timestamp: Some(t),
                     source: Some(k8s_openapi::api::core::v1::EventSource {
                         component: Some(source.into()),
-                        host: None,
+                        host: host.map(Into::into),
                     }),
                     ..Default::default()
                 });
             }
-        }
-        self.bump();
-    }
-
-    /// Record an event about a node (e.g. a route the node agent restored).
-    pub fn node_event(&self, node: &str, type_: &str, reason: &str, message: String) {
-        let t = now();
-        if let Ok(mut st) = self.state.lock() {
-            let n = st.events.len();
-            st.events.push(Event {
-                metadata: ObjectMeta {
-                    name: Some(format!("{node}.{n:x}")),
-                    namespace: Some("default".into()),
-                    ..Default::default()
-                },
-                involved_object: ObjectReference {
-                    kind: Some("Node".into()),
-                    name: Some(node.into()),
-                    ..Default::default()
-                },
-                type_: Some(type_.into()),
-                reason: Some(reason.into()),
-                message: Some(message),
-                count: Some(1),
-                first_timestamp: Some(t.clone()),
-                last_timestamp: Some(t),
-                source: Some(k8s_openapi::api::core::v1::EventSource {
-                    component: Some("podlab-node-agent".into()),
-                    host: Some(node.into()),
-                }),
-                ..Default::default()
-            });
         }
         self.bump();
     }

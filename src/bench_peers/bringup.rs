@@ -5,8 +5,8 @@
 
 use super::mininet::MininetFigures;
 use super::{Row, ms, rss_kib, wait_links_at_most};
-use crate::bench::{network, node, reachability, sandboxes, sleeper};
-use crate::cluster::{Cluster, ClusterOptions};
+use crate::bench::{network, reachability, sandboxes, sleeper};
+use crate::cluster::Cluster;
 use anyhow::{Result, bail};
 use podlab_netplugin::Netns;
 use podlab_node_agent::Spawner;
@@ -36,21 +36,7 @@ pub fn podlab(nodes: usize, pods: usize) -> Result<PodlabBringup> {
         rt.block_on(async move {
             let per_node = pods.div_ceil(nodes) + 1;
             let t0 = Instant::now();
-            let cluster = Cluster::up(
-                ClusterOptions {
-                    name: "bench-peers".into(),
-                    rundir_name: format!("bench-peers-{}", std::process::id()),
-                    network: network(),
-                    nodes: (1..=nodes).map(|i| node(&format!("worker-{i}"), per_node)).collect(),
-                    scheduler: Default::default(),
-                    time_scale: 1.0,
-                    model: false,
-                    explain: None,
-                    registry: Default::default(),
-                },
-                &|_| {},
-            )
-            .await?;
+            let cluster = Cluster::up(crate::bench::options("bench-peers", nodes, per_node), &|_| {}).await?;
             let rss0 = rss_kib();
             for i in 0..pods {
                 cluster.apply_pod(sleeper(i))?;

@@ -72,16 +72,28 @@ pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration
     }
     println!(" ✓ Cluster \"{name}\" ready in {} ms", started.elapsed().as_millis());
     println!("{READY}");
-    let detached = Arc::new(tokio::sync::Notify::new());
+    let (detach_tx, mut detach_rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let me = cluster.clone();
-    tokio::spawn(accept_loop(listener, cluster, detached.clone(), stop_tx));
+    tokio::spawn(accept_loop(listener, cluster, detach_tx, stop_tx));
     // This future runs on the process's main thread (the one `up` forked): the parent-death
-    // signal belongs to that thread, so it is cleared here once `up` lets go.
+    // signal belongs to that thread, so it is cleared here once `up` lets go. `up` gets its
+    // answer to `Detach` only after that (it may exit the moment it has it).
     tokio::select! {
-        _ = detached.notified() => detach(),
+        ack = detach_rx.recv() => {
+            detach();
+            if let Some(ack) = ack {
+                let _ = ack.send(());
+            }
+        }
         _ = tokio::time::sleep(Duration::from_secs(30)) => detach(),
     }
+    // Later `Detach` requests (none are expected) are answered at once.
+    tokio::spawn(async move {
+        while let Some(ack) = detach_rx.recv().await {
+            let _ = ack.send(());
+        }
+    });
     tokio::select! {
         _ = stop_rx.changed() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -115,7 +127,7 @@ async fn term() {
 async fn accept_loop(
     listener: UnixListener,
     cluster: Arc<Cluster>,
-    detached: Arc<tokio::sync::Notify>,
+    detached: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
     stop: tokio::sync::watch::Sender<bool>,
 ) {
     let stop = Arc::new(stop);
@@ -146,7 +158,7 @@ async fn connection(
     stream: UnixStream,
     cluster: Arc<Cluster>,
     stop: &tokio::sync::watch::Sender<bool>,
-    detached: &tokio::sync::Notify,
+    detached: &tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
 ) {
     let (r, w) = stream.into_split();
     let mut conn = Conn { w };
@@ -166,7 +178,10 @@ async fn connection(
         }
     };
     if matches!(req, Request::Detach) {
-        detached.notify_one();
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if detached.send(ack).await.is_ok() {
+            let _ = done.await;
+        }
     }
     let code = handle(&cluster, req, &mut conn, stop).await;
     conn.send(Reply::Done { code }).await;

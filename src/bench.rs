@@ -80,6 +80,12 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Untimed: waits (up to 60 s) until the kernel has freed the namespaces of earlier runs.
+pub(crate) async fn settle(rt: &tokio::runtime::Handle) -> Result<()> {
+    podlab_netplugin::bare::wait_for_namespace_cleanup(rt, Duration::from_secs(60)).await?;
+    Ok(())
+}
+
 /// Bring up `pods` pods on `nodes` nodes the podlab way and the bare way; print the comparison.
 pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
     if nodes == 0 || pods == 0 {
@@ -89,6 +95,9 @@ pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
     println!("podlab bench bringup: {pods} pods (one container each) on {nodes} nodes, kernel dataplane\n");
 
     // 1. podlab end to end: nodes, scheduling, sandboxes, network, containers, all Running.
+    //    Each measurement starts once the kernel has freed the namespaces of earlier ones.
+    let rt = tokio::runtime::Handle::current();
+    settle(&rt).await?;
     let t0 = Instant::now();
     let cluster = Cluster::up(options("bench", nodes, per_node), &|_| {}).await?;
     for i in 0..pods {
@@ -96,10 +105,8 @@ pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
     }
     let all_running = cluster
         .wait_for(Duration::from_secs(120), |c| {
-            let p = c.pods();
-            p.len() == pods
-                && p.iter()
-                    .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            let (all, n) = c.all_pods(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+            all && n == pods
         })
         .await;
     let podlab_total = t0.elapsed();
@@ -116,7 +123,7 @@ pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
     // 2. The floor: the same namespaces, veths, addresses and routes by a bare rtnetlink loop,
     //    plus one process started in each pod namespace.
     let spawner = Spawner::new();
-    let rt = tokio::runtime::Handle::current();
+    settle(&rt).await?;
     let t2 = Instant::now();
     let (node_sb, pod_sb) = sandboxes(&spawner, nodes, pods, "bare").await?;
     let node_ns: Vec<Netns> = node_sb
@@ -150,6 +157,7 @@ pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
     drop(node_sb);
 
     // 3. Pod network setup alone, podlab's netplugin vs the bare loop, on fresh namespaces.
+    settle(&rt).await?;
     let (node_sb, pod_sb) = sandboxes(&spawner, nodes, pods, "net").await?;
     let dp = Arc::new(Dataplane::kernel(
         ClusterNetwork {
@@ -246,25 +254,37 @@ pub(crate) async fn reachability(cluster: &Arc<Cluster>) -> String {
         .filter_map(|p| {
             cluster
                 .with_entry(&crate::cluster::key_of(p), |e| {
-                    Some((e.sandbox.clone()?, e.net.as_ref()?.ip))
+                    Some((
+                        e.sandbox.clone()?,
+                        e.net.as_ref()?.ip,
+                        p.metadata.name.clone().unwrap_or_default(),
+                    ))
                 })
                 .flatten()
         })
         .collect();
     let total = ends.len().saturating_sub(1);
-    let ok = tokio::task::spawn_blocking(move || {
-        let Some((first, first_ip)) = ends.first().cloned() else {
-            return 0;
+    let missed = tokio::task::spawn_blocking(move || {
+        let Some((first, first_ip, _)) = ends.first().cloned() else {
+            return Vec::new();
         };
         ends[1..]
             .iter()
-            .filter(|(sb, ip)| {
+            .filter(|(sb, ip, _)| {
                 let r = crate::probe::probe_listener(first.netns(), sb.netns(), *ip, Duration::from_secs(2));
-                r.ok && r.seen_source == Some(first_ip)
+                !(r.ok && r.seen_source == Some(first_ip))
             })
-            .count()
+            .map(|(_, ip, name)| format!("{name} {ip}"))
+            .collect::<Vec<_>>()
     })
     .await
-    .unwrap_or(0);
-    format!("{ok}/{total}")
+    .unwrap_or_default();
+    let ok = total.saturating_sub(missed.len());
+    if missed.is_empty() {
+        format!("{ok}/{total}")
+    } else {
+        let shown: Vec<_> = missed.iter().take(4).cloned().collect();
+        let more = if missed.len() > 4 { ", ..." } else { "" };
+        format!("{ok}/{total} (not reached: {}{more})", shown.join(", "))
+    }
 }

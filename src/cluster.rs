@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podlab_netplugin::{ClusterNetwork, Dataplane, NodeAddressing, PodNetwork, PodRef};
 use podlab_node_agent::{AgentConfig, PodContext, PodHandle, Sandbox, SandboxKind, Spawner, now};
 use podlab_scheduler::Scheduler;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -41,7 +41,12 @@ struct State {
     replicasets: BTreeMap<Key, ReplicaSet>,
     deployments: BTreeMap<Key, Deployment>,
     events: Vec<Event>,
+    /// Where the event with this (kind, namespace, name, reason, message) is in `events`, so a
+    /// repeat is folded into it (count + 1, as Kubernetes does) without scanning them all.
+    event_index: HashMap<EventKey, usize>,
 }
+
+type EventKey = (Option<String>, Option<String>, Option<String>, String, String);
 
 /// Options for bringing a cluster up.
 pub struct ClusterOptions {
@@ -209,10 +214,8 @@ impl Cluster {
                 // podlab's namespaces are held by pause processes, not named; this is the
                 // by-hand equivalent.
                 say(format!("ip netns add {}", addr.name));
-                let sp = spawner.clone();
-                let host = addr.name.clone();
-                let sb = tokio::task::spawn_blocking(move || Sandbox::create(&sp, SandboxKind::Node, &host))
-                    .await?
+                let sb = Sandbox::create_async(&spawner, SandboxKind::Node, &addr.name)
+                    .await
                     .with_context(|| format!("creating the namespaces of node {}", addr.name))?;
                 Some(Arc::new(sb))
             };
@@ -336,6 +339,37 @@ impl Cluster {
             .unwrap_or_default()
     }
 
+    /// Whether every pod satisfies `pred` (asked of every pod, no short cut), and how many pods
+    /// there are, read in place: waiting
+    /// for a thousand pods must not copy a thousand pods at every change (and hold the store's
+    /// lock while doing so).
+    pub fn all_pods(&self, mut pred: impl FnMut(&Pod) -> bool) -> (bool, usize) {
+        self.state
+            .lock()
+            .map(|s| {
+                let mut all = true;
+                for e in s.pods.values() {
+                    all &= pred(&e.pod);
+                }
+                (all, s.pods.len())
+            })
+            .unwrap_or((false, 0))
+    }
+
+    /// Copies of the pods that satisfy `pred` (the rest are not copied).
+    pub fn pods_where(&self, mut pred: impl FnMut(&Pod) -> bool) -> Vec<Pod> {
+        self.state
+            .lock()
+            .map(|s| {
+                s.pods
+                    .values()
+                    .filter(|e| pred(&e.pod))
+                    .map(|e| e.pod.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn pod(&self, key: &Key) -> Option<Pod> {
         self.state.lock().ok()?.pods.get(key).map(|e| e.pod.clone())
     }
@@ -385,18 +419,20 @@ impl Cluster {
     ) {
         let t = now();
         if let Ok(mut st) = self.state.lock() {
-            let same = |e: &Event| {
-                e.involved_object.kind == object.kind
-                    && e.involved_object.name == object.name
-                    && e.involved_object.namespace == object.namespace
-                    && e.reason.as_deref() == Some(reason)
-                    && e.message.as_deref() == Some(message.as_str())
-            };
-            if let Some(e) = st.events.iter_mut().rev().find(|e| same(e)) {
+            let st = &mut *st;
+            let key: EventKey = (
+                object.kind.clone(),
+                object.namespace.clone(),
+                object.name.clone(),
+                reason.to_string(),
+                message.clone(),
+            );
+            if let Some(e) = st.event_index.get(&key).and_then(|&i| st.events.get_mut(i)) {
                 e.count = Some(e.count.unwrap_or(1) + 1);
                 e.last_timestamp = Some(t);
             } else {
                 let n = st.events.len();
+                st.event_index.insert(key, n);
                 st.events.push(Event {
                     metadata: ObjectMeta {
                         name: Some(format!("{}.{n:x}", object.name.clone().unwrap_or_default())),
@@ -752,14 +788,12 @@ impl Cluster {
                 .map(|n| (None, n))
                 .map_err(|e| e.to_string());
         }
-        let sp = self.spawner.clone();
-        let host = key.1.clone();
+        let host = key.1.as_str();
         if let Some(e) = &self.explain {
             e(&format!("ip netns add {host}"));
         }
-        let sandbox = match tokio::task::spawn_blocking(move || Sandbox::create(&sp, SandboxKind::Pod, &host)).await {
-            Ok(Ok(s)) => Arc::new(s),
-            Ok(Err(e)) => return Err(format!("Failed to create pod sandbox: {e}")),
+        let sandbox = match Sandbox::create_async(&self.spawner, SandboxKind::Pod, host).await {
+            Ok(s) => Arc::new(s),
             Err(e) => return Err(format!("Failed to create pod sandbox: {e}")),
         };
         match self.dataplane.add_pod(node, podref, Some(sandbox.netns())).await {

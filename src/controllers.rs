@@ -249,16 +249,12 @@ async fn reconcile_replicaset(cluster: &Arc<Cluster>, rs: ReplicaSet, counter: &
     let Ok(selector) = LabelSelector::from_k8s(&spec.selector) else {
         return;
     };
-    let pods: Vec<Pod> = cluster
-        .pods()
-        .into_iter()
-        .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
-        .filter(|p| {
-            owned_by(&p.metadata, &uid)
+    let pods: Vec<Pod> = cluster.pods_where(|p| {
+        p.metadata.namespace.as_deref() == Some(ns.as_str())
+            && (owned_by(&p.metadata, &uid)
                 || (p.metadata.owner_references.is_none()
-                    && selector.matches(&p.metadata.labels.clone().unwrap_or_default()))
-        })
-        .collect();
+                    && selector.matches(&p.metadata.labels.clone().unwrap_or_default())))
+    });
     // Adopt matching orphans, as the ReplicaSet controller does (book: a pod relabelled into
     // the selector counts; one relabelled out of it is replaced).
     let alive: Vec<&Pod> = pods
@@ -299,12 +295,11 @@ async fn reconcile_replicaset(cluster: &Arc<Cluster>, rs: ReplicaSet, counter: &
             });
         }
     }
-    let fresh: Vec<Pod> = cluster
-        .pods()
-        .into_iter()
-        .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()) && owned_by(&p.metadata, &uid))
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .collect();
+    let fresh: Vec<Pod> = cluster.pods_where(|p| {
+        p.metadata.namespace.as_deref() == Some(ns.as_str())
+            && owned_by(&p.metadata, &uid)
+            && p.metadata.deletion_timestamp.is_none()
+    });
     let status = ReplicaSetStatus {
         replicas: fresh.len() as i32,
         ready_replicas: Some(fresh.iter().filter(|p| ready(p)).count() as i32),

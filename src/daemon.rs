@@ -54,16 +54,15 @@ pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration
     // Wait for the pods to start, reporting progress as `PROGRESS running total`.
     let deadline = Instant::now() + wait;
     loop {
-        let pods = cluster.pods();
-        let running = pods
-            .iter()
-            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-            .count();
-        println!("PROGRESS {running} {}", pods.len());
-        let settled = pods.iter().all(|p| {
+        let mut running = 0;
+        let (settled, total) = cluster.all_pods(|p| {
+            if p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+                running += 1;
+            }
             let r = crate::printers::pod_status_reason(p);
             !matches!(r.as_str(), "Pending" | "ContainerCreating")
         });
+        println!("PROGRESS {running} {total}");
         if (settled && Instant::now() > started + Duration::from_millis(300)) || Instant::now() > deadline {
             break;
         }

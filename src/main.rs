@@ -937,5 +937,6 @@ fn enter_private_netns() -> Result<()> {
         return Err(std::io::Error::last_os_error())
             .context("creating podlab's private network namespace (unshare CLONE_NEWNET)");
     }
+    podlab_netplugin::ns::ipv4_only_here();
     Ok(())
 }

@@ -201,12 +201,11 @@ async fn plain_manifest(cluster: &Arc<Cluster>, expected: usize) -> Result<Repor
     ));
     cluster
         .wait_for(timeout, |c| {
-            let pods = c.pods();
-            pods.len() >= expected
-                && pods.iter().all(|p| {
-                    let phase = phase(p);
-                    (phase == "Running" && pod_ready(p)) || phase == "Succeeded" || phase == "Failed" || stuck(p)
-                })
+            let (all, n) = c.all_pods(|p| {
+                let phase = phase(p);
+                (phase == "Running" && pod_ready(p)) || phase == "Succeeded" || phase == "Failed" || stuck(p)
+            });
+            all && n >= expected
         })
         .await;
     let mut report = Report::default();

@@ -32,7 +32,7 @@ fn kill_9_of_podlab_leaves_nothing_behind() {
         }
         assert!(!line.contains("✗"), "{seen}");
     }
-    let kids = children_of(pid);
+    let kids = descendants_of(pid);
     assert!(
         kids.len() >= 5,
         "expected node and pod pause processes and containers, got {kids:?}\n{seen}"
@@ -94,7 +94,7 @@ fn ctrl_c_tears_the_cluster_down() {
             break;
         }
     }
-    let kids = children_of(pid);
+    let kids = descendants_of(pid);
     // SAFETY: signalling the child we started, by pid.
     unsafe { libc::kill(pid as i32, libc::SIGINT) };
     let rest: Vec<String> = lines.map_while(Result::ok).collect();

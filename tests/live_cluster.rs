@@ -218,7 +218,7 @@ fn learner_workflow_up_get_describe_exec_logs_port_forward_scale_down() {
         .trim()
         .parse()
         .unwrap();
-    let kids = children_of(pid);
+    let kids = descendants_of(pid);
     drop(c);
     assert!(eventually(5, || !std::path::Path::new(&format!("/run/podlab/{name}")).exists()));
     assert!(
@@ -249,7 +249,7 @@ fn killed_daemon_is_detected_and_cleaned_by_the_next_command() {
         .trim()
         .parse()
         .unwrap();
-    let kids = children_of(pid as u32);
+    let kids = descendants_of(pid as u32);
     // SAFETY: killing the daemon this test started, by pid.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     assert!(

@@ -175,7 +175,10 @@ async fn bare_pod(
         .await
         .map_err(|e| NetError::io("open a netlink socket in a pod", e))?;
     rt.spawn(conn);
-    let eth0 = nl::link_index(&ph, POD_IFACE, "a pod").await?;
+    let eth0 = nl::FRESH_PEER_INDEX;
+    nl::ipv4_only_link(&ph, eth0)
+        .await
+        .map_err(nl_err("turn IPv6 off on pod eth0".into()))?;
     nl::set_up(&ph, eth0)
         .await
         .map_err(nl_err("bring up pod eth0".into()))?;
@@ -190,4 +193,44 @@ async fn bare_pod(
         .await
         .map_err(nl_err("add pod default route".into()))?;
     Ok(())
+}
+
+/// Waits until the kernel has finished freeing every network namespace dropped before this
+/// call (up to `limit`), so a measurement does not pay for an earlier one's teardown: the
+/// kernel frees namespaces in a background worker, seconds after the last process left a
+/// thousand of them, holding the locks that making new ones needs.
+///
+/// How: a throw-away namespace whose veth peer sits in the calling thread's namespace is
+/// dropped last; namespaces are freed in order, so once that veth is gone, all earlier ones
+/// are. Returns how long it waited.
+pub async fn wait_for_namespace_cleanup(rt: &tokio::runtime::Handle, limit: Duration) -> Result<Duration, NetError> {
+    let start = Instant::now();
+    let probe = std::thread::spawn(|| -> std::io::Result<Netns> {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+        Netns::current()
+    })
+    .join()
+    .map_err(|_| NetError::io("make a probe namespace", std::io::Error::other("thread panicked")))?
+    .map_err(|e| NetError::io("make a probe namespace", e))?;
+    let (conn, here) = ns::netlink_here(rt).map_err(|e| NetError::io("open a netlink socket", e))?;
+    rt.spawn(conn);
+    let name = format!("plcln{:x}", std::process::id() & 0xfff_ffff);
+    here.link()
+        .add(nl::veth_into(&name, None, "probe0", probe.as_raw_fd()))
+        .execute()
+        .await
+        .map_err(nl_err(format!("create probe veth {name}")))?;
+    drop(probe);
+    while nl::link_by_name(&here, &name)
+        .await
+        .map_err(nl_err(format!("look for probe veth {name}")))?
+        .is_some()
+    {
+        if start.elapsed() > limit {
+            let _ = nl::delete_link_by_name(&here, &name).await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(start.elapsed())
 }

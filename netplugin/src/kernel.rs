@@ -351,6 +351,15 @@ impl KernelDataplane {
                         *created = true;
                         return Ok(());
                     }
+                    Err(e) if errno(&e) == Some(libc::EBUSY) => {
+                        return Err(NetError::netlink(
+                            format!(
+                                "create veth {veth} for pod {pod}: the pod namespace already has a link with index {}",
+                                nl::FRESH_PEER_INDEX
+                            ),
+                            e,
+                        ));
+                    }
                     Err(e) if errno(&e) == Some(libc::EEXIST) => {
                         // Whose name is taken: a foreign link in the node, or eth0 in the pod?
                         let host_taken = nl::link_by_name(h, &veth).await.ok().flatten().is_some();
@@ -390,10 +399,16 @@ impl KernelDataplane {
         self.explain.emit(|| format!("ip -n {pns} link set lo up"));
         self.explain.emit(|| format!("ip -n {pns} route add default via {gw}"));
         let work = async {
-            let place = format!("pod {pod}");
-            let eth0 = nl::link_index(&ph, POD_IFACE, &place).await?;
+            // The peer was made with a known index: no lookup (which would also make the
+            // kernel settle the new link's state on the spot, another RCU wait under rtnl).
+            let eth0 = nl::FRESH_PEER_INDEX;
             // Sent back to back on one socket: the kernel applies them in order.
             futures::try_join!(
+                async {
+                    nl::ipv4_only_link(&ph, eth0)
+                        .await
+                        .map_err(|e| NetError::netlink(format!("turn IPv6 off on {POD_IFACE} in pod {pod}"), e))
+                },
                 async {
                     nl::set_up(&ph, eth0)
                         .await

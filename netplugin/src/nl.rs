@@ -48,16 +48,49 @@ pub(crate) async fn set_up(handle: &Handle, index: u32) -> Result<(), rtnetlink:
         .await
 }
 
+/// Index the peer of [`veth_into`] gets in the fresh namespace it is created in (where only
+/// `lo`, index 1, exists), so nobody has to ask the kernel for it.
+pub(crate) const FRESH_PEER_INDEX: u32 = 2;
+
 /// A veth `name` (up, optionally enslaved to `controller`) whose peer `peer` is created
-/// directly inside the namespace `peer_ns`. The peer stays down: the kernel refuses to
-/// open a veth end before its pair is complete (ENOTCONN), so bring it up from inside.
+/// directly inside the fresh namespace `peer_ns`, with index [`FRESH_PEER_INDEX`]. The peer
+/// stays down: the kernel refuses to open a veth end before its pair is complete (ENOTCONN),
+/// so bring it up from inside.
+///
+/// Both ends get one TX and one RX queue, said explicitly: a veth made without saying so gets
+/// one queue per CPU and is then cut down to one, and that cut waits for an RCU grace period
+/// while holding the kernel's rtnl lock, which serialised every pod's setup behind it.
 pub(crate) fn veth_into(name: &str, controller: Option<u32>, peer: &str, peer_ns: RawFd) -> LinkMessage {
-    let peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).build();
+    let mut peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).build();
+    peer_msg.header.index = FRESH_PEER_INDEX;
+    peer_msg
+        .attributes
+        .extend([LinkAttribute::NumTxQueues(1), LinkAttribute::NumRxQueues(1)]);
     let mut b = LinkVeth::new(name, peer).up();
     if let Some(c) = controller {
         b = b.controller(c);
     }
-    b.set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg))).build()
+    let mut msg = b.set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg))).build();
+    msg.attributes
+        .extend([LinkAttribute::NumTxQueues(1), LinkAttribute::NumRxQueues(1)]);
+    msg
+}
+
+/// Turns IPv6 address generation off on link `index` before it goes up: no link-local
+/// address, so no duplicate-address detection, router solicitation or MLD chatter (the
+/// cluster network is IPv4 single-stack; `lo` keeps `::1`).
+pub(crate) async fn ipv4_only_link(handle: &Handle, index: u32) -> Result<(), rtnetlink::Error> {
+    use netlink_packet_route::link::{AfSpecInet6, AfSpecUnspec, In6AddrGenMode};
+    let mut msg = LinkUnspec::new_with_index(index).build();
+    msg.attributes
+        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![
+            AfSpecInet6::AddrGenMode(In6AddrGenMode::None),
+        ])]));
+    match handle.link().set(msg).execute().await {
+        // A kernel without IPv6 has nothing to turn off.
+        Err(e) if matches!(errno(&e), Some(libc::EAFNOSUPPORT) | Some(libc::EOPNOTSUPP)) => Ok(()),
+        r => r,
+    }
 }
 
 /// Adds `ip/prefix` to link `index`; an address that is already there is fine.

@@ -174,6 +174,13 @@ pub fn netlink_here(rt: &tokio::runtime::Handle) -> io::Result<(NetlinkConnectio
     Ok((conn, handle))
 }
 
+/// Makes interfaces created from now on in the calling thread's namespace IPv4-only (the
+/// cluster network is IPv4 single-stack; see the sandbox zygote in the node agent). Best
+/// effort: a kernel without IPv6 has nothing to turn off.
+pub fn ipv4_only_here() {
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+}
+
 /// Writes `value` to a `/proc/sys/...` file as seen from inside `ns` (sysctls are per-netns).
 pub async fn write_sysctl_in(ns: &Netns, path: &'static str, value: &'static str) -> io::Result<()> {
     run_in_async(ns, move || std::fs::write(path, value)).await?

@@ -9,6 +9,7 @@ pub mod process;
 pub mod pull;
 pub mod sandbox;
 pub mod spawner;
+pub mod zygote;
 
 pub use pod::{EventHook, PodContext, PodHandle, Publish};
 pub use pull::{ImageCache, PullPolicy, Registry};
@@ -61,15 +62,17 @@ pub async fn exec(
         return Err(std::io::Error::other("exec needs a command"));
     };
     let log = logs::LogFile::new("exec")?;
-    let pid = spawner.spawn_process(spawner::ProcessSpec {
-        program: PathBuf::from(prog),
-        args: args.to_vec(),
-        env,
-        join: sandbox.join_fds(),
-        stdout: log.writer()?,
-        stderr: log.writer()?,
-        cwd,
-    })?;
+    let pid = spawner
+        .spawn_process_async(spawner::ProcessSpec {
+            program: PathBuf::from(prog),
+            args: args.to_vec(),
+            env,
+            join: sandbox.join_fds(),
+            stdout: log.writer()?,
+            stderr: log.writer()?,
+            cwd,
+        })
+        .await?;
     let proc = process::Process::adopt(pid)?;
     let sig = proc.signaler()?;
     let (exit, timed_out) = process::wait_or_stop(

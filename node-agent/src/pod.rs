@@ -421,7 +421,7 @@ async fn supervise(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiver<bo
             }
         };
         let started = now();
-        let outcome = start_container(&shared, &spec, &kind);
+        let outcome = start_container(&shared, &spec, &kind).await;
         let exit = match outcome {
             Ok((proc, log)) => {
                 let pid = proc.pid();
@@ -619,7 +619,7 @@ pub fn container_env(pod: &Pod, ctx: &PodContext, spec: &Container) -> Vec<(Stri
     env
 }
 
-fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) -> std::io::Result<(Process, LogFile)> {
+async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) -> std::io::Result<(Process, LogFile)> {
     let log = LogFile::new(&spec.name)?;
     let (program, args) = match kind {
         ImageKind::Toolbox => {
@@ -641,14 +641,17 @@ fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) -> std::
         .map(std::path::PathBuf::from)
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| shared.ctx.workdir.clone());
-    let pid = shared.spawner.spawn_process(ProcessSpec {
-        program,
-        args,
-        env: container_env(&shared.pod, &shared.ctx, spec),
-        join: shared.ctx.sandbox.join_fds(),
-        stdout: log.writer()?,
-        stderr: log.writer()?,
-        cwd,
-    })?;
+    let pid = shared
+        .spawner
+        .spawn_process_async(ProcessSpec {
+            program,
+            args,
+            env: container_env(&shared.pod, &shared.ctx, spec),
+            join: shared.ctx.sandbox.join_fds(),
+            stdout: log.writer()?,
+            stderr: log.writer()?,
+            cwd,
+        })
+        .await?;
     Ok((Process::adopt(pid)?, log))
 }

@@ -25,10 +25,13 @@ impl Exit {
     }
 }
 
-/// A child process of podlab, owned through its pidfd.
+/// A process podlab started, owned through its pidfd: a child of podlab (a container), or a
+/// pause process forked by the sandbox zygote, which the kernel reaps.
 pub struct Process {
     pid: i32,
     pidfd: OwnedFd,
+    /// podlab's own child, so podlab reaps it and learns how it ended.
+    child: bool,
 }
 
 impl Process {
@@ -41,7 +44,32 @@ impl Process {
         }
         // SAFETY: the kernel just gave us this fd.
         let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        Ok(Process { pid, pidfd })
+        Ok(Process {
+            pid,
+            pidfd,
+            child: true,
+        })
+    }
+
+    /// Take a process that is not podlab's child (its parent reaps it), through its pidfd.
+    /// Its end is reported as `Signal(SIGKILL)`: only its parent learns the real status.
+    pub fn from_pidfd(pid: i32, pidfd: OwnedFd) -> Self {
+        Process {
+            pid,
+            pidfd,
+            child: false,
+        }
+    }
+
+    /// True once the process has exited.
+    pub fn has_exited(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one fd we own, no wait.
+        unsafe { libc::poll(&mut p, 1, 0) == 1 }
     }
 
     pub fn pid(&self) -> i32 {
@@ -59,13 +87,30 @@ impl Process {
         let afd = unsafe { AsyncFd::register_with_interest(self.pidfd, tokio::io::Interest::READABLE) }
             .map_err(|e| io::Error::other(e.to_string()))?;
         let _guard = afd.readable().await?;
-        Ok(reap(self.pid))
+        Ok(if self.child {
+            reap(self.pid)
+        } else {
+            Exit::Signal(libc::SIGKILL)
+        })
     }
 
-    /// SIGKILL and reap, blocking (used at teardown, and from non-async code).
+    /// SIGKILL and reap (or, for a process that is not our child, wait until it has exited),
+    /// blocking (used at teardown, and from non-async code).
     pub fn kill_and_reap(self) -> Exit {
         self.signal(libc::SIGKILL);
-        reap(self.pid)
+        if self.child {
+            return reap(self.pid);
+        }
+        let mut p = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one fd we own; SIGKILL cannot be caught, so the wait is short.
+        while unsafe { libc::poll(&mut p, 1, 5000) } < 0
+            && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {}
+        Exit::Signal(libc::SIGKILL)
     }
 
     /// A second handle that can signal the process while another task awaits `wait`.

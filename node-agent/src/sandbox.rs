@@ -19,16 +19,72 @@ pub struct Sandbox {
     ipc: Option<OwnedFd>,
 }
 
+/// Reads the pause process's 4-byte report: Ok once its namespaces exist.
+fn read_ready(fd: RawFd) -> io::Result<()> {
+    let mut err: i32 = 0;
+    // SAFETY: reading 4 bytes into an i32 on the stack.
+    let n = loop {
+        let n = unsafe { libc::read(fd, (&mut err as *mut i32).cast(), 4) };
+        if n >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break n;
+        }
+    };
+    match n {
+        4 if err == 0 => Ok(()),
+        4 => Err(io::Error::from_raw_os_error(err)),
+        0 => Err(io::Error::other("sandbox process died while starting")),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
 fn open_ns(pid: i32, name: &str) -> io::Result<OwnedFd> {
     Ok(OwnedFd::from(std::fs::File::open(format!("/proc/{pid}/ns/{name}"))?))
 }
 
 impl Sandbox {
-    /// Fork a pause process with new namespaces and hostname `hostname`.
+    /// Start a pause process with new namespaces and hostname `hostname` (blocking).
     pub fn create(spawner: &Spawner, kind: SandboxKind, hostname: &str) -> io::Result<Sandbox> {
-        let pid = spawner.spawn_sandbox(kind, hostname)?;
-        let process = Process::adopt(pid)?;
-        let opened = (|| -> io::Result<_> {
+        let forked = spawner.spawn_sandbox(kind, hostname)?;
+        let err = read_ready(forked.ready.as_raw_fd());
+        Self::finish(kind, forked.pid, Process::from_pidfd(forked.pid, forked.pidfd), err)
+    }
+
+    /// Like [`Sandbox::create`], awaiting the namespaces instead of blocking a thread, so a
+    /// thousand pods can be waiting for theirs at once.
+    pub async fn create_async(spawner: &Spawner, kind: SandboxKind, hostname: &str) -> io::Result<Sandbox> {
+        // The zygote answers in microseconds, but not while the CPUs are busy: wait for it off
+        // the runtime's worker threads.
+        let (sp, host) = (spawner.clone(), hostname.to_string());
+        let forked = tokio::task::spawn_blocking(move || sp.spawn_sandbox(kind, &host))
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))??;
+        let process = Process::from_pidfd(forked.pid, forked.pidfd);
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let fl = libc::fcntl(forked.ready.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(forked.ready.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+        // SAFETY: the AsyncFd takes ownership of the pipe, so it stays open while registered.
+        let ready =
+            unsafe { tokio::io::unix::AsyncFd::register_with_interest(forked.ready, tokio::io::Interest::READABLE) };
+        let err = match ready {
+            Ok(afd) => loop {
+                let mut guard = match afd.readable().await {
+                    Ok(g) => g,
+                    Err(e) => break Err(e),
+                };
+                match read_ready(afd.get_ref().as_raw_fd()) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                    r => break r,
+                }
+            },
+            Err(e) => Err(io::Error::other(e.to_string())),
+        };
+        Self::finish(kind, forked.pid, process, err)
+    }
+
+    fn finish(kind: SandboxKind, pid: i32, process: Process, ready: io::Result<()>) -> io::Result<Sandbox> {
+        let opened = ready.and_then(|()| {
             let net = Netns::from_pid(pid as u32)?;
             let uts = open_ns(pid, "uts")?;
             let ipc = if kind == SandboxKind::Pod {
@@ -36,8 +92,13 @@ impl Sandbox {
             } else {
                 None
             };
+            // The pause process was alive after the files were opened: they are its namespaces
+            // (its pid cannot have been reused while its pidfd said it lives).
+            if process.has_exited() {
+                return Err(io::Error::other("sandbox process died while starting"));
+            }
             Ok((net, uts, ipc))
-        })();
+        });
         match opened {
             Ok((net, uts, ipc)) => Ok(Sandbox {
                 pid,

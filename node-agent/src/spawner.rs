@@ -1,17 +1,24 @@
-//! The one long-lived thread that forks every pause process and container.
+//! The one long-lived thread that starts every container, and owns the sandbox zygote.
 //!
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked a child exits, not the process, so all
-//! children are forked from this thread, which lives as long as the cluster. If podlab dies (even
-//! by `kill -9`), the kernel kills every pause process and container, and with the last process
-//! of a namespace gone the namespace, its veths and addresses go too.
+//! containers are started from this thread, and the zygote (which forks every pause process, see
+//! [`crate::zygote`]) is forked from it too; it lives as long as the cluster. If podlab dies
+//! (even by `kill -9`), the kernel kills every pause process and container, and with the last
+//! process of a namespace gone the namespace, its veths and addresses go too.
+//!
+//! Containers are started the way `posix_spawn` does it: `clone(CLONE_VM | CLONE_VFORK)` runs the
+//! child on a small stack in podlab's own memory until it calls `execve`, so nothing of podlab's
+//! (possibly large) address space is copied, whatever its size.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use crate::zygote::{Forked, Zygote};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -19,6 +26,7 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct Spawner {
     jobs: mpsc::Sender<Job>,
+    zygote: Arc<Mutex<io::Result<Zygote>>>,
 }
 
 /// Which namespaces a new sandbox gets.
@@ -52,15 +60,23 @@ impl Spawner {
     /// Start the spawner thread.
     pub fn new() -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
+        let (ztx, zrx) = mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("podlab-spawner".into())
             .spawn(move || {
+                let _ = ztx.send(Zygote::start());
                 for job in rx {
                     job();
                 }
             })
             .expect("starting a thread");
-        Spawner { jobs: tx }
+        let zygote = zrx
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("podlab's spawner thread has stopped")));
+        Spawner {
+            jobs: tx,
+            zygote: Arc::new(Mutex::new(zygote)),
+        }
     }
 
     fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> io::Result<R> {
@@ -74,102 +90,216 @@ impl Spawner {
             .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))
     }
 
-    /// Fork a pause process holding fresh namespaces; `hostname` is set in its UTS namespace.
-    pub fn spawn_sandbox(&self, kind: SandboxKind, hostname: &str) -> io::Result<i32> {
-        let host = CString::new(hostname).map_err(|_| io::Error::other("hostname has a NUL byte"))?;
-        self.run(move || fork_pause(kind, &host))?
+    /// Fork a pause process that makes fresh namespaces; `hostname` is set in its UTS namespace.
+    /// Returns once it is forked: its `ready` descriptor tells when the namespaces exist.
+    pub fn spawn_sandbox(&self, kind: SandboxKind, hostname: &str) -> io::Result<Forked> {
+        let flags = match kind {
+            // A node is made IPv4-only from inside (its handful of interfaces); a pod's only
+            // interface is made IPv4-only by the network plugin, through netlink, which is
+            // cheaper than a /proc/sys write in each of a thousand namespaces.
+            SandboxKind::Node => libc::CLONE_NEWNET | libc::CLONE_NEWUTS | crate::zygote::IPV4_ONLY,
+            SandboxKind::Pod => libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
+        };
+        let guard = self
+            .zygote
+            .lock()
+            .map_err(|_| io::Error::other("podlab's sandbox zygote is unusable"))?;
+        match &*guard {
+            Ok(z) => z.fork_pause(flags, hostname),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("podlab's sandbox zygote did not start: {e}"),
+            )),
+        }
     }
 
     /// Start a process inside the namespaces named in `spec.join`. Returns its pid.
     pub fn spawn_process(&self, spec: ProcessSpec) -> io::Result<i32> {
         self.run(move || spawn_in_namespaces(spec))?
     }
-}
 
-fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
-}
-
-fn fork_pause(kind: SandboxKind, hostname: &CString) -> io::Result<i32> {
-    let flags = match kind {
-        SandboxKind::Node => libc::CLONE_NEWNET | libc::CLONE_NEWUTS,
-        SandboxKind::Pod => libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
-    };
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: plain syscalls; the child only makes async-signal-safe calls before pausing forever.
-    unsafe {
-        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let (rd, wr) = (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]));
-        let parent = libc::getpid();
-        let pid = libc::fork();
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if pid == 0 {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            let mut err: i32 = 0;
-            if libc::unshare(flags) != 0 || libc::sethostname(hostname.as_ptr(), hostname.as_bytes().len()) != 0 {
-                err = errno();
-            }
-            libc::write(wr.as_raw_fd(), (&err as *const i32).cast(), 4);
-            if err != 0 {
-                libc::_exit(1);
-            }
-            libc::prctl(libc::PR_SET_NAME, c"podlab-pause".as_ptr());
-            // Hold nothing of podlab's: no sockets, no pipes, no terminal.
-            libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
-            loop {
-                libc::pause();
-            }
-        }
-        drop(wr);
-        let mut err: i32 = 0;
-        let n = libc::read(rd.as_raw_fd(), (&mut err as *mut i32).cast(), 4);
-        if n != 4 || err != 0 {
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-            let e = if n == 4 {
-                io::Error::from_raw_os_error(err)
-            } else {
-                io::Error::other("sandbox process died while starting")
-            };
-            return Err(e);
-        }
-        Ok(pid)
+    /// Like [`Spawner::spawn_process`], awaiting the spawner thread instead of blocking a
+    /// runtime worker while other pods' containers are started ahead of this one.
+    pub async fn spawn_process_async(&self, spec: ProcessSpec) -> io::Result<i32> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(spawn_in_namespaces(spec));
+            }))
+            .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))?;
+        rx.await
+            .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))?
     }
+}
+
+/// Everything the child needs, prepared before `clone`: the child shares podlab's memory
+/// and must not allocate, lock or unwind.
+struct ChildPlan {
+    program: CString,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+    cwd: CString,
+    join: Vec<(RawFd, libc::c_int)>,
+    /// (source, target) descriptor pairs for stdin, stdout and stderr.
+    stdio: [(RawFd, RawFd); 3],
+    parent: libc::pid_t,
+    mask: libc::sigset_t,
+    /// errno of the step that failed in the child (0 = it reached `execve`).
+    error: AtomicI32,
+}
+
+/// Finds `program` the way `execvp` would, on `PATH` from the child's environment.
+fn resolve(program: &Path, env: &[(String, String)]) -> io::Result<PathBuf> {
+    if program.as_os_str().as_bytes().contains(&b'/') {
+        return Ok(program.to_path_buf());
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("/usr/local/bin:/usr/bin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(dir).join(program);
+        let c = CString::new(candidate.as_os_str().as_bytes()).map_err(|_| io::Error::other("NUL in PATH"))?;
+        // SAFETY: access(2) on a valid C string.
+        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 && candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{}: executable file not found in $PATH", program.display()),
+    ))
+}
+
+fn cstring(s: &OsStr) -> io::Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "argument has a NUL byte"))
 }
 
 fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&spec.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(spec.stdout))
-        .stderr(Stdio::from(spec.stderr));
-    let join = spec.join.clone();
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setpgid(0, 0);
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            for &(fd, flag) in &join {
-                if libc::setns(fd, flag) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
+    let program = cstring(resolve(&spec.program, &spec.env)?.as_os_str())?;
+    let args: Vec<CString> = std::iter::once(spec.program.as_os_str())
+        .chain(spec.args.iter().map(OsStr::new))
+        .map(cstring)
+        .collect::<io::Result<_>>()?;
+    let env: Vec<CString> = spec
+        .env
+        .iter()
+        .map(|(k, v)| cstring(OsStr::new(&format!("{k}={v}"))))
+        .collect::<io::Result<_>>()?;
+    let null = OwnedFd::from(std::fs::File::open("/dev/null")?);
+    let mut plan = ChildPlan {
+        argv: args
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect(),
+        envp: env
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect(),
+        program,
+        cwd: cstring(spec.cwd.as_os_str())?,
+        join: spec.join.clone(),
+        stdio: [
+            (null.as_raw_fd(), 0),
+            (spec.stdout.as_raw_fd(), 1),
+            (spec.stderr.as_raw_fd(), 2),
+        ],
+        // SAFETY: getpid has no preconditions.
+        parent: unsafe { libc::getpid() },
+        // SAFETY: an all-zero sigset_t is a valid value to be overwritten below.
+        mask: unsafe { std::mem::zeroed() },
+        error: AtomicI32::new(0),
+    };
+    let mut stack = vec![0u8; 64 * 1024];
+    // SAFETY: signals are blocked across clone so no handler runs on the child's stack in our
+    // memory; CLONE_VFORK suspends this thread until the child has exec'd or exited, so `plan`
+    // and `stack` outlive every use the child makes of them.
+    let pid = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut plan.mask);
+        let top = stack.as_mut_ptr().add(stack.len() - 64);
+        let top = top.sub(top as usize % 16);
+        let pid = libc::clone(
+            child_main,
+            top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&plan as *const ChildPlan).cast_mut().cast(),
+        );
+        let err = io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
+        if pid < 0 {
+            return Err(err);
+        }
+        pid
+    };
+    drop(stack);
+    let failed = plan.error.load(Ordering::SeqCst);
+    if failed != 0 {
+        // SAFETY: reaping the child we just started, which has exited.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        return Err(io::Error::from_raw_os_error(failed));
     }
-    let child = cmd.spawn()?;
-    // The child is reaped through its pidfd (see `process`), never through `Child::wait`.
-    Ok(child.id() as i32)
+    // The child is reaped through its pidfd (see `process`).
+    Ok(pid)
+}
+
+/// The container's first instructions, in podlab's memory, up to `execve`.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `ChildPlan` the suspended parent keeps alive; only raw syscalls.
+    unsafe {
+        let plan = &*(arg as *const ChildPlan);
+        let fail = |plan: &ChildPlan| -> ! {
+            let e = *libc::__errno_location();
+            plan.error.store(if e == 0 { libc::EIO } else { e }, Ordering::SeqCst);
+            libc::_exit(127)
+        };
+        // podlab's signal handlers must not run here (nor in the program): back to the defaults,
+        // and SIGPIPE too, which Rust programs ignore.
+        for sig in 1..=64 {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
+            }
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && ((old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN) || sig == libc::SIGPIPE)
+            {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        libc::setpgid(0, 0);
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            fail(plan);
+        }
+        if libc::getppid() != plan.parent {
+            libc::_exit(127);
+        }
+        for &(fd, flag) in &plan.join {
+            if libc::setns(fd, flag) != 0 {
+                fail(plan);
+            }
+        }
+        for &(from, to) in &plan.stdio {
+            let ok = if from == to {
+                libc::fcntl(to, libc::F_SETFD, 0) == 0
+            } else {
+                libc::dup2(from, to) == to
+            };
+            if !ok {
+                fail(plan);
+            }
+        }
+        if libc::chdir(plan.cwd.as_ptr()) != 0 {
+            fail(plan);
+        }
+        // Like std's Command: the program starts with no signal blocked.
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        libc::execve(plan.program.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+        fail(plan)
+    }
 }

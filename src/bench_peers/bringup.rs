@@ -33,8 +33,10 @@ pub fn podlab(nodes: usize, pods: usize) -> Result<PodlabBringup> {
     }
     super::in_fresh_netns("podlab bring-up", move |rt| {
         let fabric = Netns::current()?;
+        let handle = rt.handle().clone();
         rt.block_on(async move {
             let per_node = pods.div_ceil(nodes) + 1;
+            crate::bench::settle(&handle).await?;
             let t0 = Instant::now();
             let cluster = Cluster::up(crate::bench::options("bench-peers", nodes, per_node), &|_| {}).await?;
             let rss0 = rss_kib();
@@ -44,10 +46,9 @@ pub fn podlab(nodes: usize, pods: usize) -> Result<PodlabBringup> {
             let limit = Duration::from_secs(60 + pods as u64 / 5);
             let all_running = cluster
                 .wait_for(limit, |c| {
-                    let p = c.pods();
-                    p.len() == pods
-                        && p.iter()
-                            .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+                    let (all, n) =
+                        c.all_pods(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+                    all && n == pods
                 })
                 .await;
             let bringup = t0.elapsed();
@@ -80,6 +81,7 @@ pub fn floor(nodes: usize, pods: usize) -> Result<Duration> {
         let handle = rt.handle().clone();
         rt.block_on(async move {
             let spawner = Spawner::new();
+            crate::bench::settle(&handle).await?;
             let t = Instant::now();
             let (node_sb, pod_sb) = sandboxes(&spawner, nodes, pods, "floor").await?;
             let node_ns: Vec<Netns> = node_sb

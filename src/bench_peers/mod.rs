@@ -150,6 +150,7 @@ fn in_fresh_netns<T: Send + 'static>(
                 return Err(std::io::Error::last_os_error())
                     .with_context(|| format!("a fresh network namespace for {name}"));
             }
+            podlab_netplugin::ns::ipv4_only_here();
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()

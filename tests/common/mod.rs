@@ -59,9 +59,10 @@ pub fn root_net_snapshot() -> String {
     s
 }
 
-/// Pids of all processes whose parent is `pid`.
-pub fn children_of(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
+/// Every process descended from `pid`: its children (containers, `podlab-zygote`) and their
+/// children (`podlab-pause`, forked by the zygote), and so on.
+pub fn descendants_of(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
@@ -74,8 +75,16 @@ pub fn children_of(pid: u32) -> Vec<u32> {
             continue;
         };
         let ppid: u32 = rest.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
-        if ppid == pid {
-            out.push(p);
+        parent_of.push((p, ppid));
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(p, pp) in &parent_of {
+            if pp == parent && !out.contains(&p) {
+                out.push(p);
+                frontier.push(p);
+            }
         }
     }
     out

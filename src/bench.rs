@@ -270,11 +270,14 @@ pub(crate) async fn reachability(cluster: &Arc<Cluster>) -> String {
         };
         ends[1..]
             .iter()
-            .filter(|(sb, ip, _)| {
+            .filter_map(|(sb, ip, name)| {
                 let r = crate::probe::probe_listener(first.netns(), sb.netns(), *ip, Duration::from_secs(2));
-                !(r.ok && r.seen_source == Some(first_ip))
+                if r.ok && r.seen_source == Some(first_ip) {
+                    return None;
+                }
+                let why = r.error.unwrap_or_else(|| format!("source seen as {:?}", r.seen_source));
+                Some(format!("{name} {ip}: {why}"))
             })
-            .map(|(_, ip, name)| format!("{name} {ip}"))
             .collect::<Vec<_>>()
     })
     .await

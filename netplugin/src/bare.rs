@@ -75,7 +75,7 @@ pub async fn run(
         let fab = format!("bfab-{index}");
         fabric
             .link()
-            .add(nl::veth_into(&fab, None, NODE_UPLINK, node_ns.as_raw_fd()))
+            .add(nl::veth_into(&fab, None, NODE_UPLINK, node_ns.as_raw_fd(), None))
             .execute()
             .await
             .map_err(nl_err(format!("create veth {fab}")))?;
@@ -159,7 +159,7 @@ async fn bare_pod(
 ) -> Result<(), NetError> {
     let veth = format!("bveth{k:08x}");
     h.link()
-        .add(nl::veth_into(&veth, None, POD_IFACE, pod_ns.as_raw_fd()))
+        .add(nl::veth_into(&veth, None, POD_IFACE, pod_ns.as_raw_fd(), None))
         .execute()
         .await
         .map_err(nl_err(format!("create veth {veth}")))?;
@@ -216,7 +216,7 @@ pub async fn wait_for_namespace_cleanup(rt: &tokio::runtime::Handle, limit: Dura
     rt.spawn(conn);
     let name = format!("plcln{:x}", std::process::id() & 0xfff_ffff);
     here.link()
-        .add(nl::veth_into(&name, None, "probe0", probe.as_raw_fd()))
+        .add(nl::veth_into(&name, None, "probe0", probe.as_raw_fd(), None))
         .execute()
         .await
         .map_err(nl_err(format!("create probe veth {name}")))?;

@@ -173,7 +173,13 @@ impl KernelDataplane {
         let wire = async {
             self.fabric
                 .link()
-                .add(nl::veth_into(&fab, Some(fabric_bridge), NODE_UPLINK, netns.as_raw_fd()))
+                .add(nl::veth_into(
+                    &fab,
+                    Some(fabric_bridge),
+                    NODE_UPLINK,
+                    netns.as_raw_fd(),
+                    None,
+                ))
                 .execute()
                 .await
                 .map_err(|e| NetError::netlink(format!("create veth {fab} to node {n}"), e))
@@ -201,7 +207,14 @@ impl KernelDataplane {
             nl::link_index(&h, NODE_UPLINK, &place),
             async {
                 h.link()
-                    .add(LinkBridge::new(NODE_BRIDGE).build())
+                    .add({
+                        // A fixed MAC (from its address), so pods can be given it in advance.
+                        let mut m = LinkBridge::new(NODE_BRIDGE).build();
+                        m.attributes.push(netlink_packet_route::link::LinkAttribute::Address(
+                            nl::mac_of(node.gateway).to_vec(),
+                        ));
+                        m
+                    })
                     .execute()
                     .await
                     .map_err(|e| NetError::netlink(format!("create bridge {NODE_BRIDGE} in node {n}"), e))
@@ -339,13 +352,20 @@ impl KernelDataplane {
     ) -> Result<(), NetError> {
         let h = &links.handle;
         let pns = pod.name.as_str();
+        let pod_mac = nl::mac_of(net.ip);
         let create = async {
             loop {
                 let veth = net.host_veth.clone();
                 self.explain.emit(|| {
                     format!("ip -n {node} link add {veth} master {NODE_BRIDGE} up type veth peer name {POD_IFACE} netns {pns}")
                 });
-                let msg = nl::veth_into(&veth, Some(links.bridge_index), POD_IFACE, netns.as_raw_fd());
+                let msg = nl::veth_into(
+                    &veth,
+                    Some(links.bridge_index),
+                    POD_IFACE,
+                    netns.as_raw_fd(),
+                    Some(pod_mac),
+                );
                 match h.link().add(msg).execute().await {
                     Ok(()) => {
                         *created = true;
@@ -404,6 +424,18 @@ impl KernelDataplane {
             let eth0 = nl::FRESH_PEER_INDEX;
             // Sent back to back on one socket: the kernel applies them in order.
             futures::try_join!(
+                async {
+                    nl::add_permanent_neighbour(h, links.bridge_index, ip, pod_mac)
+                        .await
+                        .map_err(|e| {
+                            NetError::netlink(format!("add the neighbour entry of pod {pod} in node {node}"), e)
+                        })
+                },
+                async {
+                    nl::add_permanent_neighbour(&ph, eth0, gw, nl::mac_of(gw))
+                        .await
+                        .map_err(|e| NetError::netlink(format!("add the gateway's neighbour entry in pod {pod}"), e))
+                },
                 async {
                     nl::ipv4_only_link(&ph, eth0)
                         .await

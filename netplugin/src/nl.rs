@@ -60,9 +60,18 @@ pub(crate) const FRESH_PEER_INDEX: u32 = 2;
 /// Both ends get one TX and one RX queue, said explicitly: a veth made without saying so gets
 /// one queue per CPU and is then cut down to one, and that cut waits for an RCU grace period
 /// while holding the kernel's rtnl lock, which serialised every pod's setup behind it.
-pub(crate) fn veth_into(name: &str, controller: Option<u32>, peer: &str, peer_ns: RawFd) -> LinkMessage {
+pub(crate) fn veth_into(
+    name: &str,
+    controller: Option<u32>,
+    peer: &str,
+    peer_ns: RawFd,
+    peer_mac: Option<[u8; 6]>,
+) -> LinkMessage {
     let mut peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).build();
     peer_msg.header.index = FRESH_PEER_INDEX;
+    if let Some(mac) = peer_mac {
+        peer_msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
     peer_msg
         .attributes
         .extend([LinkAttribute::NumTxQueues(1), LinkAttribute::NumRxQueues(1)]);
@@ -91,6 +100,35 @@ pub(crate) async fn ipv4_only_link(handle: &Handle, index: u32) -> Result<(), rt
         Err(e) if matches!(errno(&e), Some(libc::EAFNOSUPPORT) | Some(libc::EOPNOTSUPP)) => Ok(()),
         r => r,
     }
+}
+
+/// The MAC podlab gives the interface that owns `ip`: `0a:58` and then the IPv4 address (as
+/// kubenet and OVN-Kubernetes do), so neighbour entries can be written down in advance.
+pub(crate) fn mac_of(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x0a, 0x58, o[0], o[1], o[2], o[3]]
+}
+
+/// A permanent neighbour entry `ip -> mac` on link `index` (replacing any entry there).
+///
+/// The kernel's ARP table is one table for all network namespaces, capped by the root
+/// namespace's `gc_thresh3` (1024 by default): a thousand pods resolving their gateways and
+/// nodes resolving their pods overflow it, and new entries then fail ("neighbor table
+/// overflow"), dropping packets. Permanent entries are not counted against that cap.
+pub(crate) async fn add_permanent_neighbour(
+    handle: &Handle,
+    index: u32,
+    ip: Ipv4Addr,
+    mac: [u8; 6],
+) -> Result<(), rtnetlink::Error> {
+    handle
+        .neighbours()
+        .add(index, IpAddr::V4(ip))
+        .link_layer_address(&mac)
+        .state(netlink_packet_route::neighbour::NeighbourState::Permanent)
+        .replace()
+        .execute()
+        .await
 }
 
 /// Adds `ip/prefix` to link `index`; an address that is already there is fine.

@@ -79,13 +79,17 @@ impl Spawner {
         }
     }
 
+    fn send(&self, job: Job) -> io::Result<()> {
+        self.jobs
+            .send(job)
+            .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))
+    }
+
     fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> io::Result<R> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.jobs
-            .send(Box::new(move || {
-                let _ = tx.send(f());
-            }))
-            .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))?;
+        self.send(Box::new(move || {
+            let _ = tx.send(f());
+        }))?;
         rx.recv()
             .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))
     }
@@ -122,11 +126,9 @@ impl Spawner {
     /// runtime worker while other pods' containers are started ahead of this one.
     pub async fn spawn_process_async(&self, spec: ProcessSpec) -> io::Result<i32> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = tx.send(spawn_in_namespaces(spec));
-            }))
-            .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))?;
+        self.send(Box::new(move || {
+            let _ = tx.send(spawn_in_namespaces(spec));
+        }))?;
         rx.await
             .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))?
     }

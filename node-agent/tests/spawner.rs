@@ -36,7 +36,7 @@ fn run_in(sp: &Spawner, sb: &Sandbox, argv: &[&str]) -> std::io::Result<(Exit, S
         stderr: sink(),
         cwd: std::env::temp_dir(),
     })?;
-    let exit = Process::adopt(pid)?.kill_after_wait();
+    let exit = wait_exit(Process::adopt(pid)?);
     let text = std::fs::read_to_string(&out).unwrap_or_default();
     let _ = std::fs::remove_file(&out);
     Ok((exit, text))
@@ -52,19 +52,13 @@ fn tempfile_path() -> PathBuf {
     ))
 }
 
-trait WaitExit {
-    fn kill_after_wait(self) -> Exit;
-}
-
-impl WaitExit for Process {
-    /// Waits for the process to end by itself (tests run short commands).
-    fn kill_after_wait(self) -> Exit {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(self.wait()).unwrap()
-    }
+/// Waits for a short command to end by itself and reaps it.
+fn wait_exit(p: Process) -> Exit {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(p.wait()).unwrap()
 }
 
 /// Whether `pid` is a live (not zombie) pause process.

@@ -353,6 +353,9 @@ enum BenchKind {
         /// Print the table as Markdown.
         #[arg(long)]
         markdown: bool,
+        /// Run only these parts (repeatable): setup, bringup, traffic. Default: all of them.
+        #[arg(long, value_enum)]
+        only: Vec<bench_peers::Part>,
     },
 }
 
@@ -650,11 +653,13 @@ fn main() -> ExitCode {
                     quick,
                     podlab_only,
                     markdown,
+                    only,
                 },
         } => exit(bench_peers::main(bench_peers::PeersOptions {
             quick,
             podlab_only,
             markdown,
+            only,
         })),
         Command::Compare {
             files,

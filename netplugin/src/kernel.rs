@@ -67,6 +67,8 @@ impl KernelDataplane {
     /// Opens a netlink socket in the calling thread's namespace (the fabric namespace).
     pub fn new(net: ClusterNetwork, rt: tokio::runtime::Handle) -> Result<Self, NetError> {
         net.validate()?;
+        ns::bridges_skip_netfilter_here()
+            .map_err(|e| NetError::io("let the fabric bridge skip iptables (bridge-nf-call-*=0)", e))?;
         let (conn, fabric) =
             ns::netlink_here(&rt).map_err(|e| NetError::io("open a netlink socket in the fabric namespace", e))?;
         rt.spawn(conn);
@@ -229,6 +231,8 @@ impl KernelDataplane {
             .emit(|| format!("ip -n {n} addr add {gw}/{pp} dev {NODE_BRIDGE}"));
         self.explain
             .emit(|| format!("ip netns exec {n} sysctl -w net.ipv4.ip_forward=1"));
+        self.explain
+            .emit(|| format!("ip netns exec {n} sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0"));
         futures::try_join!(
             async {
                 nl::set_up(&h, eth0)
@@ -249,6 +253,11 @@ impl KernelDataplane {
                 ns::write_sysctl_in(netns, "/proc/sys/net/ipv4/ip_forward", "1")
                     .await
                     .map_err(|e| NetError::io(format!("enable ip_forward in node {n}"), e))
+            },
+            async {
+                ns::bridges_skip_netfilter_in(netns)
+                    .await
+                    .map_err(|e| NetError::io(format!("let bridge {NODE_BRIDGE} in node {n} skip iptables"), e))
             },
         )?;
         Ok(NodeLinks {

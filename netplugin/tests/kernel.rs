@@ -177,6 +177,19 @@ fn node_setup_builds_addresses_bridges_and_routes() {
         .unwrap();
         assert_eq!(forward.trim(), "1");
 
+        // Bridged frames skip iptables in the nodes and the fabric (no rules there to pass),
+        // where the kernel has br_netfilter at all.
+        if std::path::Path::new(ns::BRIDGE_NETFILTER_SWITCHES[0]).exists() {
+            for netns in [&holders[0].netns, &holders[1].netns, &Netns::current().unwrap()] {
+                for switch in ns::BRIDGE_NETFILTER_SWITCHES {
+                    let v = ns::run_in(netns, move || std::fs::read_to_string(switch))
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(v.trim(), "0", "{switch}");
+                }
+            }
+        }
+
         // The expected table matches what the kernel has.
         let expected: Vec<String> = dp.routes("worker-2").iter().map(|r| r.to_string()).collect();
         assert_eq!(

@@ -9,6 +9,14 @@
 //! Containers are started the way `posix_spawn` does it: `clone(CLONE_VM | CLONE_VFORK)` runs the
 //! child on a small stack in podlab's own memory until it calls `execve`, so nothing of podlab's
 //! (possibly large) address space is copied, whatever its size.
+//!
+//! Nor is its descriptor table: a 1000-pod cluster holds ~7000 descriptors, and copying them into
+//! every child only for `execve` to close them again cost ~2 ms per container. The child shares
+//! the table (`CLONE_FILES`), joins the pod's namespaces through it, then takes an empty private
+//! table (`close_range(0, ~0, CLOSE_RANGE_UNSHARE)`) and opens its stdin, stdout and stderr anew
+//! (`/dev/null`, and the log files through `/proc/<pid>/task/<tid>/fd/<n>`). Kernels before 5.9,
+//! and stdio that cannot be reopened by path (a socket, a file not opened for appending), take the
+//! old way: a private copy of the whole table, then `dup2`.
 
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -144,6 +152,8 @@ struct ChildPlan {
     join: Vec<(RawFd, libc::c_int)>,
     /// (source, target) descriptor pairs for stdin, stdout and stderr.
     stdio: [(RawFd, RawFd); 3],
+    /// The same three, to be opened by path (path, open flags) into an empty table, when they can be.
+    reopen: Option<[(CString, libc::c_int); 3]>,
     parent: libc::pid_t,
     mask: libc::sigset_t,
     /// errno of the step that failed in the child (0 = it reached `execve`).
@@ -190,6 +200,19 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
         .map(|(k, v)| cstring(OsStr::new(&format!("{k}={v}"))))
         .collect::<io::Result<_>>()?;
     let null = OwnedFd::from(std::fs::File::open("/dev/null")?);
+    let reopen = match (reopenable(&spec.stdout), reopenable(&spec.stderr)) {
+        (Some(out), Some(err)) => {
+            // SAFETY: getpid and gettid have no preconditions.
+            let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+            let path = |fd: &OwnedFd| cstring(OsStr::new(&format!("/proc/{pid}/task/{tid}/fd/{}", fd.as_raw_fd())));
+            Some([
+                (c"/dev/null".to_owned(), libc::O_RDONLY),
+                (path(&spec.stdout)?, out),
+                (path(&spec.stderr)?, err),
+            ])
+        }
+        _ => None,
+    };
     let mut plan = ChildPlan {
         argv: args
             .iter()
@@ -209,6 +232,7 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
             (spec.stdout.as_raw_fd(), 1),
             (spec.stderr.as_raw_fd(), 2),
         ],
+        reopen,
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
         // SAFETY: an all-zero sigset_t is a valid value to be overwritten below.
@@ -228,7 +252,7 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
         let pid = libc::clone(
             child_main,
             top.cast(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
             (&plan as *const ChildPlan).cast_mut().cast(),
         );
         let err = io::Error::last_os_error();
@@ -249,16 +273,36 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
     Ok(pid)
 }
 
-/// The container's first instructions, in podlab's memory, up to `execve`.
+/// The open flags that reopen `fd` by path as the same kind of stdio, or None if a reopened
+/// copy would behave differently (a socket cannot be opened by path; a regular file not
+/// opened for appending would start writing at offset 0).
+fn reopenable(fd: &OwnedFd) -> Option<libc::c_int> {
+    // SAFETY: fstat and fcntl on a descriptor we own, into a zeroed stat buffer.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd.as_raw_fd(), &mut st) != 0 {
+            return None;
+        }
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 {
+            return None;
+        }
+        let keep = flags & (libc::O_ACCMODE | libc::O_APPEND);
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG if flags & libc::O_APPEND != 0 => Some(keep),
+            libc::S_IFIFO | libc::S_IFCHR => Some(keep),
+            _ => None,
+        }
+    }
+}
+
+/// The container's first instructions, in podlab's memory, up to `execve`. The descriptor table
+/// is podlab's own (`CLONE_FILES`) until the child takes a private one: nothing may be opened,
+/// closed or duplicated before that.
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `ChildPlan` the suspended parent keeps alive; only raw syscalls.
     unsafe {
         let plan = &*(arg as *const ChildPlan);
-        let fail = |plan: &ChildPlan| -> ! {
-            let e = *libc::__errno_location();
-            plan.error.store(if e == 0 { libc::EIO } else { e }, Ordering::SeqCst);
-            libc::_exit(127)
-        };
         // podlab's signal handlers must not run here (nor in the program): back to the defaults,
         // and SIGPIPE too, which Rust programs ignore.
         for sig in 1..=64 {
@@ -284,6 +328,66 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(plan);
             }
         }
+        if libc::chdir(plan.cwd.as_ptr()) != 0 {
+            fail(plan);
+        }
+        let mut private = false;
+        if let Some(reopen) = &plan.reopen {
+            // An empty table of our own; on kernels before 5.9 this fails and nothing changed.
+            let (first, last) = (0 as libc::c_uint, libc::c_uint::MAX);
+            if libc::syscall(libc::SYS_close_range, first, last, libc::CLOSE_RANGE_UNSHARE) == 0 {
+                for (want, (path, flags)) in reopen.iter().enumerate() {
+                    if libc::open(path.as_ptr(), *flags) != want as libc::c_int {
+                        fail(plan);
+                    }
+                }
+                private = true;
+            }
+        }
+        if !private {
+            // The old way: a private copy of the whole table, then the stdio into place.
+            if libc::unshare(libc::CLONE_FILES) != 0 {
+                fail(plan);
+            }
+            dup_stdio(plan);
+            // Descriptors some thread left inheritable must not reach the container either.
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                0 as libc::c_uint,
+            );
+        }
+        // Like std's Command: the program starts with no signal blocked.
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        libc::execve(plan.program.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+        fail(plan)
+    }
+}
+
+/// Records the failing step's errno for the waiting parent and ends the child.
+///
+/// # Safety
+/// Only in the child, which shares the parent's memory.
+unsafe fn fail(plan: &ChildPlan) -> ! {
+    // SAFETY: errno of this thread; the plan outlives the child (the parent is suspended).
+    unsafe {
+        let e = *libc::__errno_location();
+        plan.error.store(if e == 0 { libc::EIO } else { e }, Ordering::SeqCst);
+        libc::_exit(127)
+    }
+}
+
+/// Puts stdin, stdout and stderr in place from the descriptors the parent prepared (the
+/// child's table must be private by now).
+///
+/// # Safety
+/// Only in the child, after it has a descriptor table of its own.
+unsafe fn dup_stdio(plan: &ChildPlan) {
+    // SAFETY: raw descriptor syscalls in the child on its own table.
+    unsafe {
         for &(from, to) in &plan.stdio {
             let ok = if from == to {
                 libc::fcntl(to, libc::F_SETFD, 0) == 0
@@ -294,14 +398,5 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(plan);
             }
         }
-        if libc::chdir(plan.cwd.as_ptr()) != 0 {
-            fail(plan);
-        }
-        // Like std's Command: the program starts with no signal blocked.
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        libc::execve(plan.program.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
-        fail(plan)
     }
 }

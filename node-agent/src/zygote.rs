@@ -409,6 +409,8 @@ extern "C" fn pause_process(arg: *mut libc::c_void) -> libc::c_int {
             libc::_exit(1);
         }
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        // Named before it reports ready, so `ps` never shows a ready pause process as the zygote.
+        libc::prctl(libc::PR_SET_NAME, c"podlab-pause".as_ptr());
         // Making a network namespace is a millisecond of kernel CPU time; a thousand pause
         // processes making theirs at once would leave podlab's own threads (which wire up the
         // pods whose namespaces are ready) 2 CPU shares in 1000. SCHED_IDLE lets them run
@@ -428,7 +430,6 @@ extern "C" fn pause_process(arg: *mut libc::c_void) -> libc::c_int {
         if err != 0 {
             libc::_exit(1);
         }
-        libc::prctl(libc::PR_SET_NAME, c"podlab-pause".as_ptr());
         // Hold nothing: no sockets, no pipes, no terminal.
         libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
         loop {

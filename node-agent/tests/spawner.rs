@@ -142,3 +142,67 @@ fn many_sandboxes_at_once_then_none_left() {
     );
     drop(sp);
 }
+
+/// Runs `sh -c script` in `sb` with stdout and stderr going to two files that already hold a
+/// line, opened for appending (`append`) or not; returns (stdout, stderr) file contents.
+fn run_with_logs(sp: &Spawner, sb: &Sandbox, script: &str, append: bool) -> (String, String) {
+    let (out, err) = (tempfile_path(), tempfile_path());
+    let open = |p: &PathBuf| {
+        std::fs::write(p, "before\n").unwrap();
+        let mut o = std::fs::OpenOptions::new();
+        if append {
+            o.append(true)
+        } else {
+            o.write(true)
+        };
+        OwnedFd::from(o.open(p).unwrap())
+    };
+    let pid = sp
+        .spawn_process(ProcessSpec {
+            program: PathBuf::from("sh"),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
+            join: sb.join_fds(),
+            stdout: open(&out),
+            stderr: open(&err),
+            cwd: std::env::temp_dir(),
+        })
+        .unwrap();
+    assert_eq!(wait_exit(Process::adopt(pid).unwrap()), Exit::Code(0));
+    let read = |p: &PathBuf| {
+        let t = std::fs::read_to_string(p).unwrap();
+        let _ = std::fs::remove_file(p);
+        t
+    };
+    (read(&out), read(&err))
+}
+
+#[test]
+fn containers_see_only_their_stdio_however_many_descriptors_podlab_holds() {
+    if !require_root("containers_see_only_their_stdio_however_many_descriptors_podlab_holds") {
+        return;
+    }
+    let sp = Spawner::new();
+    let sb = Sandbox::create(&sp, SandboxKind::Pod, "fds").unwrap();
+    // podlab at 1000 pods holds thousands of descriptors; none may reach a container.
+    let held: Vec<std::fs::File> = (0..500).map(|_| std::fs::File::open("/dev/null").unwrap()).collect();
+    // Appending logs (what podlab gives containers) are reopened into an empty table; other
+    // files go the old way (a private copy of the table): both must look the same inside.
+    for append in [true, false] {
+        let (out, err) = run_with_logs(&sp, &sb, "ls /proc/self/fd | tr '\\n' ' '; echo; echo oops >&2", append);
+        if append {
+            assert_eq!(
+                out, "before\n0 1 2 3 \n",
+                "only stdin, stdout, stderr (and ls's own listing)"
+            );
+            assert_eq!(err, "before\noops\n", "stderr appends to its log");
+        } else {
+            assert!(out.starts_with("0 1 2 3 \n"), "written from the file's start: {out:?}");
+            assert!(err.starts_with("oops\n"), "{err:?}");
+        }
+        let (stdin, _) = run_with_logs(&sp, &sb, "wc -c", append);
+        let expected = if append { "before\n0\n" } else { "0\nfore\n" };
+        assert_eq!(stdin, expected, "stdin is /dev/null (no bytes)");
+    }
+    drop(held);
+}

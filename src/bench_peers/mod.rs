@@ -28,6 +28,25 @@ pub struct PeersOptions {
     pub podlab_only: bool,
     /// Print the result table as Markdown (for README).
     pub markdown: bool,
+    /// Run only these parts; empty means all.
+    pub only: Vec<Part>,
+}
+
+/// The parts of the harness, selectable with `--only`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Pod network setup and teardown vs the CNI bridge + host-local plugins.
+    Setup,
+    /// Cluster bring-up vs the bare rtnetlink loop and Mininet, and memory per pod.
+    Bringup,
+    /// Cross-node TCP throughput and RTT vs a bare veth pair.
+    Traffic,
+}
+
+impl PeersOptions {
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 /// Where the reference CNI plugins are looked for (Debian's package, then the upstream default).
@@ -269,16 +288,18 @@ pub fn main(opts: PeersOptions) -> Result<i32> {
     let mut rows: Vec<Row> = Vec::new();
 
     // 1. Pod network setup and teardown per pod, vs the CNI reference plugins.
-    println!("[1/4] pod network setup and teardown, {cni_pods} pods on one node ...");
-    let net = cni::podlab_side(cni_pods)?;
-    let cni_fig = match (cni_dir, opts.podlab_only) {
-        (Some(dir), false) => Some(cni::cni_side(cni_pods, dir, scratch.path())?),
-        _ => None,
-    };
-    rows.extend(cni::rows(&net, cni_fig.as_ref()));
+    if opts.runs(Part::Setup) {
+        println!("[1/4] pod network setup and teardown, {cni_pods} pods on one node ...");
+        let net = cni::podlab_side(cni_pods)?;
+        let cni_fig = match (cni_dir, opts.podlab_only) {
+            (Some(dir), false) => Some(cni::cni_side(cni_pods, dir, scratch.path())?),
+            _ => None,
+        };
+        rows.extend(cni::rows(&net, cni_fig.as_ref()));
+    }
 
     // 2. Bring-up vs the bare rtnetlink loop and Mininet; memory per pod.
-    for &(pods, nodes) in &sizes {
+    for &(pods, nodes) in sizes.iter().filter(|_| opts.runs(Part::Bringup)) {
         println!("[2/4] bring-up of {pods} pods on {nodes} node(s): podlab, bare rtnetlink loop, Mininet ...");
         let p = bringup::podlab(nodes, pods)?;
         let floor = bringup::floor(nodes, pods)?;
@@ -297,8 +318,8 @@ pub fn main(opts: PeersOptions) -> Result<i32> {
     }
 
     // 3. Cross-node TCP throughput and RTT vs a bare veth pair.
-    println!("[3/4] pod-to-pod TCP across nodes vs a bare veth pair ...");
-    if ip_ok {
+    if ip_ok && opts.runs(Part::Traffic) {
+        println!("[3/4] pod-to-pod TCP across nodes vs a bare veth pair ...");
         let t = traffic::measure(opts.quick)?;
         rows.extend(traffic::rows(&t));
     }

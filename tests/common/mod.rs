@@ -56,6 +56,9 @@ pub fn root_net_snapshot() -> String {
     s += &sh("ip", &["rule", "show"]);
     s += &std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
     s += &std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/forwarding").unwrap_or_default();
+    for switch in ["iptables", "ip6tables", "arptables"] {
+        s += &std::fs::read_to_string(format!("/proc/sys/net/bridge/bridge-nf-call-{switch}")).unwrap_or_default();
+    }
     s
 }
 

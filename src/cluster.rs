@@ -339,21 +339,25 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// Whether every pod satisfies `pred` (asked of every pod, no short cut), and how many pods
-    /// there are, read in place: waiting
-    /// for a thousand pods must not copy a thousand pods at every change (and hold the store's
-    /// lock while doing so).
+    /// Whether every pod satisfies `pred` (stopping at the first that does not), and how many
+    /// pods there are, read in place: waiting for a thousand pods must not copy a thousand pods
+    /// at every change (and hold the store's lock while doing so).
     pub fn all_pods(&self, mut pred: impl FnMut(&Pod) -> bool) -> (bool, usize) {
         self.state
             .lock()
-            .map(|s| {
-                let mut all = true;
-                for e in s.pods.values() {
-                    all &= pred(&e.pod);
-                }
-                (all, s.pods.len())
-            })
+            .map(|s| (s.pods.values().all(|e| pred(&e.pod)), s.pods.len()))
             .unwrap_or((false, 0))
+    }
+
+    /// Shows every pod to `f`, in place; returns how many there are.
+    pub fn visit_pods(&self, mut f: impl FnMut(&Pod)) -> usize {
+        self.state
+            .lock()
+            .map(|s| {
+                s.pods.values().for_each(|e| f(&e.pod));
+                s.pods.len()
+            })
+            .unwrap_or(0)
     }
 
     /// Copies of the pods that satisfy `pred` (the rest are not copied).

@@ -53,21 +53,24 @@ pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration
     }
     // Wait for the pods to start, reporting progress as `PROGRESS running total`.
     let deadline = Instant::now() + wait;
+    let mut rx = cluster.subscribe();
     loop {
-        let mut running = 0;
-        let (settled, total) = cluster.all_pods(|p| {
+        let (mut running, mut settled) = (0, true);
+        let total = cluster.visit_pods(|p| {
             if p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
                 running += 1;
             }
             let r = crate::printers::pod_status_reason(p);
-            !matches!(r.as_str(), "Pending" | "ContainerCreating")
+            settled &= !matches!(r.as_str(), "Pending" | "ContainerCreating");
         });
         println!("PROGRESS {running} {total}");
         if (settled && Instant::now() > started + Duration::from_millis(300)) || Instant::now() > deadline {
             break;
         }
-        let mut rx = cluster.subscribe();
         let _ = tokio::time::timeout(Duration::from_millis(250), rx.changed()).await;
+        // At most one look every 20 ms: a thousand pods starting change the store thousands
+        // of times, and each look walks every pod.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     println!(" ✓ Cluster \"{name}\" ready in {} ms", started.elapsed().as_millis());
     println!("{READY}");

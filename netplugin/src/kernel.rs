@@ -446,11 +446,6 @@ impl KernelDataplane {
                         .map_err(|e| NetError::netlink(format!("add the gateway's neighbour entry in pod {pod}"), e))
                 },
                 async {
-                    nl::ipv4_only_link(&ph, eth0)
-                        .await
-                        .map_err(|e| NetError::netlink(format!("turn IPv6 off on {POD_IFACE} in pod {pod}"), e))
-                },
-                async {
                     nl::set_up(&ph, eth0)
                         .await
                         .map_err(|e| NetError::netlink(format!("bring up {POD_IFACE} in pod {pod}"), e))

@@ -1,5 +1,6 @@
 //! podlab writes the ARP entries a pod network needs in advance (permanent neighbours: the
-//! gateway in every pod, every pod on its node's bridge), because the kernel's ARP table is
+//! gateway in every pod, every pod on its node's bridge, every peer node on a node's uplink),
+//! because the kernel's ARP table is
 //! shared by all namespaces and capped at the root namespace's `gc_thresh3`.
 
 mod common;
@@ -42,7 +43,61 @@ fn pods_and_nodes_have_permanent_neighbour_entries() {
         "dev",
         "cni0",
     ]);
+    let peer = if node == "worker-1" { "worker-2" } else { "worker-1" };
+    let uplink = run(&[
+        "exec",
+        &format!("node/{node}"),
+        "--",
+        "ip",
+        "neigh",
+        "show",
+        "dev",
+        "eth0",
+    ]);
+    let peer_addr = run(&[
+        "exec",
+        &format!("node/{peer}"),
+        "--",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "dev",
+        "eth0",
+    ]);
+    let peer_link = run(&[
+        "exec",
+        &format!("node/{peer}"),
+        "--",
+        "ip",
+        "-o",
+        "link",
+        "show",
+        "dev",
+        "eth0",
+    ]);
     let _ = podlab().args(["down", "--name", &name]).output();
+    // inet 172.18.0.3/16 ... -> 172.18.0.3; link/ether 0a:58:ac:12:00:03 -> the MAC.
+    let peer_ip = peer_addr
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .unwrap_or_default()
+        .to_string();
+    let peer_mac = peer_link
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        uplink.lines().any(|l| l.starts_with(&format!("{peer_ip} "))
+            && l.contains(&format!("lladdr {peer_mac} "))
+            && l.contains("PERMANENT")),
+        "node {node}: peer node {peer} ({peer_ip}, {peer_mac}) should be a permanent neighbour on eth0:\n{uplink}"
+    );
     assert!(
         in_pod
             .lines()

@@ -176,6 +176,9 @@ async fn bare_pod(
         .map_err(|e| NetError::io("open a netlink socket in a pod", e))?;
     rt.spawn(conn);
     let eth0 = nl::FRESH_PEER_INDEX;
+    nl::ipv4_only_link(&ph, eth0)
+        .await
+        .map_err(nl_err("turn IPv6 off on pod eth0".into()))?;
     nl::set_up(&ph, eth0)
         .await
         .map_err(nl_err("bring up pod eth0".into()))?;

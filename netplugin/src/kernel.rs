@@ -33,6 +33,8 @@ use crate::{LinkShaping, NetError};
 struct NodeLinks {
     handle: Handle,
     bridge_index: u32,
+    /// The node's `eth0` on the fabric.
+    uplink_index: u32,
     reaper: Reaper,
 }
 
@@ -180,7 +182,8 @@ impl KernelDataplane {
                     Some(fabric_bridge),
                     NODE_UPLINK,
                     netns.as_raw_fd(),
-                    None,
+                    // A fixed MAC (from its address), so peer nodes can be given it in advance.
+                    Some(nl::mac_of(node.node_ip)),
                 ))
                 .execute()
                 .await
@@ -264,6 +267,7 @@ impl KernelDataplane {
             reaper: Reaper::new(h.clone(), self.rt.clone()),
             handle: h,
             bridge_index,
+            uplink_index: eth0,
         })
     }
 
@@ -286,6 +290,28 @@ impl KernelDataplane {
         let actual = managed.iter().map(|(d, (g, _))| (*d, *g)).collect();
         let sync = diff_routes(&desired, &actual);
 
+        // Each peer node's MAC is known from its address: a permanent neighbour entry per peer
+        // (not counted against the kernel's shared gc_thresh3 ARP cap, which N nodes resolving
+        // each other, N*(N-1) entries, would overflow from about 35 nodes on).
+        let neighbours = sync
+            .added
+            .iter()
+            .chain(&sync.replaced)
+            .filter_map(|r| r.gateway)
+            .map(|gw| {
+                self.explain.emit(|| {
+                    let mac = nl::mac_of(gw).map(|b| format!("{b:02x}")).join(":");
+                    format!("ip -n {node} neigh replace {gw} lladdr {mac} dev {NODE_UPLINK} nud permanent")
+                });
+                async move {
+                    nl::add_permanent_neighbour(h, links.uplink_index, gw, nl::mac_of(gw))
+                        .await
+                        .map_err(|e| {
+                            NetError::netlink(format!("add the neighbour entry of node {gw} in node {node}"), e)
+                        })
+                }
+            });
+        let neighbours: Vec<_> = neighbours.collect();
         let mut ops = Vec::new();
         for r in &sync.added {
             let gw = r.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED);
@@ -321,7 +347,7 @@ impl KernelDataplane {
                 }
             }));
         }
-        future::try_join_all(ops).await?;
+        futures::try_join!(future::try_join_all(neighbours), future::try_join_all(ops))?;
         if let Ok(nb) = lock(&self.book).node_mut(node) {
             nb.host_gw = desired;
         }
@@ -444,6 +470,11 @@ impl KernelDataplane {
                     nl::add_permanent_neighbour(&ph, eth0, gw, nl::mac_of(gw))
                         .await
                         .map_err(|e| NetError::netlink(format!("add the gateway's neighbour entry in pod {pod}"), e))
+                },
+                async {
+                    nl::ipv4_only_link(&ph, eth0)
+                        .await
+                        .map_err(|e| NetError::netlink(format!("turn IPv6 off on {POD_IFACE} in pod {pod}"), e))
                 },
                 async {
                     nl::set_up(&ph, eth0)

@@ -85,6 +85,23 @@ pub(crate) fn veth_into(
     msg
 }
 
+/// Turns IPv6 address generation off on link `index` before it goes up: no link-local
+/// address, so no duplicate-address detection, router solicitation or MLD chatter (the
+/// cluster network is IPv4 single-stack; `lo` keeps `::1`).
+pub(crate) async fn ipv4_only_link(handle: &Handle, index: u32) -> Result<(), rtnetlink::Error> {
+    use netlink_packet_route::link::{AfSpecInet6, AfSpecUnspec, In6AddrGenMode};
+    let mut msg = LinkUnspec::new_with_index(index).build();
+    msg.attributes
+        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![
+            AfSpecInet6::AddrGenMode(In6AddrGenMode::None),
+        ])]));
+    match handle.link().set(msg).execute().await {
+        // A kernel without IPv6 has nothing to turn off.
+        Err(e) if matches!(errno(&e), Some(libc::EAFNOSUPPORT) | Some(libc::EOPNOTSUPP)) => Ok(()),
+        r => r,
+    }
+}
+
 /// The MAC podlab gives the interface that owns `ip`: `0a:58` and then the IPv4 address (as
 /// kubenet and OVN-Kubernetes do), so neighbour entries can be written down in advance.
 pub(crate) fn mac_of(ip: Ipv4Addr) -> [u8; 6] {

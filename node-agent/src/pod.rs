@@ -66,6 +66,8 @@ struct Shared {
     publish: Publish,
     start_time: Time,
     containers: Mutex<Vec<ContainerRun>>,
+    /// Woken at every change of `containers`.
+    changed: tokio::sync::Notify,
 }
 
 /// A running pod on this node.
@@ -125,6 +127,7 @@ impl PodHandle {
             publish,
             start_time: now(),
             containers: Mutex::new(runs),
+            changed: tokio::sync::Notify::new(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run_pod(shared.clone(), stop_rx));
@@ -174,6 +177,7 @@ impl Shared {
         {
             f(r);
         }
+        self.changed.notify_waiters();
         self.publish();
     }
 
@@ -285,8 +289,21 @@ async fn run_pod(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     for idx in init_count..n {
         tasks.push(tokio::spawn(supervise(shared.clone(), idx, stop.clone(), false)));
         let deadline = tokio::time::Instant::now() + STARTUP_SETTLE;
-        while tokio::time::Instant::now() < deadline && !settled(&shared, idx) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        loop {
+            let changed = shared.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            // Listening on a port is no event: look every 5 ms. Anything else: wait for a change
+            // (a thousand pods polling while their containers queue to start cost a CPU).
+            let next = match settled(&shared, idx) {
+                Settle::Done => break,
+                Settle::Listening => tokio::time::Instant::now() + Duration::from_millis(5),
+                Settle::Starting => deadline,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            let _ = tokio::time::timeout_at(next.min(deadline), changed).await;
         }
     }
     for t in tasks {
@@ -297,31 +314,44 @@ async fn run_pod(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
 /// How long to wait for a container to listen on its first declared port before starting the next.
 const STARTUP_SETTLE: Duration = Duration::from_secs(1);
 
+/// Where a just-started container is on its way to being settled.
+enum Settle {
+    /// It exited, or runs and listens on its first declared TCP port (or declares none).
+    Done,
+    /// It runs, but does not listen on its declared port yet.
+    Listening,
+    /// It is not running yet.
+    Starting,
+}
+
 /// A started container has either exited or listens on its first declared TCP port.
-fn settled(shared: &Shared, idx: usize) -> bool {
+fn settled(shared: &Shared, idx: usize) -> Settle {
     let Some((pid, port, running)) = shared.containers.lock().ok().and_then(|r| {
         let r = r.get(idx)?;
         let port = r.spec.ports.as_ref().and_then(|p| p.first()).map(|p| p.container_port);
         Some((r.pid, port, r.state.running.is_some()))
     }) else {
-        return true;
+        return Settle::Done;
     };
     match (pid, port, running) {
-        (_, None, true) => true,
-        (Some(pid), Some(port), true) => listens(pid, port as u16),
-        (None, Some(_), true) => true,
-        (_, _, false) => shared
-            .containers
-            .lock()
-            .map(|r| {
-                r[idx].state.terminated.is_some()
-                    || r[idx]
-                        .state
-                        .waiting
-                        .as_ref()
-                        .is_some_and(|w| w.reason.as_deref() != Some("ContainerCreating"))
-            })
-            .unwrap_or(true),
+        (_, None, true) | (None, Some(_), true) => Settle::Done,
+        (Some(pid), Some(port), true) if listens(pid, port as u16) => Settle::Done,
+        (Some(_), Some(_), true) => Settle::Listening,
+        (_, _, false) => {
+            let over = shared
+                .containers
+                .lock()
+                .map(|r| {
+                    r[idx].state.terminated.is_some()
+                        || r[idx]
+                            .state
+                            .waiting
+                            .as_ref()
+                            .is_some_and(|w| w.reason.as_deref() != Some("ContainerCreating"))
+                })
+                .unwrap_or(true);
+            if over { Settle::Done } else { Settle::Starting }
+        }
     }
 }
 

@@ -110,7 +110,7 @@ impl Spawner {
             // interface is made IPv4-only by the network plugin, through netlink, which is
             // cheaper than a /proc/sys write in each of a thousand namespaces.
             SandboxKind::Node => libc::CLONE_NEWNET | libc::CLONE_NEWUTS | crate::zygote::IPV4_ONLY,
-            SandboxKind::Pod => libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | crate::zygote::IPV4_ONLY,
+            SandboxKind::Pod => libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
         };
         let guard = self
             .zygote

@@ -443,7 +443,8 @@ extern "C" fn pause_process(arg: *mut libc::c_void) -> libc::c_int {
 pub const IPV4_ONLY: libc::c_int = 0x1;
 
 /// The cluster network is IPv4 single-stack: interfaces made in this namespace from now on
-/// (pod `eth0`, a node's `eth0`, `cni0` and veths) get no IPv6, as Docker does on IPv4-only
+/// (a node's `eth0`, `cni0` and veths; pods' `eth0` get `addrgenmode none` through netlink
+/// instead, see netplugin) get no IPv6, as Docker does on IPv4-only
 /// networks; `lo`, made with the namespace, keeps `::1`. Without this every new interface
 /// runs IPv6 duplicate-address detection, router solicitation and MLD reports, flooded by
 /// each node bridge to every pod on it (a third of a 1000-pod bring-up). No-op without IPv6.

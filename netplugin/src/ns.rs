@@ -2,7 +2,8 @@
 //!
 //! `setns` acts on the calling OS thread only, so everything here runs the namespace work
 //! on a fresh, short-lived std thread and never touches the caller's (or a tokio worker's)
-//! namespace.
+//! namespace. Netlink sockets, opened for every pod, come from one long-lived thread instead
+//! (see [`netlink_in`]).
 
 use std::fs::File;
 use std::io;
@@ -153,18 +154,67 @@ pub async fn run_in_async<R: Send + 'static>(ns: &Netns, f: impl FnOnce() -> R +
         .map_err(|_| io::Error::other("namespace worker thread panicked"))?
 }
 
-/// Opens a rtnetlink socket inside `ns` (on a dedicated thread), registered with runtime `rt`.
+/// A job for the socket opener: told whether entering the target namespace worked.
+type OpenerJob = (OwnedFd, Box<dyn FnOnce(io::Result<()>) + Send>);
+
+/// The socket opener: one long-lived thread that enters a namespace, runs a short job there
+/// (opening a socket), and goes back to a private, empty namespace of its own, so it never
+/// keeps a pod's namespace alive. A fresh thread per pod cost ~0.1 ms of CPU at scale. None
+/// if it cannot be made (no CAP_SYS_ADMIN for its own namespace): callers use a fresh thread.
+fn opener() -> Option<&'static std::sync::mpsc::Sender<OpenerJob>> {
+    static OPENER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<OpenerJob>>> = std::sync::OnceLock::new();
+    OPENER
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<OpenerJob>();
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
+            let spawned = std::thread::Builder::new()
+                .name("podlab-netns-opener".into())
+                .spawn(move || {
+                    let home = nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+                        .map_err(io::Error::from)
+                        .and_then(|()| File::open("/proc/thread-self/ns/net"));
+                    let _ = ready_tx.send(home.is_ok());
+                    let Ok(home) = home else { return };
+                    for (target, job) in rx {
+                        job(enter(target.as_fd()));
+                        drop(target);
+                        if enter(home.as_fd()).is_err() {
+                            return; // stuck elsewhere: stop taking jobs (callers fall back)
+                        }
+                    }
+                });
+            (spawned.is_ok() && ready_rx.recv().unwrap_or(false)).then_some(tx)
+        })
+        .as_ref()
+}
+
+/// Opens a rtnetlink socket inside `ns`, registered with runtime `rt` (on the socket opener
+/// thread, or a fresh thread if there is none).
 ///
 /// Spawn or poll the returned connection; the socket closes once every handle clone is
 /// dropped and the connection future has been polled again.
 pub async fn netlink_in(ns: &Netns, rt: &tokio::runtime::Handle) -> io::Result<(NetlinkConnection, rtnetlink::Handle)> {
-    let rt = rt.clone();
-    run_in_async(ns, move || {
-        let _guard = rt.enter();
-        let (conn, handle, _unsolicited) = rtnetlink::new_connection()?;
-        Ok((conn, handle))
-    })
-    .await?
+    let open = {
+        let rt = rt.clone();
+        move || -> io::Result<(NetlinkConnection, rtnetlink::Handle)> {
+            let _guard = rt.enter();
+            let (conn, handle, _unsolicited) = rtnetlink::new_connection()?;
+            Ok((conn, handle))
+        }
+    };
+    if let Some(jobs) = opener() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let there = open.clone();
+        let job: Box<dyn FnOnce(io::Result<()>) + Send> = Box::new(move |entered| {
+            let _ = tx.send(entered.and_then(|()| there()));
+        });
+        if jobs.send((ns.fd.try_clone()?, job)).is_ok() {
+            return rx
+                .await
+                .map_err(|_| io::Error::other("podlab's namespace socket opener has stopped"))?;
+        }
+    }
+    run_in_async(ns, open).await?
 }
 
 /// Opens a rtnetlink socket in the calling thread's namespace, registered with runtime `rt`.

@@ -172,7 +172,10 @@ impl KernelDataplane {
         let fab = node.fabric_veth();
         let place = format!("node {n}");
         self.explain.emit(|| {
-            format!("ip link add {fab} master {FABRIC_BRIDGE} up type veth peer name {NODE_UPLINK} netns {n}")
+            let mac = nl::mac_text(nl::mac_of(node.node_ip));
+            format!(
+                "ip link add {fab} master {FABRIC_BRIDGE} up type veth peer name {NODE_UPLINK} address {mac} netns {n}"
+            )
         });
         let wire = async {
             self.fabric
@@ -200,8 +203,12 @@ impl KernelDataplane {
         self.rt.spawn(conn);
 
         self.explain.emit(|| format!("ip -n {n} link set lo up"));
-        self.explain
-            .emit(|| format!("ip -n {n} link add {NODE_BRIDGE} type bridge"));
+        self.explain.emit(|| {
+            format!(
+                "ip -n {n} link add {NODE_BRIDGE} address {} type bridge",
+                nl::mac_text(nl::mac_of(node.gateway))
+            )
+        });
         self.explain.emit(|| format!("ip -n {n} link set {NODE_BRIDGE} up"));
         let (_, eth0, ()) = futures::try_join!(
             async {
@@ -300,7 +307,7 @@ impl KernelDataplane {
             .filter_map(|r| r.gateway)
             .map(|gw| {
                 self.explain.emit(|| {
-                    let mac = nl::mac_of(gw).map(|b| format!("{b:02x}")).join(":");
+                    let mac = nl::mac_text(nl::mac_of(gw));
                     format!("ip -n {node} neigh replace {gw} lladdr {mac} dev {NODE_UPLINK} nud permanent")
                 });
                 async move {
@@ -392,7 +399,8 @@ impl KernelDataplane {
             loop {
                 let veth = net.host_veth.clone();
                 self.explain.emit(|| {
-                    format!("ip -n {node} link add {veth} master {NODE_BRIDGE} up type veth peer name {POD_IFACE} netns {pns}")
+                    let mac = nl::mac_text(pod_mac);
+                    format!("ip -n {node} link add {veth} master {NODE_BRIDGE} up type veth peer name {POD_IFACE} address {mac} netns {pns}")
                 });
                 let msg = nl::veth_into(
                     &veth,
@@ -448,6 +456,16 @@ impl KernelDataplane {
         let (conn, ph) = opened?;
 
         let (ip, prefix, gw) = (net.ip, net.prefix, net.gateway);
+        self.explain.emit(|| {
+            let mac = nl::mac_text(pod_mac);
+            format!("ip -n {node} neigh replace {ip} lladdr {mac} dev {NODE_BRIDGE} nud permanent")
+        });
+        self.explain.emit(|| {
+            let mac = nl::mac_text(nl::mac_of(gw));
+            format!("ip -n {pns} neigh replace {gw} lladdr {mac} dev {POD_IFACE} nud permanent")
+        });
+        self.explain
+            .emit(|| format!("ip -n {pns} link set {POD_IFACE} addrgenmode none"));
         self.explain.emit(|| format!("ip -n {pns} link set {POD_IFACE} up"));
         self.explain
             .emit(|| format!("ip -n {pns} addr add {ip}/{prefix} dev {POD_IFACE}"));

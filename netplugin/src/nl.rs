@@ -109,6 +109,11 @@ pub(crate) fn mac_of(ip: Ipv4Addr) -> [u8; 6] {
     [0x0a, 0x58, o[0], o[1], o[2], o[3]]
 }
 
+/// `mac` as `ip` prints it (`0a:58:0a:f4:01:02`).
+pub(crate) fn mac_text(mac: [u8; 6]) -> String {
+    mac.map(|b| format!("{b:02x}")).join(":")
+}
+
 /// A permanent neighbour entry `ip -> mac` on link `index` (replacing any entry there).
 ///
 /// The kernel's ARP table is one table for all network namespaces, capped by the root

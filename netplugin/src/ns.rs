@@ -168,7 +168,7 @@ fn opener() -> Option<&'static std::sync::mpsc::Sender<OpenerJob>> {
             let (tx, rx) = std::sync::mpsc::channel::<OpenerJob>();
             let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
             let spawned = std::thread::Builder::new()
-                .name("podlab-netns-opener".into())
+                .name("podlab-nsopener".into())
                 .spawn(move || {
                     let home = nix::sched::unshare(CloneFlags::CLONE_NEWNET)
                         .map_err(io::Error::from)

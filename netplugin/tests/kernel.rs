@@ -208,7 +208,7 @@ fn node_setup_builds_addresses_bridges_and_routes() {
         assert!(
             lines
                 .iter()
-                .any(|l| l.starts_with("ip link add fab-1 master podlab0 up type veth peer name eth0 netns worker-1"))
+                .any(|l| l == "ip link add fab-1 master podlab0 up type veth peer name eth0 address 0a:58:ac:12:00:02 netns worker-1")
         );
 
         // Setting up the same node twice is refused by name.
@@ -651,4 +651,44 @@ fn bench_real_path_against_bare_loop() {
         seq / bare.ms_per_pod(),
         conc
     );
+}
+
+/// The network namespace inode (`net:[...]`) a thread of this process named `comm` is in.
+fn thread_netns(comm: &str) -> Option<String> {
+    std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .flatten()
+        .find_map(|t| {
+            let name = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            (name.trim() == comm).then(|| std::fs::read_link(t.path().join("ns/net")).ok())?
+        })
+        .map(|l| l.to_string_lossy().into_owned())
+}
+
+#[test]
+fn sockets_opened_inside_a_pod_leave_its_namespace_free_to_go() {
+    if !root_or_skip("sockets_opened_inside_a_pod_leave_its_namespace_free_to_go") {
+        return;
+    }
+    in_private_netns(|rt| async move {
+        let holder = Pause::spawn();
+        let pod_ns = std::fs::read_link(format!("/proc/{}/ns/net", holder.pid)).unwrap();
+        let h = nl_in(&holder.netns, &rt).await;
+        // The socket works inside the pod's namespace: it sees the pod's lo and nothing else.
+        assert_eq!(link_names(&h).await, vec!["lo"]);
+        // The thread that opened it has gone back to a namespace of its own: it keeps neither
+        // the pod's namespace alive nor any other podlab namespace.
+        let opener = thread_netns("podlab-nsopener").expect("the socket opener thread");
+        assert_ne!(
+            opener,
+            pod_ns.to_string_lossy(),
+            "the opener stayed in the pod's namespace"
+        );
+        let here = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+        assert_ne!(
+            opener,
+            here.to_string_lossy(),
+            "the opener sits in the caller's namespace"
+        );
+    });
 }

@@ -154,8 +154,12 @@ pub async fn run_in_async<R: Send + 'static>(ns: &Netns, f: impl FnOnce() -> R +
         .map_err(|_| io::Error::other("namespace worker thread panicked"))?
 }
 
-/// A job for the socket opener: told whether entering the target namespace worked.
-type OpenerJob = (OwnedFd, Box<dyn FnOnce(io::Result<()>) + Send>);
+/// What the socket opener hands back once it has left the target namespace.
+type Delivery = Box<dyn FnOnce() + Send>;
+/// A job for the socket opener: told whether entering the target namespace worked, it does its
+/// work there and returns the delivery of its result (made after the opener has gone home, so
+/// a caller never sees the opener still inside its namespace).
+type OpenerJob = (OwnedFd, Box<dyn FnOnce(io::Result<()>) -> Delivery + Send>);
 
 /// The socket opener: one long-lived thread that enters a namespace, runs a short job there
 /// (opening a socket), and goes back to a private, empty namespace of its own, so it never
@@ -176,9 +180,11 @@ fn opener() -> Option<&'static std::sync::mpsc::Sender<OpenerJob>> {
                     let _ = ready_tx.send(home.is_ok());
                     let Ok(home) = home else { return };
                     for (target, job) in rx {
-                        job(enter(target.as_fd()));
+                        let deliver = job(enter(target.as_fd()));
                         drop(target);
-                        if enter(home.as_fd()).is_err() {
+                        let home_again = enter(home.as_fd()).is_ok();
+                        deliver();
+                        if !home_again {
                             return; // stuck elsewhere: stop taking jobs (callers fall back)
                         }
                     }
@@ -205,8 +211,11 @@ pub async fn netlink_in(ns: &Netns, rt: &tokio::runtime::Handle) -> io::Result<(
     if let Some(jobs) = opener() {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let there = open.clone();
-        let job: Box<dyn FnOnce(io::Result<()>) + Send> = Box::new(move |entered| {
-            let _ = tx.send(entered.and_then(|()| there()));
+        let job: Box<dyn FnOnce(io::Result<()>) -> Delivery + Send> = Box::new(move |entered| {
+            let result = entered.and_then(|()| there());
+            Box::new(move || {
+                let _ = tx.send(result);
+            })
         });
         if jobs.send((ns.fd.try_clone()?, job)).is_ok() {
             return rx

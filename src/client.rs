@@ -266,13 +266,31 @@ fn open_ns(pid: i32, ns: &str) -> Result<std::fs::File> {
     std::fs::File::open(format!("/proc/{pid}/ns/{ns}")).with_context(|| format!("opening /proc/{pid}/ns/{ns}"))
 }
 
-/// `podlab exec POD|node/NAME -- CMD...`: become CMD inside the namespaces (like nsenter).
+/// A pidfd for process `pid` (readable once the process has exited).
+fn pidfd_of(pid: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open returns a new descriptor that we own, or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor owned by no one else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `podlab exec POD|node/NAME -- CMD...`: run CMD inside the namespaces (like nsenter), for as
+/// long as the pod (or node) lives: as a container's exec session ends with its container, CMD
+/// is killed when the pod's pause process goes (pod deleted, `podlab down`, podlab killed).
+/// The exit code is CMD's (128+N if a signal N ended it; 137 if its pod went away).
 pub fn exec(name: &str, target_name: &str, ns: &str, container: Option<String>, argv: &[String]) -> Result<i32> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::ExitStatusExt;
     let (kind, obj) = split_target(target_name);
     let (pid, env) = target(name, kind, obj, ns, container)?;
     let Some((prog, args)) = argv.split_first() else {
         bail!("error: you must specify at least one command for the container");
     };
+    let holder = pidfd_of(pid).with_context(|| format!("watching the {kind}'s pause process (pid {pid})"))?;
     let mut files = vec![
         (open_ns(pid, "net")?, libc::CLONE_NEWNET),
         (open_ns(pid, "uts")?, libc::CLONE_NEWUTS),
@@ -281,23 +299,80 @@ pub fn exec(name: &str, target_name: &str, ns: &str, container: Option<String>, 
         files.push((open_ns(pid, "ipc")?, libc::CLONE_NEWIPC));
     }
     for (f, flag) in &files {
-        use std::os::fd::AsRawFd;
         // SAFETY: the CLI is single-threaded here; setns only changes this thread's namespaces.
         if unsafe { libc::setns(f.as_raw_fd(), *flag) } != 0 {
             return Err(std::io::Error::last_os_error()).context("joining the pod's namespaces");
         }
     }
-    let err = Command::new(prog)
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .current_dir("/")
-        .exec();
-    if err.kind() == std::io::ErrorKind::NotFound {
-        eprintln!("error: exec: \"{prog}\": executable file not found in $PATH");
-        return Ok(127);
+    // Ctrl-C and Ctrl-\ reach CMD (same process group); this process stays to report.
+    // SAFETY: plain signal dispositions of this single-threaded process.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
     }
-    Err(err).context(format!("running {prog}"))
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    let mut cmd = Command::new(prog);
+    cmd.args(args).env_clear().envs(env).current_dir("/");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            // If this process dies (killed, terminal gone), CMD goes with it.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != me {
+                return Err(std::io::Error::other("podlab exec ended before the command started"));
+            }
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("error: exec: \"{prog}\": executable file not found in $PATH");
+            return Ok(127);
+        }
+        Err(e) => return Err(e).context(format!("running {prog}")),
+    };
+    let cmd_fd = pidfd_of(child.id() as i32).context("watching the command")?;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: cmd_fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: holder.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on two pidfds we own.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e).context("waiting for the command");
+        }
+        if fds[0].revents != 0 {
+            break;
+        }
+        if fds[1].revents != 0 {
+            // SAFETY: signalling our own child through its pidfd (no pid reuse possible).
+            unsafe {
+                libc::syscall(libc::SYS_pidfd_send_signal, cmd_fd.as_raw_fd(), libc::SIGKILL, 0, 0);
+            }
+            let status = child.wait().context("waiting for the command")?;
+            eprintln!("error: {kind} \"{obj}\" is gone: command terminated with exit code 137");
+            let _ = status;
+            return Ok(137);
+        }
+    }
+    let status = child.wait().context("waiting for the command")?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(9)))
 }
 
 /// `podlab port-forward pod/NAME LOCAL:REMOTE`: listen on 127.0.0.1:LOCAL on this machine and

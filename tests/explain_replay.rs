@@ -58,9 +58,9 @@ mount -t tmpfs podlab-replay /run
 mkdir -p /run/netns
 ip -batch {batch}
 ip netns exec nginx env POD_NAME=nginx {exe} __image nginx >/dev/null 2>&1 &
+trap 'kill %1 2>/dev/null' EXIT
 for i in $(seq 50); do ip netns exec nginx ss -ltn | grep -q ':80 ' && break; sleep 0.1; done
 ip netns exec client curl -s -m 3 http://{nginx_ip}:80/
-kill %1
 "#,
         batch = batch.display(),
         exe = env!("CARGO_BIN_EXE_podlab"),

@@ -15,8 +15,8 @@
 //! the table (`CLONE_FILES`), joins the pod's namespaces through it, then takes an empty private
 //! table (`close_range(0, ~0, CLOSE_RANGE_UNSHARE)`) and opens its stdin, stdout and stderr anew
 //! (`/dev/null`, and the log files through `/proc/<pid>/task/<tid>/fd/<n>`). Kernels before 5.9,
-//! and stdio that cannot be reopened by path (a socket, a file not opened for appending), take the
-//! old way: a private copy of the whole table, then `dup2`.
+//! and stdio that cannot safely be reopened by path (a socket, a pipe, a file not opened for
+//! appending), take the old way: a private copy of the whole table, then `dup2`.
 
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -275,7 +275,8 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
 
 /// The open flags that reopen `fd` by path as the same kind of stdio, or None if a reopened
 /// copy would behave differently (a socket cannot be opened by path; a regular file not
-/// opened for appending would start writing at offset 0).
+/// opened for appending would start writing at offset 0; opening a pipe whose other end is
+/// closed would block the child, and with it this thread, for ever).
 fn reopenable(fd: &OwnedFd) -> Option<libc::c_int> {
     // SAFETY: fstat and fcntl on a descriptor we own, into a zeroed stat buffer.
     unsafe {
@@ -290,7 +291,7 @@ fn reopenable(fd: &OwnedFd) -> Option<libc::c_int> {
         let keep = flags & (libc::O_ACCMODE | libc::O_APPEND);
         match st.st_mode & libc::S_IFMT {
             libc::S_IFREG if flags & libc::O_APPEND != 0 => Some(keep),
-            libc::S_IFIFO | libc::S_IFCHR => Some(keep),
+            libc::S_IFCHR => Some(keep),
             _ => None,
         }
     }

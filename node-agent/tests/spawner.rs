@@ -206,3 +206,35 @@ fn containers_see_only_their_stdio_however_many_descriptors_podlab_holds() {
     }
     drop(held);
 }
+
+#[test]
+fn a_container_can_write_to_a_pipe() {
+    if !require_root("a_container_can_write_to_a_pipe") {
+        return;
+    }
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    let sp = Spawner::new();
+    let sb = Sandbox::create(&sp, SandboxKind::Pod, "piped").unwrap();
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills two new descriptors that we then own.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: fresh descriptors from pipe2, owned once each.
+    let (r, w) = unsafe { (std::fs::File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let pid = sp
+        .spawn_process(ProcessSpec {
+            program: PathBuf::from("sh"),
+            args: vec!["-c".into(), "echo through the pipe".into()],
+            env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
+            join: sb.join_fds(),
+            stdout: w,
+            stderr: sink(),
+            cwd: std::env::temp_dir(),
+        })
+        .unwrap();
+    assert_eq!(wait_exit(Process::adopt(pid).unwrap()), Exit::Code(0));
+    let mut out = String::new();
+    let mut r = r;
+    r.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "through the pipe\n");
+}

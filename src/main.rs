@@ -942,6 +942,7 @@ fn enter_private_netns() -> Result<()> {
         return Err(std::io::Error::last_os_error())
             .context("creating podlab's private network namespace (unshare CLONE_NEWNET)");
     }
-    podlab_netplugin::ns::ipv4_only_here();
+    podlab_netplugin::ns::configure_new_fabric_here()
+        .context("setting up podlab's private network namespace (bridge-nf-call-*=0)")?;
     Ok(())
 }

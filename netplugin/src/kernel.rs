@@ -69,8 +69,6 @@ impl KernelDataplane {
     /// Opens a netlink socket in the calling thread's namespace (the fabric namespace).
     pub fn new(net: ClusterNetwork, rt: tokio::runtime::Handle) -> Result<Self, NetError> {
         net.validate()?;
-        ns::bridges_skip_netfilter_here()
-            .map_err(|e| NetError::io("let the fabric bridge skip iptables (bridge-nf-call-*=0)", e))?;
         let (conn, fabric) =
             ns::netlink_here(&rt).map_err(|e| NetError::io("open a netlink socket in the fabric namespace", e))?;
         rt.spawn(conn);

@@ -263,6 +263,16 @@ pub fn bridges_skip_netfilter_here() -> io::Result<()> {
     Ok(())
 }
 
+/// Settings for a network namespace podlab has just made for a cluster's fabric: interfaces
+/// IPv4-only ([`ipv4_only_here`]) and bridges that skip netfilter
+/// ([`bridges_skip_netfilter_here`]). Call it on the thread that made the namespace, right
+/// after `unshare(CLONE_NEWNET)`, and nowhere else: in any other namespace (the machine's own
+/// above all) these writes would change settings podlab does not own.
+pub fn configure_new_fabric_here() -> io::Result<()> {
+    ipv4_only_here();
+    bridges_skip_netfilter_here()
+}
+
 /// [`bridges_skip_netfilter_here`] inside `ns`.
 pub async fn bridges_skip_netfilter_in(ns: &Netns) -> io::Result<()> {
     run_in_async(ns, bridges_skip_netfilter_here).await?

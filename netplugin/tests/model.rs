@@ -176,7 +176,17 @@ fn kernel_dataplane_needs_namespaces() {
         .enable_all()
         .build()
         .unwrap();
-    let Ok(dp) = Dataplane::kernel(ClusterNetwork::default(), rt.handle().clone()) else {
+    // It changes nothing of the namespace it is opened in (here the machine's own).
+    let switches =
+        || podlab_netplugin::ns::BRIDGE_NETFILTER_SWITCHES.map(|s| std::fs::read_to_string(s).unwrap_or_default());
+    let before = switches();
+    let built = Dataplane::kernel(ClusterNetwork::default(), rt.handle().clone());
+    assert_eq!(
+        switches(),
+        before,
+        "opening the dataplane changed the bridge-nf-call-* sysctls"
+    );
+    let Ok(dp) = built else {
         return;
     };
     rt.block_on(async {

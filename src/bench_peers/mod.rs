@@ -169,7 +169,8 @@ fn in_fresh_netns<T: Send + 'static>(
                 return Err(std::io::Error::last_os_error())
                     .with_context(|| format!("a fresh network namespace for {name}"));
             }
-            podlab_netplugin::ns::ipv4_only_here();
+            podlab_netplugin::ns::configure_new_fabric_here()
+                .with_context(|| format!("setting up the fresh network namespace for {name}"))?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()

@@ -266,31 +266,19 @@ fn open_ns(pid: i32, ns: &str) -> Result<std::fs::File> {
     std::fs::File::open(format!("/proc/{pid}/ns/{ns}")).with_context(|| format!("opening /proc/{pid}/ns/{ns}"))
 }
 
-/// A pidfd for process `pid` (readable once the process has exited).
-fn pidfd_of(pid: i32) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open returns a new descriptor that we own, or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor owned by no one else.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
-}
-
 /// `podlab exec POD|node/NAME -- CMD...`: run CMD inside the namespaces (like nsenter), for as
 /// long as the pod (or node) lives: as a container's exec session ends with its container, CMD
 /// is killed when the pod's pause process goes (pod deleted, `podlab down`, podlab killed).
 /// The exit code is CMD's (128+N if a signal N ended it; 137 if its pod went away).
 pub fn exec(name: &str, target_name: &str, ns: &str, container: Option<String>, argv: &[String]) -> Result<i32> {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::process::ExitStatusExt;
+    use podlab_node_agent::process::{Process, pidfd_open};
+    use std::os::fd::{AsFd, AsRawFd};
     let (kind, obj) = split_target(target_name);
     let (pid, env) = target(name, kind, obj, ns, container)?;
     let Some((prog, args)) = argv.split_first() else {
         bail!("error: you must specify at least one command for the container");
     };
-    let holder = pidfd_of(pid).with_context(|| format!("watching the {kind}'s pause process (pid {pid})"))?;
+    let holder = pidfd_open(pid).with_context(|| format!("watching the {kind}'s pause process (pid {pid})"))?;
     let mut files = vec![
         (open_ns(pid, "net")?, libc::CLONE_NEWNET),
         (open_ns(pid, "uts")?, libc::CLONE_NEWUTS),
@@ -326,7 +314,7 @@ pub fn exec(name: &str, target_name: &str, ns: &str, container: Option<String>, 
             Ok(())
         });
     }
-    let mut child = match cmd.spawn() {
+    let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             eprintln!("error: exec: \"{prog}\": executable file not found in $PATH");
@@ -334,45 +322,20 @@ pub fn exec(name: &str, target_name: &str, ns: &str, container: Option<String>, 
         }
         Err(e) => return Err(e).context(format!("running {prog}")),
     };
-    let cmd_fd = pidfd_of(child.id() as i32).context("watching the command")?;
-    loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: cmd_fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: holder.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: poll on two pidfds we own.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e).context("waiting for the command");
-        }
-        if fds[0].revents != 0 {
-            break;
-        }
-        if fds[1].revents != 0 {
-            // SAFETY: signalling our own child through its pidfd (no pid reuse possible).
-            unsafe {
-                libc::syscall(libc::SYS_pidfd_send_signal, cmd_fd.as_raw_fd(), libc::SIGKILL, 0, 0);
-            }
-            let status = child.wait().context("waiting for the command")?;
+    // Reaped through its pidfd from here on (the std handle is dropped, not waited for).
+    let running = Process::adopt(child.id() as i32).context("watching the command")?;
+    drop(child);
+    match running
+        .wait_blocking_unless(holder.as_fd())
+        .context("waiting for the command")?
+    {
+        Some(exit) => Ok(exit.code()),
+        None => {
+            running.kill_and_reap();
             eprintln!("error: {kind} \"{obj}\" is gone: command terminated with exit code 137");
-            let _ = status;
-            return Ok(137);
+            Ok(137)
         }
     }
-    let status = child.wait().context("waiting for the command")?;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(9)))
 }
 
 /// `podlab port-forward pod/NAME LOCAL:REMOTE`: listen on 127.0.0.1:LOCAL on this machine and

@@ -23,29 +23,20 @@ fn an_exec_session_ends_when_its_pod_is_deleted_and_when_the_cluster_goes_down()
     if !require_root("an_exec_session_ends_when_its_pod_is_deleted_and_when_the_cluster_goes_down") {
         return;
     }
-    let name = format!("t-exec-{}", std::process::id());
-    let up = podlab()
-        .args(["up", "tests/scenarios/live.yaml", "--name", &name])
-        .output()
-        .unwrap();
-    assert!(up.status.success(), "{}", text(&up));
-    let pod = |args: &[&str]| {
-        let o = podlab().args(args).env("PODLAB_CLUSTER", &name).output().unwrap();
-        text(&o)
-    };
+    let cluster = UpCluster::up("tests/scenarios/live.yaml", "t-exec");
     // A short command still reports its own exit code.
-    let mut quick = podlab()
+    let mut quick = cluster
+        .cmd()
         .args(["exec", "nginx", "--", "sh", "-c", "exit 7"])
-        .env("PODLAB_CLUSTER", &name)
         .spawn()
         .unwrap();
     assert_eq!(exit_within(&mut quick, Duration::from_secs(10)), Some(7));
 
     // A long one in a pod that gets deleted, and one in a node when the cluster goes down.
     let session = |target: &str| {
-        podlab()
+        cluster
+            .cmd()
             .args(["exec", target, "--", "sleep", "300"])
-            .env("PODLAB_CLUSTER", &name)
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
@@ -65,10 +56,10 @@ fn an_exec_session_ends_when_its_pod_is_deleted_and_when_the_cluster_goes_down()
     let (pod_sleep, node_sleep) = (sleeps(in_pod.id()), sleeps(in_node.id()));
     assert!(!pod_sleep.is_empty() && !node_sleep.is_empty(), "both commands started");
 
-    let deleted = pod(&["delete", "pod", "nginx"]);
+    let deleted = cluster.run(&["delete", "pod", "nginx"]);
     let code = exit_within(&mut in_pod, Duration::from_secs(15));
     let node_still_running = in_node.try_wait().unwrap().is_none();
-    let _ = podlab().args(["down", "--name", &name]).output();
+    cluster.down();
     let node_code = exit_within(&mut in_node, Duration::from_secs(15));
     for c in [&mut in_pod, &mut in_node] {
         let _ = c.kill();

@@ -21,19 +21,14 @@ fn the_fabric_skips_netfilter_and_the_machine_keeps_its_settings() {
         return;
     }
     let root_before = root_net_snapshot();
-    let name = format!("t-fabric-{}", std::process::id());
-    let up = podlab()
-        .args(["up", "tests/scenarios/live.yaml", "--name", &name])
-        .output()
-        .unwrap();
-    assert!(up.status.success(), "{}", text(&up));
+    let cluster = UpCluster::up("tests/scenarios/live.yaml", "t-fabric");
     let clusters = text(&podlab().args(["clusters"]).output().unwrap());
     let daemon: u32 = clusters
         .lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
+        .find(|l| l.starts_with(&format!("{} ", cluster.name)))
         .and_then(|l| l.split_whitespace().nth(4))
         .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no PID for {name} in:\n{clusters}"));
+        .unwrap_or_else(|| panic!("no PID for {} in:\n{clusters}", cluster.name));
     let in_fabric: Vec<String> = SWITCHES
         .iter()
         .map(|s| {
@@ -44,7 +39,7 @@ fn the_fabric_skips_netfilter_and_the_machine_keeps_its_settings() {
             String::from_utf8_lossy(&o.stdout).trim().to_string()
         })
         .collect();
-    let _ = podlab().args(["down", "--name", &name]).output();
+    cluster.down();
     assert_eq!(in_fabric, ["0", "0", "0"], "the fabric namespace (daemon pid {daemon})");
     assert_eq!(
         root_before,

@@ -326,10 +326,16 @@ enum Settle {
 
 /// A started container has either exited or listens on its first declared TCP port.
 fn settled(shared: &Shared, idx: usize) -> Settle {
-    let Some((pid, port, running)) = shared.containers.lock().ok().and_then(|r| {
+    let Some((pid, port, running, over)) = shared.containers.lock().ok().and_then(|r| {
         let r = r.get(idx)?;
         let port = r.spec.ports.as_ref().and_then(|p| p.first()).map(|p| p.container_port);
-        Some((r.pid, port, r.state.running.is_some()))
+        // Not running: it ended, or it waits for something other than its start.
+        let over = r.state.terminated.is_some()
+            || r.state
+                .waiting
+                .as_ref()
+                .is_some_and(|w| w.reason.as_deref() != Some("ContainerCreating"));
+        Some((r.pid, port, r.state.running.is_some(), over))
     }) else {
         return Settle::Done;
     };
@@ -337,21 +343,8 @@ fn settled(shared: &Shared, idx: usize) -> Settle {
         (_, None, true) | (None, Some(_), true) => Settle::Done,
         (Some(pid), Some(port), true) if listens(pid, port as u16) => Settle::Done,
         (Some(_), Some(_), true) => Settle::Listening,
-        (_, _, false) => {
-            let over = shared
-                .containers
-                .lock()
-                .map(|r| {
-                    r[idx].state.terminated.is_some()
-                        || r[idx]
-                            .state
-                            .waiting
-                            .as_ref()
-                            .is_some_and(|w| w.reason.as_deref() != Some("ContainerCreating"))
-                })
-                .unwrap_or(true);
-            if over { Settle::Done } else { Settle::Starting }
-        }
+        (_, _, false) if over => Settle::Done,
+        (_, _, false) => Settle::Starting,
     }
 }
 

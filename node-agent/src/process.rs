@@ -4,7 +4,7 @@
 //! process exits, so a tokio task can await any child without a global SIGCHLD reaper.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 
@@ -37,16 +37,9 @@ pub struct Process {
 impl Process {
     /// Take ownership of child `pid` (must be a child of this process, not yet reaped).
     pub fn adopt(pid: i32) -> io::Result<Self> {
-        // SAFETY: pidfd_open has no memory-safety preconditions.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just gave us this fd.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         Ok(Process {
             pid,
-            pidfd,
+            pidfd: pidfd_open(pid)?,
             child: true,
         })
     }
@@ -79,6 +72,36 @@ impl Process {
     /// Send a signal through the pidfd (never hits a recycled pid).
     pub fn signal(&self, sig: i32) {
         pidfd_signal(&self.pidfd, sig);
+    }
+
+    /// Blocks until the process exits (reaped: `Some`) or `other` becomes readable first
+    /// (`None`, the process left running). For synchronous callers such as the CLI.
+    pub fn wait_blocking_unless(&self, other: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
+        loop {
+            let mut fds = [self.pidfd.as_raw_fd(), other.as_raw_fd()].map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            // SAFETY: poll on two descriptors that stay open for the call.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if fds[0].revents != 0 {
+                return Ok(Some(if self.child {
+                    reap(self.pid)
+                } else {
+                    Exit::Signal(libc::SIGKILL)
+                }));
+            }
+            if fds[1].revents != 0 {
+                return Ok(None);
+            }
+        }
     }
 
     /// Wait for the process to exit and reap it.
@@ -130,6 +153,17 @@ impl Signaler {
     pub fn signal(&self, sig: i32) {
         pidfd_signal(&self.pidfd, sig);
     }
+}
+
+/// A pidfd for any process `pid`: names it for good, readable once it has exited.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open has no memory-safety preconditions.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 fn pidfd_signal(pidfd: &OwnedFd, sig: i32) {

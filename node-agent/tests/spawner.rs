@@ -24,18 +24,23 @@ fn sink() -> OwnedFd {
     OwnedFd::from(std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap())
 }
 
-fn run_in(sp: &Spawner, sb: &Sandbox, argv: &[&str]) -> std::io::Result<(Exit, String)> {
-    let out = tempfile_path();
-    let file = std::fs::File::create(&out).unwrap();
-    let pid = sp.spawn_process(ProcessSpec {
+/// `argv` to run inside `sb`, with the usual PATH, writing to `stdout` and `stderr`.
+fn spec(sb: &Sandbox, argv: &[&str], stdout: OwnedFd, stderr: OwnedFd) -> ProcessSpec {
+    ProcessSpec {
         program: PathBuf::from(argv[0]),
         args: argv[1..].iter().map(|s| s.to_string()).collect(),
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
         join: sb.join_fds(),
-        stdout: OwnedFd::from(file),
-        stderr: sink(),
+        stdout,
+        stderr,
         cwd: std::env::temp_dir(),
-    })?;
+    }
+}
+
+fn run_in(sp: &Spawner, sb: &Sandbox, argv: &[&str]) -> std::io::Result<(Exit, String)> {
+    let out = tempfile_path();
+    let file = std::fs::File::create(&out).unwrap();
+    let pid = sp.spawn_process(spec(sb, argv, OwnedFd::from(file), sink()))?;
     let exit = wait_exit(Process::adopt(pid)?);
     let text = std::fs::read_to_string(&out).unwrap_or_default();
     let _ = std::fs::remove_file(&out);
@@ -158,15 +163,7 @@ fn run_with_logs(sp: &Spawner, sb: &Sandbox, script: &str, append: bool) -> (Str
         OwnedFd::from(o.open(p).unwrap())
     };
     let pid = sp
-        .spawn_process(ProcessSpec {
-            program: PathBuf::from("sh"),
-            args: vec!["-c".into(), script.into()],
-            env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
-            join: sb.join_fds(),
-            stdout: open(&out),
-            stderr: open(&err),
-            cwd: std::env::temp_dir(),
-        })
+        .spawn_process(spec(sb, &["sh", "-c", script], open(&out), open(&err)))
         .unwrap();
     assert_eq!(wait_exit(Process::adopt(pid).unwrap()), Exit::Code(0));
     let read = |p: &PathBuf| {
@@ -222,15 +219,7 @@ fn a_container_can_write_to_a_pipe() {
     // SAFETY: fresh descriptors from pipe2, owned once each.
     let (r, w) = unsafe { (std::fs::File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let pid = sp
-        .spawn_process(ProcessSpec {
-            program: PathBuf::from("sh"),
-            args: vec!["-c".into(), "echo through the pipe".into()],
-            env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
-            join: sb.join_fds(),
-            stdout: w,
-            stderr: sink(),
-            cwd: std::env::temp_dir(),
-        })
+        .spawn_process(spec(&sb, &["sh", "-c", "echo through the pipe"], w, sink()))
         .unwrap();
     assert_eq!(wait_exit(Process::adopt(pid).unwrap()), Exit::Code(0));
     let mut out = String::new();

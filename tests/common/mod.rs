@@ -143,3 +143,42 @@ pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// A cluster started with `podlab up` for one test, and removed (`podlab down`) when dropped,
+/// whether the test passed or not.
+pub struct UpCluster {
+    pub name: String,
+}
+
+impl UpCluster {
+    /// `podlab up FILE --name PREFIX-<test pid>`; panics with podlab's output if that fails.
+    pub fn up(file: &str, prefix: &str) -> UpCluster {
+        let name = format!("{prefix}-{}", std::process::id());
+        let out = podlab().args(["up", file, "--name", &name]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        UpCluster { name }
+    }
+
+    /// A `podlab` command aimed at this cluster.
+    pub fn cmd(&self) -> Command {
+        let mut c = podlab();
+        c.env("PODLAB_CLUSTER", &self.name);
+        c
+    }
+
+    /// Runs `podlab ARGS` against this cluster; its stdout and stderr.
+    pub fn run(&self, args: &[&str]) -> String {
+        text(&self.cmd().args(args).output().unwrap())
+    }
+
+    /// `podlab down` (again on drop, harmlessly).
+    pub fn down(&self) {
+        let _ = podlab().args(["down", "--name", &self.name]).output();
+    }
+}
+
+impl Drop for UpCluster {
+    fn drop(&mut self) {
+        self.down();
+    }
+}

@@ -1144,8 +1144,12 @@ impl Cluster {
                 name: key.1.clone(),
                 uid: entry.pod.metadata.uid.clone().unwrap_or_default(),
             };
-            // The namespace is gone with its pause process, and its veth with it: only IPAM is left.
-            self.dataplane.forget_pod(&node, &podref);
+            // The namespace is gone with its pause process, and its veth with it: what is left
+            // is the node bridge's neighbour entry and the address.
+            if let Err(e) = self.dataplane.release_pod(&node, &podref).await {
+                let message = format!("KillPodSandbox: tearing down the pod network: {e}");
+                self.event(&entry.pod, "Warning", "FailedKillPod", message, "kubelet");
+            }
         }
         if let Ok(mut st) = self.state.lock() {
             st.pods.remove(key);

@@ -26,6 +26,8 @@ fn quick_podlab_side_prints_every_row_and_leaves_the_root_namespace_alone() {
         "bare rtnetlink loop",
         "9/9 from the first pod",
         "TCP throughput, pod to pod across nodes",
+        // Both paths' senders use cubic, whatever the machine's default (BBR paces a flow).
+        "(TCP cubic)",
         "bare veth pair",
         "root network namespace: unchanged",
     ] {

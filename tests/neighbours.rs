@@ -48,6 +48,9 @@ fn pods_and_nodes_have_permanent_neighbour_entries() {
     let peer_addr = after(&ip(&peer_t, &["-o", "-4", "addr", "show", "dev", "eth0"]), "inet");
     let peer_ip = peer_addr.split('/').next().unwrap_or_default().to_string();
     let peer_mac = after(&ip(&peer_t, &["-o", "link", "show", "dev", "eth0"]), "link/ether");
+    // A deleted pod's entry goes with it (`ip neigh` on the node lists only live pods).
+    cluster.run(&["delete", "pod", &pod]);
+    let after_delete = ip(&node_t, &["neigh", "show", "dev", "cni0"]);
     cluster.down();
 
     let permanent = |table: &str, ip: &str| {
@@ -62,6 +65,10 @@ fn pods_and_nodes_have_permanent_neighbour_entries() {
     assert!(
         permanent(&on_bridge, &pod_ip),
         "node {node}: pod {pod} ({pod_ip}) should be a permanent neighbour on cni0:\n{on_bridge}"
+    );
+    assert!(
+        !after_delete.lines().any(|l| l.starts_with(&format!("{pod_ip} "))),
+        "node {node}: pod {pod} ({pod_ip}) was deleted but cni0 still has an entry for it:\n{after_delete}"
     );
     assert!(
         permanent(&on_uplink, &peer_ip) && on_uplink.contains(&format!("{peer_ip} lladdr {peer_mac} ")),

@@ -234,3 +234,47 @@ pub async fn wait_for_namespace_cleanup(rt: &tokio::runtime::Handle, limit: Dura
     }
     Ok(start.elapsed())
 }
+
+/// One veth pair between namespaces `a` and `b` (each holding only `lo`): `a_name` with
+/// `a_ip/prefix` in `a`, `b_name` with `b_ip/prefix` in `b`, both up, and `lo` up on both
+/// sides: what `ip link add a_name type veth peer name b_name netns ...`, `ip addr add` and
+/// `ip link set ... up` would build. The "limit" path of the throughput benchmark.
+pub async fn veth_pair(
+    rt: &tokio::runtime::Handle,
+    (a, a_name, a_ip): (&Netns, &str, Ipv4Addr),
+    (b, b_name, b_ip): (&Netns, &str, Ipv4Addr),
+    prefix: u8,
+) -> Result<(), NetError> {
+    let (conn, ha) = ns::netlink_in(a, rt)
+        .await
+        .map_err(|e| NetError::io("open a netlink socket in the first namespace", e))?;
+    rt.spawn(conn);
+    ha.link()
+        .add(nl::veth_into(a_name, None, b_name, b.as_raw_fd(), None))
+        .execute()
+        .await
+        .map_err(nl_err(format!("create veth {a_name} with peer {b_name}")))?;
+    let ai = nl::link_index(&ha, a_name, "the first namespace").await?;
+    nl::add_address(&ha, ai, a_ip, prefix)
+        .await
+        .map_err(nl_err(format!("address {a_name}")))?;
+    nl::set_up(&ha, nl::LOOPBACK_INDEX)
+        .await
+        .map_err(nl_err("bring up lo".into()))?;
+
+    let (conn, hb) = ns::netlink_in(b, rt)
+        .await
+        .map_err(|e| NetError::io("open a netlink socket in the second namespace", e))?;
+    rt.spawn(conn);
+    let bi = nl::link_index(&hb, b_name, "the second namespace").await?;
+    nl::add_address(&hb, bi, b_ip, prefix)
+        .await
+        .map_err(nl_err(format!("address {b_name}")))?;
+    nl::set_up(&hb, bi)
+        .await
+        .map_err(nl_err(format!("bring up {b_name}")))?;
+    nl::set_up(&hb, nl::LOOPBACK_INDEX)
+        .await
+        .map_err(nl_err("bring up lo".into()))?;
+    Ok(())
+}

@@ -520,21 +520,55 @@ impl KernelDataplane {
         with_connection(conn, work, &format!("pod {pod}")).await
     }
 
-    /// Deletes the pod's veth and releases its address; unknown pods are fine (CNI DEL).
+    /// Deletes the pod's veth and its neighbour entry on the node bridge, and releases its
+    /// address; unknown pods are fine (CNI DEL).
     pub async fn del_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
-        let veth = match lock(&self.book).pod_network(node, pod) {
-            Some(net) => net.host_veth,
+        let net = match lock(&self.book).pod_network(node, pod) {
+            Some(net) => net,
             None => return Ok(()),
         };
         let links = self.node_links(node)?;
+        let veth = net.host_veth;
         self.explain.emit(|| format!("ip -n {node} link del {veth}"));
         links
             .reaper
             .delete(&veth)
             .await
             .map_err(|e| NetError::netlink(format!("delete veth {veth} of pod {pod} in node {node}"), e))?;
+        self.delete_pod_neighbour(node, &links, pod, net.ip).await?;
         lock(&self.book).take_pod(node, pod);
         Ok(())
+    }
+
+    /// Removes the node bridge's permanent entry for a pod's address (`add_pod` wrote it),
+    /// so `ip neigh` on the node lists only pods that exist.
+    async fn delete_pod_neighbour(
+        &self,
+        node: &str,
+        links: &NodeLinks,
+        pod: &PodRef,
+        ip: Ipv4Addr,
+    ) -> Result<(), NetError> {
+        self.explain
+            .emit(|| format!("ip -n {node} neigh del {ip} dev {NODE_BRIDGE}"));
+        nl::delete_neighbour(&links.handle, links.bridge_index, ip)
+            .await
+            .map_err(|e| NetError::netlink(format!("delete the neighbour entry of pod {pod} in node {node}"), e))
+    }
+
+    /// For a pod whose namespace is gone (its veth went with it): removes its neighbour entry
+    /// on the node bridge, then releases its address. The address stays reserved until the
+    /// entry is gone, so a new pod given the same address cannot lose its own entry to this.
+    /// Unknown pods are fine; a failure to remove the entry is reported, the address is
+    /// released all the same.
+    pub async fn release_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
+        let ip = lock(&self.book).pod_network(node, pod).map(|n| n.ip);
+        let removed = match (ip, self.node_links(node)) {
+            (Some(ip), Ok(links)) => self.delete_pod_neighbour(node, &links, pod, ip).await,
+            _ => Ok(()),
+        };
+        self.forget_pod(node, pod);
+        removed
     }
 
     /// Verifies the pod's veth, address and default route are in place in the kernel.

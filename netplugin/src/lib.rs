@@ -124,8 +124,18 @@ impl Dataplane {
         }
     }
 
-    /// Releases the pod's address only: for bulk teardown, after its namespace is gone
-    /// (which already removed its veth).
+    /// For a pod whose namespace is gone (which removed its veth): removes what podlab wrote
+    /// for it outside that namespace (the node bridge's neighbour entry), then releases its
+    /// address. Idempotent.
+    pub async fn release_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
+        match self {
+            Dataplane::Kernel(k) => k.release_pod(node, pod).await,
+            Dataplane::Model(m) => m.del_pod(node, pod),
+        }
+    }
+
+    /// Releases the pod's address only, touching no kernel object: for a pod whose network
+    /// was never finished, or when the whole node goes (its namespace takes everything).
     pub fn forget_pod(&self, node: &str, pod: &PodRef) {
         match self {
             Dataplane::Kernel(k) => k.forget_pod(node, pod),

@@ -136,6 +136,20 @@ pub(crate) async fn add_permanent_neighbour(
         .await
 }
 
+/// Deletes the neighbour entry for `ip` on link `index`; an entry that is not there is fine.
+pub(crate) async fn delete_neighbour(handle: &Handle, index: u32, ip: Ipv4Addr) -> Result<(), rtnetlink::Error> {
+    use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
+    let mut msg = NeighbourMessage::default();
+    msg.header.family = netlink_packet_route::AddressFamily::Inet;
+    msg.header.ifindex = index;
+    msg.attributes
+        .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)));
+    match handle.neighbours().del(msg).execute().await {
+        Err(e) if matches!(errno(&e), Some(libc::ENOENT) | Some(libc::ENODEV)) => Ok(()),
+        r => r,
+    }
+}
+
 /// Adds `ip/prefix` to link `index`; an address that is already there is fine.
 pub(crate) async fn add_address(handle: &Handle, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<(), rtnetlink::Error> {
     match handle.address().add(index, IpAddr::V4(ip), prefix).execute().await {

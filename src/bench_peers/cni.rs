@@ -75,10 +75,13 @@ pub fn podlab_side(pods: usize) -> Result<NetFigures> {
         }
 
         let t = Instant::now();
-        for (sb, pod) in sbs.iter().zip(&refs) {
-            sb.kill();
-            dp.forget_pod("worker-1", pod);
-        }
+        rt.block_on(async {
+            for (sb, pod) in sbs.iter().zip(&refs) {
+                sb.kill();
+                dp.release_pod("worker-1", pod).await?;
+            }
+            Ok::<_, podlab_netplugin::NetError>(())
+        })?;
         drop(sbs);
         wait_links_at_most(node.netns(), baseline, Duration::from_secs(60))?;
         let teardown = t.elapsed();

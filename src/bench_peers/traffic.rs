@@ -2,7 +2,12 @@
 //! request/response round-trip time, measured by this process with sockets made inside each
 //! namespace. podlab's path: pod veth, node bridge `cni0`, node routing, the node's fabric veth,
 //! the fabric bridge, and the same again on the other node. The bare path: one veth pair
-//! between two namespaces (made with `ip`, as a user would).
+//! between two namespaces (made through rtnetlink, as `ip link add ... type veth` would).
+//!
+//! Bulk senders use TCP congestion control `cubic` (the kernel's default) whatever the
+//! machine's default is: BBR, set system-wide on some machines, paces a single flow on a veth
+//! to about 20 Gbit/s, which caps the bare pair far below what the kernel can move and would
+//! hide most of podlab's forwarding cost.
 
 use super::Row;
 use anyhow::{Context, Result, bail};
@@ -11,7 +16,7 @@ use podlab_netplugin::{Dataplane, PodRef};
 use podlab_node_agent::{Sandbox, SandboxKind, Spawner};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Throughput and RTT of one path.
@@ -46,6 +51,42 @@ impl PathFigures {
 pub struct Traffic {
     pub podlab: PathFigures,
     pub veth: PathFigures,
+    /// The congestion control the bulk senders used.
+    pub congestion_control: String,
+}
+
+/// The congestion control bulk senders ask for (see the module doc).
+const BULK_CONGESTION_CONTROL: &str = "cubic";
+
+/// Asks for congestion control `name` on `s`; returns the one `s` ends up with.
+fn use_congestion_control(s: &TcpStream, name: &str) -> String {
+    // SAFETY: valid socket; the option value is `name`'s bytes, its length given.
+    let _ = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    };
+    let mut buf = [0u8; 16];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: valid socket; the kernel writes at most `len` bytes into `buf`.
+    let r = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return "unknown".into();
+    }
+    let got = &buf[..(len as usize).min(buf.len())];
+    String::from_utf8_lossy(got.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
 }
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,8 +126,9 @@ fn connect(from: &Netns, to_ip: Ipv4Addr, port: u16) -> Result<TcpStream> {
     Ok(s)
 }
 
-/// Sends for `dur` from `from` to a receiver in `to`; returns Gbit/s seen by the receiver.
-fn stream(from: &Netns, to: &Netns, to_ip: Ipv4Addr, dur: Duration) -> Result<f64> {
+/// Sends for `dur` from `from` to a receiver in `to`; returns Gbit/s seen by the receiver and
+/// the sender's congestion control.
+fn stream(from: &Netns, to: &Netns, to_ip: Ipv4Addr, dur: Duration) -> Result<(f64, String)> {
     let (l, port) = listen(to, to_ip)?;
     let rx = std::thread::spawn(move || -> std::io::Result<(u64, Duration)> {
         let mut s = accept(&l)?;
@@ -103,6 +145,7 @@ fn stream(from: &Netns, to: &Netns, to_ip: Ipv4Addr, dur: Duration) -> Result<f6
         }
     });
     let mut s = connect(from, to_ip, port)?;
+    let cc = use_congestion_control(&s, BULK_CONGESTION_CONTROL);
     let buf = vec![0x5au8; 1 << 17];
     let t = Instant::now();
     while t.elapsed() < dur {
@@ -111,7 +154,7 @@ fn stream(from: &Netns, to: &Netns, to_ip: Ipv4Addr, dur: Duration) -> Result<f6
     s.shutdown(std::net::Shutdown::Write)?;
     let (bytes, took) = rx.join().map_err(|_| anyhow::anyhow!("receiver thread panicked"))??;
     drop(s);
-    Ok(bytes as f64 * 8.0 / took.as_secs_f64().max(1e-9) / 1e9)
+    Ok((bytes as f64 * 8.0 / took.as_secs_f64().max(1e-9) / 1e9, cc))
 }
 
 /// `n` one-byte request/response round trips (after 50 unmeasured ones), TCP_NODELAY.
@@ -143,14 +186,6 @@ fn ping_pong(from: &Netns, to: &Netns, to_ip: Ipv4Addr, n: usize) -> Result<Vec<
     let _ = echo.join();
     out.sort();
     Ok(out)
-}
-
-fn sh_in(netns: &Netns, script: String) -> Result<()> {
-    let out = ns::run_in(netns, move || Command::new("sh").args(["-c", &script]).output())??;
-    if !out.status.success() {
-        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(())
 }
 
 /// Builds both paths in a fresh namespace and measures them in alternating rounds.
@@ -186,37 +221,35 @@ pub fn measure(quick: bool) -> Result<Traffic> {
             Ok::<_, podlab_netplugin::NetError>((pa, pb))
         })?;
 
-        sh_in(
-            c.netns(),
-            format!(
-                "ip link add veth-c type veth peer name veth-d netns {} && ip addr add 10.99.0.1/24 dev veth-c \
-                 && ip link set veth-c up && ip link set lo up",
-                d.pid()
-            ),
-        )
-        .context("bare veth pair")?;
-        sh_in(
-            d.netns(),
-            "ip addr add 10.99.0.2/24 dev veth-d && ip link set veth-d up && ip link set lo up".into(),
-        )
-        .context("bare veth pair")?;
         let veth_ip = Ipv4Addr::new(10, 99, 0, 2);
+        rt.block_on(podlab_netplugin::bare::veth_pair(
+            rt.handle(),
+            (c.netns(), "veth-c", Ipv4Addr::new(10, 99, 0, 1)),
+            (d.netns(), "veth-d", veth_ip),
+            24,
+        ))
+        .context("bare veth pair")?;
 
         let mut t = Traffic {
             podlab: PathFigures::default(),
             veth: PathFigures::default(),
+            congestion_control: String::new(),
         };
         for round in 0..rounds {
             // Each round measures both paths back to back, in alternating order.
             let veth = || stream(c.netns(), d.netns(), veth_ip, dur).context("bare veth");
             let podlab = || stream(a.netns(), b.netns(), pb.ip, dur).context("podlab pod to pod");
-            let (v, p) = if round % 2 == 0 {
+            let ((v, vcc), (p, pcc)) = if round % 2 == 0 {
                 let v = veth()?;
                 (v, podlab()?)
             } else {
                 let p = podlab()?;
                 (veth()?, p)
             };
+            if vcc != pcc {
+                bail!("the two paths' senders ended up with different congestion control ({pcc}, {vcc})");
+            }
+            t.congestion_control = pcc;
             t.veth.gbits.push(v);
             t.podlab.gbits.push(p);
             t.veth
@@ -227,8 +260,17 @@ pub fn measure(quick: bool) -> Result<Traffic> {
                 .extend(ping_pong(a.netns(), b.netns(), pb.ip, pings).context("podlab pod to pod")?);
         }
         let show = |g: &[f64]| g.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" ");
-        println!("      throughput per round, Gbit/s: podlab {}", show(&t.podlab.gbits));
-        println!("                                  veth   {}", show(&t.veth.gbits));
+        println!(
+            "      throughput per round, Gbit/s (TCP {}): podlab {}",
+            t.congestion_control,
+            show(&t.podlab.gbits)
+        );
+        println!(
+            "      {:>w$}veth   {}",
+            "",
+            show(&t.veth.gbits),
+            w = "throughput per round, Gbit/s (TCP ): ".len() + t.congestion_control.len()
+        );
         t.veth.rtts.sort();
         t.podlab.rtts.sort();
         let _ = pa;
@@ -259,7 +301,7 @@ pub fn rows(t: &Traffic) -> Vec<Row> {
     vec![
         Row::new(
             "TCP throughput, pod to pod across nodes",
-            format!("{:.2} Gbit/s", t.podlab.gbit()),
+            format!("{:.2} Gbit/s (TCP {})", t.podlab.gbit(), t.congestion_control),
         )
         .peer("bare veth pair", format!("{:.2} Gbit/s", t.veth.gbit()))
         .ratio(r, " the veth (median of rounds)", ">= 0.9x the veth", Some(r >= 0.9)),
@@ -301,6 +343,7 @@ mod tests {
                 gbits: vec![10.0, 10.0, 20.0],
                 rtts: vec![],
             },
+            congestion_control: "cubic".into(),
         };
         assert_eq!(t.ratio(), 0.9);
     }

@@ -16,7 +16,6 @@ use podlab_netplugin::{Dataplane, PodRef};
 use podlab_node_agent::{Sandbox, SandboxKind, Spawner};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Throughput and RTT of one path.
@@ -60,33 +59,11 @@ const BULK_CONGESTION_CONTROL: &str = "cubic";
 
 /// Asks for congestion control `name` on `s`; returns the one `s` ends up with.
 fn use_congestion_control(s: &TcpStream, name: &str) -> String {
-    // SAFETY: valid socket; the option value is `name`'s bytes, its length given.
-    let _ = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONGESTION,
-            name.as_ptr().cast(),
-            name.len() as libc::socklen_t,
-        )
-    };
-    let mut buf = [0u8; 16];
-    let mut len = buf.len() as libc::socklen_t;
-    // SAFETY: valid socket; the kernel writes at most `len` bytes into `buf`.
-    let r = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONGESTION,
-            buf.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if r != 0 {
-        return "unknown".into();
-    }
-    let got = &buf[..(len as usize).min(buf.len())];
-    String::from_utf8_lossy(got.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt::TcpCongestion};
+    let _ = setsockopt(s, TcpCongestion, &std::ffi::OsString::from(name));
+    getsockopt(s, TcpCongestion)
+        .map(|cc| cc.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);

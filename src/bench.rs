@@ -2,11 +2,11 @@
 //! doing the same kernel work in the same process (the floor). Prints ms per pod and ratios.
 //! A benchmark, not a test: figures go in README and the issue notes.
 
-use crate::cluster::{Cluster, ClusterOptions};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use podlab_control_plane::{Cluster, ClusterOptions};
 use podlab_netplugin::{ClusterNetwork, Dataplane, Netns, PodRef};
 use podlab_node_agent::{Sandbox, SandboxKind, Spawner};
 use std::sync::Arc;
@@ -264,7 +264,7 @@ pub(crate) async fn reachability(cluster: &Arc<Cluster>) -> String {
         .iter()
         .filter_map(|p| {
             cluster
-                .with_entry(&crate::cluster::key_of(p), |e| {
+                .with_entry(&podlab_control_plane::key_of(p), |e| {
                     Some((
                         e.sandbox.clone()?,
                         e.net.as_ref()?.ip,

@@ -4,8 +4,8 @@
 
 use crate::daemon::{READY, socket_path};
 use crate::protocol::{Reply, Request};
-use crate::rundir;
 use anyhow::{Context, Result, anyhow, bail};
+use podlab_control_plane::rundir;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;

@@ -7,11 +7,11 @@
 //! pod has the label `tier: T` (T = frontend, backend). Traffic goes from the frontend to the
 //! backend's first container port.
 
-use crate::cluster::{Cluster, ClusterOptions, key_of};
 use crate::printers;
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Pod;
-use podlab_scenario::{Object, Scenario};
+use podlab_control_plane::{Cluster, ClusterOptions, key_of};
+use podlab_scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -186,20 +186,7 @@ pub async fn measure(scenario: Scenario, requests_n: usize) -> Result<Report> {
 
 async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usize) -> Result<Report> {
     for obj in &scenario.manifests {
-        match obj {
-            Object::Namespace(ns) => {
-                cluster.apply_namespace(ns);
-            }
-            Object::Pod(p) => {
-                cluster.apply_pod((**p).clone())?;
-            }
-            Object::Deployment(d) => {
-                cluster.apply_deployment((**d).clone())?;
-            }
-            Object::ReplicaSet(r) => {
-                cluster.apply_replicaset((**r).clone())?;
-            }
-        }
+        cluster.apply(obj.clone())?;
     }
     cluster
         .wait_for(Duration::from_secs(30), |c| {
@@ -298,7 +285,7 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
         };
         let mut sched = podlab_scheduler::Scheduler::new(
             cluster.nodes.iter().map(|n| n.node.clone()).collect(),
-            crate::cluster::scheduler_profile(&scenario.cluster),
+            podlab_control_plane::scheduler_profile(&scenario.cluster),
         );
         for p in &pods {
             sched.assume(p, &node_of(p));

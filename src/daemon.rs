@@ -5,12 +5,12 @@
 //! cluster is ready, the daemon dies too and the kernel removes everything. Once ready, `up`
 //! sends `Detach` and the daemon lives on its own.
 
-use crate::cluster::{Cluster, ClusterOptions, key_of};
 use crate::kubectl::{self, Sink};
 use crate::protocol::{Reply, Request};
-use crate::rundir;
 use anyhow::{Context, Result};
-use podlab_scenario::{Object, Scenario};
+use podlab_control_plane::rundir;
+use podlab_control_plane::{ApiError, Cluster, ClusterOptions, key_of};
+use podlab_scenario::Scenario;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,15 +40,9 @@ pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration
     let listener = UnixListener::bind(&sock).with_context(|| format!("listening on {}", sock.display()))?;
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
     for obj in &scenario.manifests {
-        let line = match obj {
-            Object::Namespace(ns) => Ok(cluster.apply_namespace(ns)),
-            Object::Pod(p) => cluster.apply_pod((**p).clone()),
-            Object::Deployment(d) => cluster.apply_deployment((**d).clone()),
-            Object::ReplicaSet(r) => cluster.apply_replicaset((**r).clone()),
-        };
-        match line {
+        match cluster.apply(obj.clone()) {
             Ok(l) => println!("   {l}"),
-            Err(e) => println!("   {e}"),
+            Err(e) => println!("   {}", e.kubectl_message()),
         }
     }
     // Wait for the pods to start, reporting progress as `PROGRESS running total`.
@@ -197,7 +191,7 @@ async fn out(conn: &mut Conn, r: Result<String>) -> i32 {
         }
         Err(e) => {
             conn.send(Reply::Err {
-                text: format!("{e:#}\n"),
+                text: format!("{}\n", crate::error_text(&e)),
             })
             .await;
             1
@@ -265,7 +259,8 @@ async fn handle(cluster: &Arc<Cluster>, req: Request, conn: &mut Conn, stop: &to
                 conn,
                 cluster
                     .label_pod(&(namespace, name), &labels, overwrite)
-                    .map(|s| s + "\n"),
+                    .map(|o| format!("{o}\n"))
+                    .map_err(Into::into),
             )
             .await
         }
@@ -277,22 +272,30 @@ async fn handle(cluster: &Arc<Cluster>, req: Request, conn: &mut Conn, stop: &to
                 },
                 ..Default::default()
             };
-            let line = cluster.apply_namespace(&ns);
-            out(conn, Ok(line + "\n")).await
+            let line = cluster.apply_namespace(&ns).map(|o| format!("{o}\n"));
+            out(conn, line.map_err(Into::into)).await
         }
         Request::NodeLink { name, up } => {
             let r = if up {
-                cluster.node_up(&name).await
+                cluster
+                    .node_up(&name)
+                    .await
+                    .map(|()| format!("node/{name} uplink restored: Ready\n"))
             } else {
-                cluster.node_down(&name).await
+                cluster.node_down(&name).await.map(|t| {
+                    format!(
+                        "node/{name} uplink cut: NotReady; its pods are evicted after {} s\n",
+                        t.as_secs_f64().round()
+                    )
+                })
             };
-            out(conn, r).await
+            out(conn, r.map_err(Into::into)).await
         }
         Request::ExplainPlacement { name, namespace } => {
             let r = cluster
                 .pod(&(namespace, name.clone()))
                 .map(|p| cluster.explain_placement(&p))
-                .ok_or_else(|| anyhow::anyhow!("Error from server (NotFound): pods \"{name}\" not found"));
+                .ok_or_else(|| ApiError::not_found("pods", &name).into());
             out(conn, r).await
         }
         Request::Topology { format } => {
@@ -381,7 +384,7 @@ async fn handle(cluster: &Arc<Cluster>, req: Request, conn: &mut Conn, stop: &to
 async fn logs(
     cluster: &Arc<Cluster>,
     conn: &mut Conn,
-    key: crate::cluster::Key,
+    key: podlab_control_plane::Key,
     container: Option<String>,
     previous: bool,
     follow: bool,
@@ -392,14 +395,7 @@ async fn logs(
         })
     };
     let Some(first) = read(cluster) else {
-        return out(
-            conn,
-            Err(anyhow::anyhow!(
-                "Error from server (NotFound): pods \"{}\" not found",
-                key.1
-            )),
-        )
-        .await;
+        return out(conn, Err(ApiError::not_found("pods", &key.1).into())).await;
     };
     let Some(mut text) = first else {
         let what = match &container {
@@ -411,7 +407,7 @@ async fn logs(
         } else {
             what
         };
-        return out(conn, Err(anyhow::anyhow!("Error from server (BadRequest): {what}"))).await;
+        return out(conn, Err(ApiError::BadRequest(what).into())).await;
     };
     if !conn.send(Reply::Out { text: text.clone() }).await {
         return 0;
@@ -436,9 +432,7 @@ async fn logs(
 
 fn target(cluster: &Cluster, kind: &str, name: &str, ns: &str, container: Option<&str>) -> Result<Reply> {
     if kind == "node" {
-        let n = cluster
-            .node(name)
-            .ok_or_else(|| anyhow::anyhow!("Error from server (NotFound): nodes \"{name}\" not found"))?;
+        let n = cluster.get_node(name)?;
         let sb = n
             .sandbox
             .as_ref()
@@ -456,9 +450,7 @@ fn target(cluster: &Cluster, kind: &str, name: &str, ns: &str, container: Option
         });
     }
     let key = (ns.to_string(), name.to_string());
-    let pod = cluster
-        .pod(&key)
-        .ok_or_else(|| anyhow::anyhow!("Error from server (NotFound): pods \"{name}\" not found"))?;
+    let pod = cluster.get_pod(&key)?;
     let spec = pod.spec.clone().unwrap_or_default();
     let c = match container {
         Some(c) => spec

@@ -2,14 +2,15 @@
 //! `delete`, `scale`, `label`, `create namespace`, and where `exec`/`port-forward` must go.
 //! Output is rendered here, the way kubectl renders it.
 
-use crate::cluster::{Cluster, Key, key_of};
 use crate::printers::{self, age_secs, human_duration, labels_csv, table};
 use crate::protocol::{Reply, Request};
 use crate::runner;
 use anyhow::{Result, anyhow, bail};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
+use podlab_control_plane::{ApiError, Cluster, Key, Workload, key_of};
 use podlab_scenario::LabelSelector;
+use podlab_scenario::Object;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,7 +178,7 @@ pub fn get(cluster: &Cluster, req: &Request) -> Result<String> {
     let with_ns = *all_namespaces;
     let not_found = |what: &str| -> Result<String> {
         match name {
-            Some(n) => bail!("Error from server (NotFound): {what} \"{n}\" not found"),
+            Some(n) => Err(ApiError::not_found(what, n).into()),
             None => Ok(match ns_filter {
                 Some(ns) if kind != "nodes" && kind != "namespaces" => {
                     format!("No resources found in {ns} namespace.\n")
@@ -423,16 +424,12 @@ pub fn describe(cluster: &Cluster, resource_name: &str, name: &str, ns: &str) ->
     match resource(resource_name)? {
         "pods" => {
             let key = (ns.to_string(), name.to_string());
-            let pod = cluster
-                .pod(&key)
-                .ok_or_else(|| anyhow!("Error from server (NotFound): pods \"{name}\" not found"))?;
+            let pod = cluster.get_pod(&key)?;
             let info = runner::sandbox_info(cluster, &key);
             Ok(printers::describe_pod(&pod, &cluster.events(), info.as_ref()))
         }
         "nodes" => {
-            let n = cluster
-                .node(name)
-                .ok_or_else(|| anyhow!("Error from server (NotFound): nodes \"{name}\" not found"))?;
+            let n = cluster.get_node(name)?;
             Ok(describe_node(cluster, n))
         }
         "deployments" | "replicasets" => {
@@ -451,7 +448,7 @@ pub fn describe(cluster: &Cluster, resource_name: &str, name: &str, ns: &str) ->
                 (_, Some(r)) if resource(resource_name)? == "replicasets" => {
                     serde_saphyr::to_string(&r).unwrap_or_default()
                 }
-                _ => bail!("Error from server (NotFound): {resource_name} \"{name}\" not found"),
+                _ => return Err(ApiError::not_found(resource_name, name).into()),
             };
             Ok(text)
         }
@@ -459,7 +456,7 @@ pub fn describe(cluster: &Cluster, resource_name: &str, name: &str, ns: &str) ->
     }
 }
 
-fn describe_node(cluster: &Cluster, n: &crate::cluster::NodeRt) -> String {
+fn describe_node(cluster: &Cluster, n: &podlab_control_plane::NodeRt) -> String {
     let node = &n.node;
     let st = node.status.clone().unwrap_or_default();
     let mut o = format!("Name:               {}\nRoles:              <none>\n", n.addr.name);
@@ -575,13 +572,14 @@ pub fn apply(cluster: &Cluster, objects: &[serde_json::Value]) -> Result<String>
     let mut out = String::new();
     for v in objects {
         let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
-        let line = match kind {
-            "Pod" => cluster.apply_pod(serde_json::from_value(v.clone())?)?,
-            "Namespace" => cluster.apply_namespace(&serde_json::from_value(v.clone())?),
-            "Deployment" => cluster.apply_deployment(serde_json::from_value(v.clone())?)?,
-            "ReplicaSet" => cluster.apply_replicaset(serde_json::from_value(v.clone())?)?,
+        let object = match kind {
+            "Pod" => Object::Pod(Box::new(serde_json::from_value(v.clone())?)),
+            "Namespace" => Object::Namespace(serde_json::from_value(v.clone())?),
+            "Deployment" => Object::Deployment(Box::new(serde_json::from_value(v.clone())?)),
+            "ReplicaSet" => Object::ReplicaSet(Box::new(serde_json::from_value(v.clone())?)),
             other => bail!("kind \"{other}\" is not supported by podlab yet"),
         };
+        let line = cluster.apply(object)?.to_string();
         out += &line;
         out.push('\n');
     }
@@ -614,7 +612,7 @@ pub async fn delete(
                 .collect();
             for n in names {
                 if !keys.iter().any(|k| &k.1 == n) {
-                    out += &format!("Error from server (NotFound): pods \"{n}\" not found\n");
+                    out += &format!("{}\n", ApiError::not_found("pods", n).kubectl_message());
                 }
             }
             let tasks: Vec<_> = keys
@@ -627,67 +625,23 @@ pub async fn delete(
             for t in tasks {
                 match t.await {
                     Ok(Ok(m)) => out += &format!("{m}\n"),
-                    Ok(Err(e)) => out += &format!("{e}\n"),
+                    Ok(Err(e)) => out += &format!("{}\n", e.kubectl_message()),
                     Err(e) => out += &format!("{e}\n"),
                 }
             }
         }
         "deployments" | "replicasets" => {
-            let deps: Vec<Deployment> = cluster
-                .deployments()
-                .into_iter()
-                .filter(|d| kind == "deployments" && pick(&d.metadata))
-                .collect();
-            let mut uids: Vec<String> = Vec::new();
-            for d in &deps {
-                let key = (ns.to_string(), d.metadata.name.clone().unwrap_or_default());
-                cluster.put_deployment(&key, None);
-                uids.push(d.metadata.uid.clone().unwrap_or_default());
-                out += &format!("deployment.apps \"{}\" deleted\n", key.1);
-            }
-            // Cascade: the ReplicaSets the Deployments owned, then their pods.
-            let rss: Vec<ReplicaSet> = cluster
-                .replicasets()
-                .into_iter()
-                .filter(|r| {
-                    (kind == "replicasets" && pick(&r.metadata))
-                        || r.metadata
-                            .owner_references
-                            .iter()
-                            .flatten()
-                            .any(|o| uids.contains(&o.uid))
-                })
-                .collect();
-            let mut rs_uids = Vec::new();
-            for r in &rss {
-                let key = (ns.to_string(), r.metadata.name.clone().unwrap_or_default());
-                cluster.put_replicaset(&key, None);
-                rs_uids.push(r.metadata.uid.clone().unwrap_or_default());
-                if kind == "replicasets" {
-                    out += &format!("replicaset.apps \"{}\" deleted\n", key.1);
-                }
-            }
-            let pods: Vec<Key> = cluster
-                .pods()
-                .iter()
-                .filter(|p| {
-                    p.metadata
-                        .owner_references
-                        .iter()
-                        .flatten()
-                        .any(|o| rs_uids.contains(&o.uid))
-                })
-                .map(key_of)
-                .collect();
-            for k in pods {
-                let c = cluster.clone();
-                tokio::spawn(async move {
-                    let _ = c.delete_pod(&k).await;
-                });
+            let workload = if kind == "deployments" {
+                Workload::Deployment
+            } else {
+                Workload::ReplicaSet
+            };
+            for o in cluster.delete_workloads(workload, pick)? {
+                out += &format!("{o}\n");
             }
             if out.is_empty() {
                 for n in names {
-                    out += &format!("Error from server (NotFound): {kind} \"{n}\" not found\n");
+                    out += &format!("{}\n", ApiError::not_found(kind, n).kubectl_message());
                 }
             }
         }
@@ -705,33 +659,12 @@ pub fn scale(cluster: &Cluster, resource_name: &str, name: &str, ns: &str, repli
         bail!("error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0");
     }
     let key = (ns.to_string(), name.to_string());
-    match resource(resource_name)? {
-        "deployments" => {
-            let mut d = cluster
-                .deployments()
-                .into_iter()
-                .find(|d| d.metadata.name.as_deref() == Some(name) && d.metadata.namespace.as_deref() == Some(ns))
-                .ok_or_else(|| anyhow!("Error from server (NotFound): deployments.apps \"{name}\" not found"))?;
-            if let Some(s) = d.spec.as_mut() {
-                s.replicas = Some(replicas);
-            }
-            cluster.put_deployment(&key, Some(d));
-            Ok(format!("deployment.apps/{name} scaled\n"))
-        }
-        "replicasets" => {
-            let mut r = cluster
-                .replicasets()
-                .into_iter()
-                .find(|d| d.metadata.name.as_deref() == Some(name) && d.metadata.namespace.as_deref() == Some(ns))
-                .ok_or_else(|| anyhow!("Error from server (NotFound): replicasets.apps \"{name}\" not found"))?;
-            if let Some(s) = r.spec.as_mut() {
-                s.replicas = Some(replicas);
-            }
-            cluster.put_replicaset(&key, Some(r));
-            Ok(format!("replicaset.apps/{name} scaled\n"))
-        }
+    let workload = match resource(resource_name)? {
+        "deployments" => Workload::Deployment,
+        "replicasets" => Workload::ReplicaSet,
         other => bail!("error: cannot scale {other}"),
-    }
+    };
+    Ok(format!("{}\n", cluster.scale(workload, &key, replicas)?))
 }
 
 /// Stream `get -w`: the table once, then each row again whenever it changes.

@@ -4,16 +4,13 @@
 mod bench;
 mod bench_peers;
 mod client;
-mod cluster;
 mod compare;
-mod controllers;
 mod daemon;
 mod kubectl;
 mod netview;
 mod printers;
 mod probe;
 mod protocol;
-mod rundir;
 mod runner;
 
 use anyhow::{Context, Result, bail};
@@ -872,6 +869,15 @@ fn bench_schedule(nodes: usize, pods: usize, workload: &str) -> Result<i32> {
     Ok(0)
 }
 
+/// How an error reads to the user: an API refusal as kubectl prints it
+/// (`Error from server (NotFound): pods "x" not found`), anything else with its causes.
+pub(crate) fn error_text(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<podlab_control_plane::ApiError>() {
+        Some(api) => api.kubectl_message(),
+        None => format!("{e:#}"),
+    }
+}
+
 fn fail(e: anyhow::Error) -> ExitCode {
     eprintln!("error: {e:#}");
     ExitCode::from(2)
@@ -897,7 +903,7 @@ fn run(file: PathBuf, dataplane: DataplaneKind, name: Option<String>, explain: b
             );
         }
         enter_private_netns()?;
-        let cleaned = rundir::clean_stale();
+        let cleaned = podlab_control_plane::rundir::clean_stale();
         if !cleaned.is_empty() {
             eprintln!(
                 "note: removed state left by podlab processes that died: {}",
@@ -928,7 +934,7 @@ fn bench(nodes: usize, pods: usize) -> Result<()> {
         bail!("the bring-up benchmark builds real namespaces and needs root");
     }
     enter_private_netns()?;
-    rundir::clean_stale();
+    podlab_control_plane::rundir::clean_stale();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(bench::bringup(nodes, pods))
 }

@@ -4,10 +4,10 @@
 //! namespace (netplugin's `inspect`, `annotate` and `trace`), never from podlab's bookkeeping;
 //! on the model dataplane `topology` and `routes` show computed data and say so.
 
-use crate::cluster::{Cluster, key_of};
 use crate::probe;
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::core::v1::Pod;
+use podlab_control_plane::{Cluster, key_of};
 use podlab_netplugin::annotate::{AnnotateContext, explain_route};
 use podlab_netplugin::inspect::{self, NsSnapshot, RouteEntry};
 use podlab_netplugin::trace::{self, Endpoint, Hop, TracePath};

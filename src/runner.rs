@@ -1,11 +1,11 @@
 //! `podlab run`: bring a cluster up from a scenario (or a plain manifest file), apply its
 //! manifests, run its steps and checks, show the pods, tear everything down, and report.
 
-use crate::cluster::{Cluster, ClusterOptions, Key, key_of};
 use crate::printers;
 use crate::probe;
 use anyhow::Result;
 use k8s_openapi::api::core::v1::Pod;
+use podlab_control_plane::{Cluster, ClusterOptions, Key, key_of};
 use podlab_scenario::{Action, Expectation, Object, PodSelector, Scenario, Step};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -301,12 +301,10 @@ fn apply_all(cluster: &Arc<Cluster>, objects: &[Object]) -> Result<usize> {
 }
 
 fn apply(cluster: &Arc<Cluster>, obj: &Object) -> Result<Vec<String>> {
-    Ok(match obj {
-        Object::Namespace(ns) => vec![cluster.apply_namespace(ns)],
-        Object::Pod(p) => vec![cluster.apply_pod((**p).clone())?],
-        Object::Deployment(d) => vec![cluster.apply_deployment((**d).clone())?],
-        Object::ReplicaSet(r) => vec![cluster.apply_replicaset((**r).clone())?],
-    })
+    match cluster.apply(obj.clone()) {
+        Ok(o) => Ok(vec![o.to_string()]),
+        Err(e) => Err(anyhow::anyhow!(e.kubectl_message())),
+    }
 }
 
 fn describe_action(a: &Action) -> String {
@@ -419,8 +417,8 @@ async fn run_step(cluster: &Arc<Cluster>, step: &Step) -> Outcome {
             let mut msgs = Vec::new();
             for p in select(cluster, pods) {
                 match cluster.delete_pod(&key_of(&p)).await {
-                    Ok(m) => msgs.push(m),
-                    Err(e) => return Outcome::Fail(e.to_string()),
+                    Ok(m) => msgs.push(m.to_string()),
+                    Err(e) => return Outcome::Fail(e.kubectl_message()),
                 }
             }
             if msgs.is_empty() {
@@ -740,9 +738,7 @@ fn node_target(cluster: &Cluster, node: &str) -> Result<ExecTarget, String> {
 
 /// Where `exec` runs for a pod: its sandbox, with the container's environment.
 fn pod_target(cluster: &Cluster, key: &Key, container: Option<&str>) -> Result<ExecTarget, String> {
-    let pod = cluster
-        .pod(key)
-        .ok_or_else(|| format!("Error from server (NotFound): pods \"{}\" not found", key.1))?;
+    let pod = cluster.get_pod(key).map_err(|e| e.kubectl_message())?;
     let spec = pod.spec.clone().unwrap_or_default();
     let cspec = match container {
         Some(c) => spec.containers.iter().find(|x| x.name == c).cloned(),

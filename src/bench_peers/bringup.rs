@@ -6,8 +6,8 @@
 use super::mininet::MininetFigures;
 use super::{Row, ms, rss_kib, wait_links_at_most};
 use crate::bench::{network, reachability, sandboxes, sleeper};
-use crate::cluster::Cluster;
 use anyhow::{Result, bail};
+use podlab_control_plane::Cluster;
 use podlab_netplugin::Netns;
 use podlab_node_agent::Spawner;
 use std::time::{Duration, Instant};

@@ -232,7 +232,7 @@ pub fn main(opts: PeersOptions) -> Result<i32> {
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
         return Err(std::io::Error::last_os_error()).context("leaving the root network namespace (unshare)");
     }
-    crate::rundir::clean_stale();
+    podlab_control_plane::rundir::clean_stale();
     let scratch = Scratch::new()?;
 
     let sizes: Vec<(usize, usize)> = if opts.quick {

@@ -2,8 +2,9 @@
 //! (pods, namespaces, nodes, events) with a change counter to wait on, the scheduler, and one
 //! node agent per node driving pod sandboxes through the netplugin.
 
+use crate::error::{ApiError, UpError, poisoned};
+use crate::outcome::{Outcome, Verb};
 use crate::rundir::RunDir;
-use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, Event, Namespace, Node,
@@ -71,7 +72,7 @@ impl ClusterOptions {
         rundir_name: String,
         model: bool,
         explain: Option<podlab_netplugin::ExplainSink>,
-    ) -> Result<Self> {
+    ) -> Result<Self, UpError> {
         Ok(ClusterOptions {
             name: name.to_string(),
             rundir_name,
@@ -87,7 +88,8 @@ impl ClusterOptions {
             explain,
             registry: podlab_node_agent::Registry::new(
                 spec.registry.iter().map(|i| (i.name.as_str(), i.runs.as_str())),
-            )?,
+            )
+            .map_err(|e| UpError::Config(e.to_string()))?,
         })
     }
 }
@@ -142,6 +144,33 @@ pub struct Cluster {
 
 pub type Key = (String, String);
 
+/// The workload kinds whose pods a controller keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// `apps/v1` Deployment.
+    Deployment,
+    /// `apps/v1` ReplicaSet.
+    ReplicaSet,
+}
+
+impl Workload {
+    /// kube-apiserver's plural resource name with its group (`deployments.apps`).
+    pub fn resource(self) -> &'static str {
+        match self {
+            Workload::Deployment => "deployments.apps",
+            Workload::ReplicaSet => "replicasets.apps",
+        }
+    }
+
+    /// kubectl's singular name with its group (`deployment.apps`).
+    pub fn singular(self) -> &'static str {
+        match self {
+            Workload::Deployment => "deployment.apps",
+            Workload::ReplicaSet => "replicaset.apps",
+        }
+    }
+}
+
 pub fn key_of(pod: &Pod) -> Key {
     (
         pod.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
@@ -151,12 +180,12 @@ pub fn key_of(pod: &Pod) -> Key {
 
 impl Cluster {
     /// Build the fabric and every node. On failure, everything built so far is removed.
-    pub async fn up(opts: ClusterOptions, progress: &dyn Fn(&str)) -> Result<Arc<Cluster>> {
+    pub async fn up(opts: ClusterOptions, progress: &dyn Fn(&str)) -> Result<Arc<Cluster>, UpError> {
         let rt = tokio::runtime::Handle::current();
         let dataplane = if opts.model {
             Dataplane::model(opts.network.clone())
         } else {
-            Dataplane::kernel(opts.network.clone(), rt).context("opening netlink")?
+            Dataplane::kernel(opts.network.clone(), rt).map_err(UpError::net("opening netlink"))?
         };
         dataplane.set_explain(opts.explain.clone());
         let explain = opts.explain.clone();
@@ -167,7 +196,10 @@ impl Cluster {
         };
         let rundir = Some(RunDir::claim(&opts.rundir_name)?);
         let spawner = Spawner::new();
-        dataplane.setup_fabric().await.context("creating the fabric bridge")?;
+        dataplane
+            .setup_fabric()
+            .await
+            .map_err(UpError::net("creating the fabric bridge"))?;
         progress(&format!(
             "Fabric bridge podlab0 {}/{}",
             opts.network.fabric_gateway(),
@@ -176,7 +208,11 @@ impl Cluster {
         let mut addrs = Vec::new();
         for (i, n) in opts.nodes.iter().enumerate() {
             let name = n.metadata.name.clone().unwrap_or_default();
-            addrs.push(opts.network.node(i as u32 + 1, &name)?);
+            addrs.push(
+                opts.network
+                    .node(i as u32 + 1, &name)
+                    .map_err(UpError::net(format!("addressing node {name}")))?,
+            );
         }
         let mut nodes = Vec::new();
         for (mut node, addr) in opts.nodes.into_iter().zip(addrs.iter().cloned()) {
@@ -216,18 +252,18 @@ impl Cluster {
                 say(format!("ip netns add {}", addr.name));
                 let sb = Sandbox::create_async(&spawner, SandboxKind::Node, &addr.name)
                     .await
-                    .with_context(|| format!("creating the namespaces of node {}", addr.name))?;
+                    .map_err(UpError::io(format!("creating the namespaces of node {}", addr.name)))?;
                 Some(Arc::new(sb))
             };
             dataplane
                 .setup_node(&addr, sandbox.as_deref().map(|s| s.netns()))
                 .await
-                .with_context(|| format!("setting up the network of node {}", addr.name))?;
-            if let Some(shaping) = uplink_shaping(&node)? {
+                .map_err(UpError::net(format!("setting up the network of node {}", addr.name)))?;
+            if let Some(shaping) = uplink_shaping(&node).map_err(UpError::Config)? {
                 dataplane
                     .shape_uplink(&addr.name, &shaping)
                     .await
-                    .with_context(|| format!("shaping the uplink of node {}", addr.name))?;
+                    .map_err(UpError::net(format!("shaping the uplink of node {}", addr.name)))?;
             }
             nodes.push(NodeRt { node, addr, sandbox });
         }
@@ -236,7 +272,7 @@ impl Cluster {
             dataplane
                 .sync_routes(&n.addr.name, &peers)
                 .await
-                .with_context(|| format!("adding routes on {}", n.addr.name))?;
+                .map_err(UpError::net(format!("adding routes on {}", n.addr.name)))?;
         }
         progress(&format!(
             "Nodes ready: {}",
@@ -253,7 +289,7 @@ impl Cluster {
             state.namespaces.insert(ns.into(), namespace_object(ns));
         }
         let agent = AgentConfig {
-            exe: std::env::current_exe().context("finding the podlab binary")?,
+            exe: std::env::current_exe().map_err(UpError::io("finding the podlab binary"))?,
             time_scale: opts.time_scale,
             registry: Arc::new(opts.registry),
         };
@@ -327,8 +363,19 @@ impl Cluster {
         }
     }
 
+    /// A node by name, if there is one.
     pub fn node(&self, name: &str) -> Option<&NodeRt> {
         self.nodes.iter().find(|n| n.addr.name == name)
+    }
+
+    /// A node by name, or `NotFound` as kube-apiserver answers.
+    pub fn get_node(&self, name: &str) -> Result<&NodeRt, ApiError> {
+        self.node(name).ok_or_else(|| ApiError::not_found("nodes", name))
+    }
+
+    /// A copy of a pod, or `NotFound` as kube-apiserver answers.
+    pub fn get_pod(&self, key: &Key) -> Result<Pod, ApiError> {
+        self.pod(key).ok_or_else(|| ApiError::not_found("pods", &key.1))
     }
 
     /// A snapshot of all pods.
@@ -461,25 +508,35 @@ impl Cluster {
         self.bump();
     }
 
+    /// `kubectl apply` for any object podlab runs: created, configured or unchanged. Pods are
+    /// scheduled and started; ReplicaSets and Deployments are reconciled by their controllers.
+    pub fn apply(&self, obj: podlab_scenario::Object) -> Result<Outcome, ApiError> {
+        use podlab_scenario::Object;
+        match obj {
+            Object::Namespace(ns) => self.apply_namespace(&ns),
+            Object::Pod(p) => self.apply_pod(*p),
+            Object::Deployment(d) => self.apply_deployment(*d),
+            Object::ReplicaSet(r) => self.apply_replicaset(*r),
+        }
+    }
+
     /// Create a namespace (like `kubectl create namespace`).
-    pub fn apply_namespace(&self, ns: &Namespace) -> String {
+    pub fn apply_namespace(&self, ns: &Namespace) -> Result<Outcome, ApiError> {
         let name = ns.metadata.name.clone().unwrap_or_default();
-        let created = self
-            .state
-            .lock()
-            .map(|mut s| {
-                if s.namespaces.contains_key(&name) {
-                    false
-                } else {
-                    let mut obj = namespace_object(&name);
-                    obj.metadata.labels = ns.metadata.labels.clone();
-                    s.namespaces.insert(name.clone(), obj);
-                    true
-                }
-            })
-            .unwrap_or(false);
+        let created = {
+            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            if s.namespaces.contains_key(&name) {
+                false
+            } else {
+                let mut obj = namespace_object(&name);
+                obj.metadata.labels = ns.metadata.labels.clone();
+                s.namespaces.insert(name.clone(), obj);
+                true
+            }
+        };
         self.bump();
-        format!("namespace/{name} {}", if created { "created" } else { "unchanged" })
+        let verb = if created { Verb::Created } else { Verb::Unchanged };
+        Ok(Outcome::new("namespace", name, verb))
     }
 
     /// All namespaces.
@@ -506,22 +563,22 @@ impl Cluster {
         )
     }
 
-    fn check_namespace(&self, ns: &str) -> Result<()> {
-        let known = self
-            .state
-            .lock()
-            .map(|s| s.namespaces.contains_key(ns))
-            .unwrap_or(false);
+    fn check_namespace(&self, ns: &str) -> Result<(), ApiError> {
+        let known = self.state.lock().map_err(|_| poisoned())?.namespaces.contains_key(ns);
         if !known {
-            bail!(
-                "Error from server (NotFound): namespaces \"{ns}\" not found (create it first: a Namespace manifest or `podlab create namespace {ns}`)"
-            );
+            return Err(ApiError::NotFound {
+                resource: "namespaces".into(),
+                name: ns.into(),
+                hint: Some(format!(
+                    "create it first: a Namespace manifest or `podlab create namespace {ns}`"
+                )),
+            });
         }
         Ok(())
     }
 
     /// Create or update a ReplicaSet (its controller creates the pods).
-    pub fn apply_replicaset(&self, rs: ReplicaSet) -> Result<String> {
+    pub fn apply_replicaset(&self, rs: ReplicaSet) -> Result<Outcome, ApiError> {
         self.apply_workload(
             rs,
             "replicaset.apps",
@@ -537,7 +594,7 @@ impl Cluster {
     }
 
     /// Create or update a Deployment (its controller manages a ReplicaSet).
-    pub fn apply_deployment(&self, d: Deployment) -> Result<String> {
+    pub fn apply_deployment(&self, d: Deployment) -> Result<Outcome, ApiError> {
         self.apply_workload(
             d,
             "deployment.apps",
@@ -557,10 +614,10 @@ impl Cluster {
     fn apply_workload<T>(
         &self,
         mut obj: T,
-        kind: &str,
+        kind: &'static str,
         store: fn(&mut State) -> &mut BTreeMap<Key, T>,
         changed: fn(&mut T, &T) -> bool,
-    ) -> Result<String>
+    ) -> Result<Outcome, ApiError>
     where
         T: k8s_openapi::Metadata<Ty = ObjectMeta>,
     {
@@ -569,14 +626,14 @@ impl Cluster {
         obj.metadata_mut().namespace = Some(ns.clone());
         let name = obj.metadata().name.clone().unwrap_or_default();
         let key = (ns, name.clone());
-        let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
         let map = store(&mut st);
         let verb = match map.get(&key) {
-            Some(old) if !changed(&mut obj, old) => "unchanged",
+            Some(old) if !changed(&mut obj, old) => Verb::Unchanged,
             Some(old) => {
                 obj.metadata_mut().uid = old.metadata().uid.clone();
                 obj.metadata_mut().creation_timestamp = old.metadata().creation_timestamp.clone();
-                "configured"
+                Verb::Configured
             }
             None => {
                 let (uid, rv) = self.next_uid();
@@ -584,15 +641,15 @@ impl Cluster {
                 m.uid = Some(uid);
                 m.resource_version = Some(rv);
                 m.creation_timestamp = Some(now());
-                "created"
+                Verb::Created
             }
         };
-        if verb != "unchanged" {
+        if verb != Verb::Unchanged {
             map.insert(key, obj);
         }
         drop(st);
         self.bump();
-        Ok(format!("{kind}/{name} {verb}"))
+        Ok(Outcome::new(kind, name, verb))
     }
 
     pub fn replicasets(&self) -> Vec<ReplicaSet> {
@@ -610,7 +667,7 @@ impl Cluster {
     }
 
     /// Replace a stored ReplicaSet/Deployment (controllers: status, replicas); None removes it.
-    pub fn put_replicaset(&self, key: &Key, rs: Option<ReplicaSet>) {
+    pub(crate) fn put_replicaset(&self, key: &Key, rs: Option<ReplicaSet>) {
         if let Ok(mut s) = self.state.lock() {
             match rs {
                 Some(rs) => s.replicasets.insert(key.clone(), rs),
@@ -620,7 +677,7 @@ impl Cluster {
         self.bump();
     }
 
-    pub fn put_deployment(&self, key: &Key, d: Option<Deployment>) {
+    pub(crate) fn put_deployment(&self, key: &Key, d: Option<Deployment>) {
         if let Ok(mut s) = self.state.lock() {
             match d {
                 Some(d) => s.deployments.insert(key.clone(), d),
@@ -630,21 +687,114 @@ impl Cluster {
         self.bump();
     }
 
+    /// Set a Deployment's or ReplicaSet's `spec.replicas` (`kubectl scale`); its controller
+    /// then adds or removes pods.
+    pub fn scale(&self, kind: Workload, key: &Key, replicas: i32) -> Result<Outcome, ApiError> {
+        if replicas < 0 {
+            return Err(ApiError::BadRequest(
+                "The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0".into(),
+            ));
+        }
+        let not_found = || ApiError::not_found(kind.resource(), &key.1);
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
+        let spec_replicas = match kind {
+            Workload::Deployment => st
+                .deployments
+                .get_mut(key)
+                .ok_or_else(not_found)?
+                .spec
+                .as_mut()
+                .map(|s| &mut s.replicas),
+            Workload::ReplicaSet => st
+                .replicasets
+                .get_mut(key)
+                .ok_or_else(not_found)?
+                .spec
+                .as_mut()
+                .map(|s| &mut s.replicas),
+        };
+        if let Some(r) = spec_replicas {
+            *r = Some(replicas);
+        }
+        drop(st);
+        self.bump();
+        Ok(Outcome::new(kind.singular(), key.1.clone(), Verb::Scaled))
+    }
+
+    /// Delete the Deployments (or ReplicaSets) that `pick` selects, with what they own, as
+    /// kube-apiserver's garbage collector does in the background: a Deployment's ReplicaSets,
+    /// then their pods. Returns one outcome per object of `kind` deleted.
+    pub fn delete_workloads(
+        self: &Arc<Self>,
+        kind: Workload,
+        pick: impl Fn(&ObjectMeta) -> bool,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        let mut out = Vec::new();
+        let mut owners: Vec<String> = Vec::new();
+        let owned_by =
+            |meta: &ObjectMeta, uids: &[String]| meta.owner_references.iter().flatten().any(|o| uids.contains(&o.uid));
+        let rs_uids: Vec<String> = {
+            let mut st = self.state.lock().map_err(|_| poisoned())?;
+            if kind == Workload::Deployment {
+                st.deployments.retain(|key, d| {
+                    if !pick(&d.metadata) {
+                        return true;
+                    }
+                    owners.push(d.metadata.uid.clone().unwrap_or_default());
+                    out.push(Outcome::new("deployment.apps", key.1.clone(), Verb::Deleted));
+                    false
+                });
+            }
+            let mut rs_uids = Vec::new();
+            st.replicasets.retain(|key, r| {
+                let picked = kind == Workload::ReplicaSet && pick(&r.metadata);
+                if !picked && !owned_by(&r.metadata, &owners) {
+                    return true;
+                }
+                rs_uids.push(r.metadata.uid.clone().unwrap_or_default());
+                if picked {
+                    out.push(Outcome::new("replicaset.apps", key.1.clone(), Verb::Deleted));
+                }
+                false
+            });
+            rs_uids
+        };
+        self.bump();
+        let pods: Vec<Key> = self
+            .pods_where(|p| owned_by(&p.metadata, &rs_uids))
+            .iter()
+            .map(key_of)
+            .collect();
+        for k in pods {
+            let c = self.clone();
+            tokio::spawn(async move {
+                let _ = c.delete_pod(&k).await;
+            });
+        }
+        Ok(out)
+    }
+
     /// Set or remove (`None`) labels on a pod, as `kubectl label` does.
-    pub fn label_pod(&self, key: &Key, labels: &[(String, Option<String>)], overwrite: bool) -> Result<String> {
-        let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
+    pub fn label_pod(
+        &self,
+        key: &Key,
+        labels: &[(String, Option<String>)],
+        overwrite: bool,
+    ) -> Result<Outcome, ApiError> {
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
         let Some(e) = st.pods.get_mut(key) else {
-            bail!("Error from server (NotFound): pods \"{}\" not found", key.1);
+            return Err(ApiError::not_found("pods", &key.1));
         };
         let map = e.pod.metadata.labels.get_or_insert_with(Default::default);
         for (k, v) in labels {
             match v {
                 Some(v) => {
-                    if !overwrite && map.get(k).is_some_and(|old| old != v) {
-                        bail!(
-                            "error: 'overwrite' is false but found the following declared label(s): '{k}' already has a value ({})",
-                            map[k]
-                        );
+                    if let Some(old) = map.get(k).filter(|old| !overwrite && *old != v) {
+                        return Err(ApiError::Conflict {
+                            message: format!(
+                                "'overwrite' is false but found the following declared label(s): '{k}' already has a value ({old})"
+                            ),
+                        });
                     }
                     map.insert(k.clone(), v.clone());
                 }
@@ -655,11 +805,11 @@ impl Cluster {
         }
         drop(st);
         self.bump();
-        Ok(format!("pod/{} labeled", key.1))
+        Ok(Outcome::new("pod", key.1.clone(), Verb::Labeled))
     }
 
     /// Create a pod, schedule it and start it on its node. Returns kubectl's one-line answer.
-    pub fn apply_pod(&self, mut pod: Pod) -> Result<String> {
+    pub fn apply_pod(&self, mut pod: Pod) -> Result<Outcome, ApiError> {
         let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         pod.metadata.namespace = Some(ns.clone());
         let name = pod.metadata.name.clone().unwrap_or_default();
@@ -667,10 +817,11 @@ impl Cluster {
         if self
             .state
             .lock()
-            .map(|st| st.pods.contains_key(&(ns.clone(), name.clone())))
-            .unwrap_or(false)
+            .map_err(|_| poisoned())?
+            .pods
+            .contains_key(&(ns.clone(), name.clone()))
         {
-            return Ok(format!("pod/{name} unchanged"));
+            return Ok(Outcome::new("pod", name, Verb::Unchanged));
         }
         let (uid, rv) = self.next_uid();
         pod.metadata.uid = Some(uid);
@@ -681,22 +832,18 @@ impl Cluster {
             ..Default::default()
         });
         let key = (ns.clone(), name.clone());
-        self.state
-            .lock()
-            .map_err(|_| anyhow!("cluster state poisoned"))?
-            .pods
-            .insert(
-                key.clone(),
-                PodEntry {
-                    pod: pod.clone(),
-                    handle: None,
-                    sandbox: None,
-                    net: None,
-                },
-            );
+        self.state.lock().map_err(|_| poisoned())?.pods.insert(
+            key.clone(),
+            PodEntry {
+                pod: pod.clone(),
+                handle: None,
+                sandbox: None,
+                net: None,
+            },
+        );
         self.bump();
         self.try_schedule(&key);
-        Ok(format!("pod/{name} created"))
+        Ok(Outcome::new("pod", name, Verb::Created))
     }
 
     /// Try to place a pending pod; on success start it on its node.
@@ -961,15 +1108,15 @@ impl Cluster {
     }
 
     /// Delete a pod: stop its containers (grace period), remove its sandbox and network.
-    pub async fn delete_pod(&self, key: &Key) -> Result<String> {
+    pub async fn delete_pod(&self, key: &Key) -> Result<Outcome, ApiError> {
         self.delete_pod_with(key, None).await
     }
 
     /// The node is NotReady: unschedulable and tainted `node.kubernetes.io/unreachable`, as the
     /// node lifecycle controller marks a node that stopped answering.
-    fn mark_unreachable(&self, name: &str) -> Result<()> {
+    fn mark_unreachable(&self, name: &str) -> Result<(), ApiError> {
         let Some(n) = self.node(name) else {
-            bail!("Error from server (NotFound): nodes \"{name}\" not found");
+            return Err(ApiError::not_found("nodes", name));
         };
         let mut node = n.node.clone();
         let spec = node.spec.get_or_insert_with(Default::default);
@@ -994,7 +1141,7 @@ impl Cluster {
     /// containers are killed at once (no grace period). Pods of ReplicaSets and Deployments are
     /// then recreated on the remaining nodes by their controllers; bare pods are gone for good.
     /// Returns the pods that were on the node.
-    pub async fn fail_node(&self, name: &str) -> Result<Vec<Pod>> {
+    pub async fn fail_node(&self, name: &str) -> Result<Vec<Pod>, ApiError> {
         self.mark_unreachable(name)?;
         let victims: Vec<Pod> = self
             .pods()
@@ -1012,12 +1159,15 @@ impl Cluster {
     /// its pods keep running but nobody reaches them, and after the eviction timeout
     /// (Kubernetes' 300 s `tolerationSeconds` for `node.kubernetes.io/unreachable`, scaled by
     /// `timeScale`) they are evicted; Deployments and ReplicaSets replace them on healthy nodes,
-    /// with new IPs. Pods are mortal.
-    pub async fn node_down(self: &Arc<Self>, name: &str) -> Result<String> {
+    /// with new IPs. Pods are mortal. Returns the eviction timeout.
+    pub async fn node_down(self: &Arc<Self>, name: &str) -> Result<Duration, ApiError> {
         if self.node(name).is_none() {
-            bail!("Error from server (NotFound): nodes \"{name}\" not found");
+            return Err(ApiError::not_found("nodes", name));
         }
-        self.dataplane.set_uplink(name, false).await?;
+        self.dataplane
+            .set_uplink(name, false)
+            .await
+            .map_err(|e| ApiError::Internal(format!("cutting the uplink of node {name}: {e}")))?;
         self.mark_unreachable(name)?;
         self.node_event(
             name,
@@ -1052,18 +1202,18 @@ impl Cluster {
                 let _ = me.delete_pod_with(&k, Some(Duration::ZERO)).await;
             }
         });
-        Ok(format!(
-            "node/{name} uplink cut: NotReady; its pods are evicted after {} s\n",
-            timeout.as_secs_f64().round()
-        ))
+        Ok(timeout)
     }
 
     /// Restore a node's uplink: it is Ready and schedulable again.
-    pub async fn node_up(&self, name: &str) -> Result<String> {
+    pub async fn node_up(&self, name: &str) -> Result<(), ApiError> {
         let Some(n) = self.node(name) else {
-            bail!("Error from server (NotFound): nodes \"{name}\" not found");
+            return Err(ApiError::not_found("nodes", name));
         };
-        self.dataplane.set_uplink(name, true).await?;
+        self.dataplane
+            .set_uplink(name, true)
+            .await
+            .map_err(|e| ApiError::Internal(format!("restoring the uplink of node {name}: {e}")))?;
         if let Ok(mut s) = self.scheduler.lock() {
             s.set_node(n.node.clone());
         }
@@ -1085,7 +1235,7 @@ impl Cluster {
         for k in pending {
             self.try_schedule(&k);
         }
-        Ok(format!("node/{name} uplink restored: Ready\n"))
+        Ok(())
     }
 
     /// Whether a node was taken down with `fail_node`.
@@ -1093,14 +1243,15 @@ impl Cluster {
         self.failed_nodes.lock().map(|f| f.contains(name)).unwrap_or(false)
     }
 
-    async fn delete_pod_with(&self, key: &Key, grace_override: Option<Duration>) -> Result<String> {
+    async fn delete_pod_with(&self, key: &Key, grace_override: Option<Duration>) -> Result<Outcome, ApiError> {
+        let deleted = Outcome::new("pod", key.1.clone(), Verb::Deleted);
         // The pod stays visible as Terminating while its containers get their grace period.
         let entry = {
-            let mut st = self.state.lock().map_err(|_| anyhow!("cluster state poisoned"))?;
+            let mut st = self.state.lock().map_err(|_| poisoned())?;
             match st.pods.get_mut(key) {
                 None => None,
                 Some(e) if e.pod.metadata.deletion_timestamp.is_some() => {
-                    return Ok(format!("pod \"{}\" deleted", key.1));
+                    return Ok(deleted);
                 }
                 Some(e) => {
                     e.pod.metadata.deletion_timestamp = Some(now());
@@ -1114,7 +1265,7 @@ impl Cluster {
             }
         };
         let Some(entry) = entry else {
-            bail!("Error from server (NotFound): pods \"{}\" not found", key.1);
+            return Err(ApiError::not_found("pods", &key.1));
         };
         self.bump();
         if let Ok(mut s) = self.scheduler.lock() {
@@ -1165,7 +1316,7 @@ impl Cluster {
         for k in pending {
             self.try_schedule(&k);
         }
-        Ok(format!("pod \"{}\" deleted", key.1))
+        Ok(deleted)
     }
 
     /// Remove everything: every container, pause process and node namespace.
@@ -1361,7 +1512,7 @@ fn container_events(
 }
 
 /// The link shaping a scenario put on `node` (annotation `podlab.dev/uplink`), if any.
-pub fn uplink_shaping(node: &Node) -> Result<Option<podlab_netplugin::LinkShaping>> {
+pub fn uplink_shaping(node: &Node) -> Result<Option<podlab_netplugin::LinkShaping>, String> {
     let Some(text) = node
         .metadata
         .annotations
@@ -1370,7 +1521,7 @@ pub fn uplink_shaping(node: &Node) -> Result<Option<podlab_netplugin::LinkShapin
     else {
         return Ok(None);
     };
-    let spec = podlab_scenario::LinkSpec::from_annotation(text).with_context(|| {
+    let spec = podlab_scenario::LinkSpec::from_annotation(text).ok_or_else(|| {
         format!(
             "node {}: annotation {} has unreadable link settings {text:?}",
             node.metadata.name.as_deref().unwrap_or_default(),

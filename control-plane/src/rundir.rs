@@ -2,20 +2,46 @@
 //! scratch directories. A directory whose owner is dead is stale (a crashed or killed podlab)
 //! and is removed by the next podlab that starts.
 
-use anyhow::{Context, Result, bail};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Why a runtime directory could not be claimed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    /// A live podlab owns a cluster of that name.
+    #[error(
+        "a cluster named {name:?} is already running (podlab pid {pid}); pick another name with --name or stop it first"
+    )]
+    AlreadyRunning {
+        /// The cluster's name.
+        name: String,
+        /// The pid of the podlab that owns it.
+        pid: i32,
+    },
+    /// A directory or file could not be made or removed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, with the path.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(what: String) -> impl FnOnce(std::io::Error) -> RunDirError {
+    move |source| RunDirError::Io { what, source }
+}
+
 /// Where runtime directories live: `/run/podlab` for root, else the user's runtime dir.
 pub fn base() -> PathBuf {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
         return PathBuf::from("/run/podlab");
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) => PathBuf::from(d).join("podlab"),
-        // SAFETY: as above.
-        None => std::env::temp_dir().join(format!("podlab-{}", unsafe { libc::geteuid() })),
+        None => std::env::temp_dir().join(format!("podlab-{uid}")),
     }
 }
 
@@ -60,29 +86,30 @@ pub fn clean_stale() -> Vec<String> {
 
 impl RunDir {
     /// Claim `/run/podlab/<name>/`, failing if a live podlab already owns it.
-    pub fn claim(name: &str) -> Result<RunDir> {
+    pub fn claim(name: &str) -> Result<RunDir, RunDirError> {
         let base = base();
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&base)
-            .with_context(|| format!("creating {}", base.display()))?;
-        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))?;
+            .map_err(io(format!("creating {}", base.display())))?;
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(format!("making {} private", base.display())))?;
         let path = base.join(name);
         if let Some(pid) = owner(&path).filter(|&p| pid_alive(p)) {
-            bail!(
-                "a cluster named {name:?} is already running (podlab pid {pid}); pick another name with --name or stop it first"
-            );
+            return Err(RunDirError::AlreadyRunning { name: name.into(), pid });
         }
         if path.exists() {
-            std::fs::remove_dir_all(&path).with_context(|| format!("removing stale {}", path.display()))?;
+            std::fs::remove_dir_all(&path).map_err(io(format!("removing stale {}", path.display())))?;
         }
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        std::fs::write(path.join("pid"), std::process::id().to_string())?;
-        std::fs::create_dir(path.join("pods"))?;
+            .map_err(io(format!("creating {}", path.display())))?;
+        let pid = path.join("pid");
+        std::fs::write(&pid, std::process::id().to_string()).map_err(io(format!("writing {}", pid.display())))?;
+        let pods = path.join("pods");
+        std::fs::create_dir(&pods).map_err(io(format!("creating {}", pods.display())))?;
         Ok(RunDir { path })
     }
 

@@ -699,7 +699,7 @@ pub fn compare(
         bail!("compare needs at least two scenario files");
     }
     for f in files {
-        crate::load(f)?;
+        crate::cli::load(f)?;
     }
     let exe = std::env::current_exe()?;
     let children: Vec<_> = files

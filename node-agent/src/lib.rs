@@ -3,6 +3,7 @@
 //! in-memory logs, restarts with Kubernetes' back-off, and `exec` into pods and nodes.
 
 pub mod images;
+pub mod join;
 pub mod logs;
 pub mod pod;
 pub mod process;

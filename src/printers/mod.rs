@@ -1,6 +1,9 @@
 //! kubectl-shaped output: `get pods` tables (`-o wide`), `describe pod`, events, and the
 //! STATUS / AGE / RESTARTS columns computed the way kubectl computes them.
 
+pub mod describe_node;
+pub mod objects;
+
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 

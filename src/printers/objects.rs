@@ -1,0 +1,280 @@
+//! `get`'s renderings of objects other than pods (nodes, Deployments, ReplicaSets,
+//! namespaces, events) and of any object as YAML, JSON or `kind/name` lines, as kubectl
+//! prints them.
+
+use super::{age_secs, human_duration, labels_csv, table};
+use anyhow::{Result, anyhow};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, ObjectMeta, Time};
+use podlab_scenario::LabelSelector;
+use serde::Serialize;
+
+/// How `get` was asked to print.
+pub struct View<'a> {
+    /// `-o`: "", wide, yaml, json or name.
+    pub output: &'a str,
+    /// `-A`: a NAMESPACE column first.
+    pub with_namespace: bool,
+    /// `--show-labels`.
+    pub show_labels: bool,
+}
+
+/// One object as itself, several as a `v1` List, in YAML or JSON.
+pub fn serialize_all<T: Serialize>(items: &[T], output: &str) -> Result<String> {
+    let value = if items.len() == 1 {
+        serde_json::to_value(&items[0])?
+    } else {
+        serde_json::json!({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}})
+    };
+    Ok(match output {
+        "json" => serde_json::to_string_pretty(&value)? + "\n",
+        _ => serde_saphyr::to_string(&value).map_err(|e| anyhow!("rendering YAML: {e}"))?,
+    })
+}
+
+/// `-o name`: one `kind/name` line per object.
+pub fn names<'a>(kind: &str, metas: impl Iterator<Item = &'a ObjectMeta>) -> String {
+    metas
+        .map(|m| format!("{kind}/{}\n", m.name.clone().unwrap_or_default()))
+        .collect()
+}
+
+fn age(t: Option<&Time>) -> String {
+    human_duration(age_secs(t))
+}
+
+/// The nodes table (`get nodes`, `-o wide`, `--show-labels`); `failed` tells a node that is down.
+pub fn nodes(nodes: &[Node], view: &View, failed: impl Fn(&str) -> bool) -> Result<String> {
+    match view.output {
+        "yaml" | "json" => return serialize_all(nodes, view.output),
+        "name" => return Ok(names("node", nodes.iter().map(|n| &n.metadata))),
+        _ => {}
+    }
+    let wide = view.output == "wide";
+    let mut h = vec!["NAME", "STATUS", "ROLES", "AGE", "VERSION"];
+    if wide {
+        h.extend([
+            "INTERNAL-IP",
+            "EXTERNAL-IP",
+            "OS-IMAGE",
+            "KERNEL-VERSION",
+            "CONTAINER-RUNTIME",
+        ]);
+    }
+    if view.show_labels {
+        h.push("LABELS");
+    }
+    let rows: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|n| {
+            let st = n.status.clone().unwrap_or_default();
+            let info = st.node_info.clone().unwrap_or_default();
+            let unsched = n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+            let status = if failed(n.metadata.name.as_deref().unwrap_or_default()) {
+                "NotReady,SchedulingDisabled"
+            } else if unsched {
+                "Ready,SchedulingDisabled"
+            } else {
+                "Ready"
+            };
+            let mut r = vec![
+                n.metadata.name.clone().unwrap_or_default(),
+                status.into(),
+                "<none>".into(),
+                age(n.metadata.creation_timestamp.as_ref()),
+                info.kubelet_version.clone(),
+            ];
+            if wide {
+                let ip = st.addresses.iter().flatten().find(|a| a.type_ == "InternalIP");
+                r.extend([
+                    ip.map(|a| a.address.clone()).unwrap_or_default(),
+                    "<none>".into(),
+                    info.os_image.clone(),
+                    info.kernel_version.clone(),
+                    info.container_runtime_version.clone(),
+                ]);
+            }
+            if view.show_labels {
+                r.push(labels_csv(n.metadata.labels.as_ref()));
+            }
+            r
+        })
+        .collect();
+    Ok(table(&h, &rows))
+}
+
+/// How `get` shows one kind of workload (Deployments, ReplicaSets).
+pub struct WorkloadView<T> {
+    /// `deployment.apps`: the prefix of `-o name`.
+    kind: &'static str,
+    /// The columns between NAME and AGE.
+    headers: [&'static str; 3],
+    meta: fn(&T) -> &ObjectMeta,
+    columns: fn(&T) -> [String; 3],
+    /// CONTAINERS, IMAGES, SELECTOR for `-o wide`.
+    wide: fn(&T) -> [String; 3],
+}
+
+fn images(t: Option<&PodTemplateSpec>) -> (String, String) {
+    let cs = t
+        .and_then(|t| t.spec.as_ref())
+        .map(|s| s.containers.clone())
+        .unwrap_or_default();
+    (
+        cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(","),
+        cs.iter()
+            .map(|c| c.image.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+fn match_labels(s: &K8sSelector) -> String {
+    LabelSelector::from_k8s(s).map(|s| s.to_string()).unwrap_or_default()
+}
+
+/// `get deployments`: READY, UP-TO-DATE, AVAILABLE.
+pub const DEPLOYMENTS: WorkloadView<Deployment> = WorkloadView {
+    kind: "deployment.apps",
+    headers: ["READY", "UP-TO-DATE", "AVAILABLE"],
+    meta: |d| &d.metadata,
+    columns: |d| {
+        let st = d.status.clone().unwrap_or_default();
+        let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        [
+            format!("{}/{want}", st.ready_replicas.unwrap_or(0)),
+            st.updated_replicas.unwrap_or(0).to_string(),
+            st.available_replicas.unwrap_or(0).to_string(),
+        ]
+    },
+    wide: |d| {
+        let spec = d.spec.clone().unwrap_or_default();
+        let (c, i) = images(Some(&spec.template));
+        [c, i, match_labels(&spec.selector)]
+    },
+};
+
+/// `get replicasets`: DESIRED, CURRENT, READY.
+pub const REPLICASETS: WorkloadView<ReplicaSet> = WorkloadView {
+    kind: "replicaset.apps",
+    headers: ["DESIRED", "CURRENT", "READY"],
+    meta: |r| &r.metadata,
+    columns: |r| {
+        let st = r.status.clone().unwrap_or_default();
+        [
+            r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).to_string(),
+            st.replicas.to_string(),
+            st.ready_replicas.unwrap_or(0).to_string(),
+        ]
+    },
+    wide: |r| {
+        let spec = r.spec.clone().unwrap_or_default();
+        let (c, i) = images(spec.template.as_ref());
+        [c, i, match_labels(&spec.selector)]
+    },
+};
+
+/// A workload table; `None` when there is nothing to show.
+pub fn workloads<T: Serialize>(items: &[T], v: &WorkloadView<T>, view: &View) -> Result<Option<String>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let text = match view.output {
+        "yaml" | "json" => serialize_all(items, view.output)?,
+        "name" => names(v.kind, items.iter().map(v.meta)),
+        _ => {
+            let wide = view.output == "wide";
+            let mut h = vec![];
+            if view.with_namespace {
+                h.push("NAMESPACE");
+            }
+            h.push("NAME");
+            h.extend(v.headers);
+            h.push("AGE");
+            if wide {
+                h.extend(["CONTAINERS", "IMAGES", "SELECTOR"]);
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|d| {
+                    let meta = (v.meta)(d);
+                    let mut r = vec![];
+                    if view.with_namespace {
+                        r.push(meta.namespace.clone().unwrap_or_default());
+                    }
+                    r.push(meta.name.clone().unwrap_or_default());
+                    r.extend((v.columns)(d));
+                    r.push(age(meta.creation_timestamp.as_ref()));
+                    if wide {
+                        r.extend((v.wide)(d));
+                    }
+                    r
+                })
+                .collect();
+            table(&h, &rows)
+        }
+    };
+    Ok(Some(text))
+}
+
+/// `get namespaces`; `None` when there is nothing to show.
+pub fn namespaces(items: &[Namespace], view: &View) -> Result<Option<String>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(match view.output {
+        "yaml" | "json" => serialize_all(items, view.output)?,
+        "name" => names("namespace", items.iter().map(|n| &n.metadata)),
+        _ => {
+            let rows = items
+                .iter()
+                .map(|n| {
+                    vec![
+                        n.metadata.name.clone().unwrap_or_default(),
+                        "Active".into(),
+                        age(n.metadata.creation_timestamp.as_ref()),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["NAME", "STATUS", "AGE"], &rows)
+        }
+    }))
+}
+
+/// `get events`; `None` when there is nothing to show.
+pub fn events(items: &[Event], view: &View) -> Result<Option<String>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    if matches!(view.output, "yaml" | "json") {
+        return serialize_all(items, view.output).map(Some);
+    }
+    let mut h = vec![];
+    if view.with_namespace {
+        h.push("NAMESPACE");
+    }
+    h.extend(["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]);
+    let rows = items
+        .iter()
+        .map(|e| {
+            let mut r = vec![];
+            if view.with_namespace {
+                r.push(e.metadata.namespace.clone().unwrap_or_default());
+            }
+            r.extend([
+                age(e.last_timestamp.as_ref()),
+                e.type_.clone().unwrap_or_default(),
+                e.reason.clone().unwrap_or_default(),
+                format!(
+                    "{}/{}",
+                    e.involved_object.kind.clone().unwrap_or_default().to_lowercase(),
+                    e.involved_object.name.clone().unwrap_or_default()
+                ),
+                e.message.clone().unwrap_or_default(),
+            ]);
+            r
+        })
+        .collect::<Vec<_>>();
+    Ok(Some(table(&h, &rows)))
+}

@@ -1,0 +1,188 @@
+//! `podlab exec POD|node/NAME -- CMD...`: run CMD inside the pod's (or node's) namespaces with
+//! the machine's binaries, like `nsenter`, for as long as the pod lives. The daemon answers
+//! where to go (the sandbox's pause pid and the container's environment); the CLI joins the
+//! namespaces itself through `podlab_node_agent::join`.
+
+use super::{ClusterArg, split_target};
+use crate::client;
+use crate::daemon::{Conn, out};
+use crate::protocol::{Reply, Request};
+use anyhow::{Context, Result, bail};
+use podlab_control_plane::{Cluster, key_of};
+use podlab_node_agent::join::{self, Space};
+use podlab_node_agent::process::{Process, pidfd_open};
+use serde::{Deserialize, Serialize};
+use std::os::fd::AsFd;
+use std::process::Command;
+use std::sync::Arc;
+
+/// `podlab exec TARGET -- CMD...`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// POD, pod/NAME or node/NAME.
+    pub target: String,
+    /// The container whose environment CMD gets (default: the first).
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
+    /// Pass stdin to CMD (it always is: accepted for kubectl's `-i`).
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
+    /// Accepted for kubectl's `-t` (CMD gets this terminal as it is).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Namespace.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub c: ClusterArg,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// Where to run: a pod (with a container) or a node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetRequest {
+    /// `pod` or `node`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Namespace of a pod.
+    pub namespace: String,
+    /// The container whose environment to use.
+    pub container: Option<String>,
+}
+
+/// Asks the daemon for the pause pid and environment of a pod or node.
+pub fn target(
+    cluster: &str,
+    kind: &str,
+    obj: &str,
+    ns: &str,
+    container: Option<String>,
+) -> Result<(i32, Vec<(String, String)>)> {
+    let req = TargetRequest {
+        kind: kind.into(),
+        name: obj.into(),
+        namespace: ns.into(),
+        container,
+    };
+    let (code, other) = client::call(cluster, &Request::Target(req))?;
+    match other.into_iter().next() {
+        Some(Reply::Target { pid, env, .. }) if code == 0 => Ok((pid, env)),
+        _ => bail!("cannot reach {kind} {obj}"),
+    }
+}
+
+/// CLI side: CMD runs as long as the pod (or node) lives; the exit code is CMD's (128+N if a
+/// signal N ended it; 137 if its pod went away).
+pub fn run(args: Args) -> Result<i32> {
+    let (kind, obj) = split_target(&args.target);
+    let (pid, env) = target(&args.c.cluster, kind, obj, &args.namespace, args.container.clone())?;
+    let Some((prog, rest)) = args.command.split_first() else {
+        bail!("error: you must specify at least one command for the container");
+    };
+    let holder = pidfd_open(pid).with_context(|| format!("watching the {kind}'s pause process (pid {pid})"))?;
+    join::enter(pid, Space::for_exec(kind == "pod")).context("joining the pod's namespaces")?;
+    // Ctrl-C and Ctrl-\ reach CMD (same process group); this process stays to report.
+    join::leave_interactive_signals_to_child();
+    let mut cmd = Command::new(prog);
+    cmd.args(rest).env_clear().envs(env).current_dir("/");
+    join::run_as_foreground_child(&mut cmd);
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("error: exec: \"{prog}\": executable file not found in $PATH");
+            return Ok(127);
+        }
+        Err(e) => return Err(e).context(format!("running {prog}")),
+    };
+    // Reaped through its pidfd from here on (the std handle is dropped, not waited for).
+    let running = Process::adopt(child.id() as i32).context("watching the command")?;
+    drop(child);
+    match running
+        .wait_blocking_unless(holder.as_fd())
+        .context("waiting for the command")?
+    {
+        Some(exit) => Ok(exit.code()),
+        None => {
+            running.kill_and_reap();
+            eprintln!("error: {kind} \"{obj}\" is gone: command terminated with exit code 137");
+            Ok(137)
+        }
+    }
+}
+
+/// Daemon side of [`TargetRequest`].
+pub async fn serve_target(req: TargetRequest, cluster: &Arc<Cluster>, conn: &mut Conn) -> i32 {
+    match target_of(cluster, &req.kind, &req.name, &req.namespace, req.container.as_deref()) {
+        Ok(t) => {
+            conn.send(t).await;
+            0
+        }
+        Err(e) => out(conn, Err(e)).await,
+    }
+}
+
+fn target_of(cluster: &Cluster, kind: &str, name: &str, ns: &str, container: Option<&str>) -> Result<Reply> {
+    if kind == "node" {
+        let n = cluster.get_node(name)?;
+        let sb = n
+            .sandbox
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("node {name} has no namespaces (model dataplane)"))?;
+        return Ok(Reply::Target {
+            pid: sb.pid(),
+            env: vec![
+                (
+                    "PATH".into(),
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                ),
+                ("HOSTNAME".into(), name.into()),
+            ],
+            ip: Some(n.addr.node_ip.to_string()),
+        });
+    }
+    let key = (ns.to_string(), name.to_string());
+    let pod = cluster.get_pod(&key)?;
+    let spec = pod.spec.clone().unwrap_or_default();
+    let c = match container {
+        Some(c) => spec
+            .containers
+            .iter()
+            .find(|x| x.name == c)
+            .ok_or_else(|| anyhow::anyhow!("error: container {c} not found in pod {name}"))?,
+        None => spec
+            .containers
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("pod {name} has no containers"))?,
+    };
+    let found = cluster
+        .with_entry(&key_of(&pod), |e| Some((e.sandbox.clone()?, e.net.clone()?)))
+        .flatten();
+    let Some((sb, net)) = found else {
+        anyhow::bail!(
+            "error: unable to upgrade connection: pod {name} is {} and has no running sandbox",
+            crate::printers::pod_status_reason(&pod)
+        );
+    };
+    let env = podlab_node_agent::pod::container_env(
+        &pod,
+        &podlab_node_agent::PodContext {
+            node: spec.node_name.clone().unwrap_or_default(),
+            host_ip: String::new(),
+            pod_ip: net.ip.to_string(),
+            sandbox: sb.clone(),
+            workdir: std::env::temp_dir(),
+            images: Default::default(),
+            events: None,
+        },
+        c,
+    );
+    Ok(Reply::Target {
+        pid: sb.pid(),
+        env,
+        ip: Some(net.ip.to_string()),
+    })
+}

@@ -368,36 +368,15 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
                     )],
                     0,
                 )
-            } else if fnode == bnode {
-                (
-                    "same-node",
-                    bnet.ip,
-                    vec![
-                        format!("{} eth0 {}", pod_name(&fp), fnet.ip),
-                        format!("{fnode} {} (veth peer)", fnet.host_veth),
-                        format!("{fnode} cni0 (bridge)"),
-                        format!("{fnode} {} (veth peer)", bnet.host_veth),
-                        format!("{} eth0 {}", pod_name(&bp), bnet.ip),
-                    ],
-                    0,
-                )
             } else {
-                let bn = cluster.node(&bnode).map(|n| (n.addr.node_ip, n.addr.pod_subnet));
-                let (bip, bsub) = bn.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
-                (
-                    "cross-node",
-                    bnet.ip,
-                    vec![
-                        format!("{} eth0 {} → default via {}", pod_name(&fp), fnet.ip, fnet.gateway),
-                        format!("{fnode} {} (veth peer) → cni0", fnet.host_veth),
-                        format!("{fnode} routes {bsub} via {bip} (host-gw) → eth0"),
-                        "fabric bridge podlab0".to_string(),
-                        format!("{bnode} eth0 {bip} → routes {bsub} to cni0 (connected)"),
-                        format!("{bnode} cni0 → {} (veth peer)", bnet.host_veth),
-                        format!("{} eth0 {}", pod_name(&bp), bnet.ip),
-                    ],
-                    2,
-                )
+                // The layout describes the path (bridge + host-gw today).
+                let (fname, bname) = (pod_name(&fp), pod_name(&bp));
+                let end = |pod, node, net| podlab_netplugin::layout::PathEnd { pod, node, net };
+                let (from, to) = (end(&fname, &fnode, &fnet), end(&bname, &bnode, &bnet));
+                let to_node = cluster.node(&bnode).map(|n| &n.addr);
+                let path = cluster.dataplane.layout().describe_path(&from, &to, to_node);
+                let kind = if path.same_node { "same-node" } else { "cross-node" };
+                (kind, bnet.ip, path.hops, path.router_hops)
             };
             let netns = sb.netns().try_clone()?;
             let n = requests_n;

@@ -27,7 +27,6 @@ mod cli;
 mod client;
 mod compare;
 mod daemon;
-#[allow(unsafe_code)] // until the TTL probe moves to netplugin
 mod netview;
 mod printers;
 mod probe;

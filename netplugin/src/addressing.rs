@@ -8,14 +8,9 @@ use ipnetwork::Ipv4Network;
 
 use crate::NetError;
 
-/// Name of the per-node bridge that holds the pod gateway address.
-pub const NODE_BRIDGE: &str = "cni0";
-/// Name of the fabric bridge in the podlab process namespace.
-pub const FABRIC_BRIDGE: &str = "podlab0";
-/// Interface name of a pod's end of its veth, and of a node's end of its fabric veth.
-pub const POD_IFACE: &str = "eth0";
-/// Interface name of a node's uplink to the fabric.
-pub const NODE_UPLINK: &str = "eth0";
+/// The bridge + host-gw layout's interface names, for callers that predate the layout seam
+/// (new code asks [`crate::layout::NetworkLayout`] instead).
+pub use crate::layout::{FABRIC_BRIDGE, NODE_BRIDGE, NODE_UPLINK, POD_IFACE};
 
 /// The address plan of a whole cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,33 +255,4 @@ impl RouteSync {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.replaced.is_empty() && self.removed.is_empty()
     }
-}
-
-/// The host-gw route to `peer`'s pods (`10.244.j.0/24 via 172.18.0.(j+1) dev eth0`).
-pub fn host_gw_route(peer: &NodeAddressing) -> RouteInfo {
-    RouteInfo {
-        destination: peer.pod_subnet,
-        gateway: Some(peer.node_ip),
-        dev: NODE_UPLINK.to_string(),
-        src: None,
-    }
-}
-
-/// The two connected routes of a node (fabric on `eth0`, own pods on `cni0`).
-pub fn connected_routes(node: &NodeAddressing) -> Vec<RouteInfo> {
-    let fabric = node.node_network();
-    vec![
-        RouteInfo {
-            destination: Ipv4Network::new(fabric.network(), fabric.prefix()).expect("valid"),
-            gateway: None,
-            dev: NODE_UPLINK.to_string(),
-            src: Some(node.node_ip),
-        },
-        RouteInfo {
-            destination: node.pod_subnet,
-            gateway: None,
-            dev: NODE_BRIDGE.to_string(),
-            src: Some(node.gateway),
-        },
-    ]
 }

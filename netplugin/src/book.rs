@@ -1,18 +1,18 @@
 //! Bookkeeping shared by both dataplanes: nodes, IPAM, pod records, veth names and the
-//! host-gw route table each node should have.
+//! routes to other nodes' pods each node should have, plus the getters both dataplanes offer
+//! ([`SharedBook`], one implementation for both).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnetwork::Ipv4Network;
 
-use crate::addressing::{
-    ClusterNetwork, NODE_UPLINK, NodeAddressing, PodNetwork, PodRef, RouteInfo, RouteSync, connected_routes,
-    host_gw_route,
-};
+use crate::NetError;
+use crate::addressing::{ClusterNetwork, NodeAddressing, PodNetwork, PodRef, RouteInfo, RouteSync};
 use crate::ipam::Ipam;
+use crate::layout::NetworkLayout;
 use crate::ns::NetnsLocator;
-use crate::{NetError, POD_IFACE};
 
 /// How many hash salts to try before giving up on a veth name.
 pub(crate) const VETH_NAME_ATTEMPTS: u32 = 64;
@@ -32,7 +32,8 @@ pub(crate) struct NodeBook {
     pub(crate) veths: HashSet<String>,
     /// Pods with an add in flight (guards against two concurrent adds of one pod).
     pub(crate) pending: HashSet<PodRef>,
-    /// Host-gw routes this node has (model) / should have (kernel).
+    /// Routes to other nodes' pods (destination → next hop) this node has (model) / should
+    /// have (kernel), as the layout computed them.
     pub(crate) host_gw: BTreeMap<Ipv4Network, Ipv4Addr>,
     /// Shaping of the node's uplink (`None`: bare veth).
     pub(crate) shaping: Option<crate::LinkShaping>,
@@ -105,8 +106,8 @@ impl Book {
             .ok_or_else(|| NetError::UnknownNode(name.to_string()))
     }
 
-    /// Allocates an address and a free veth name for `pod` (starting at hash salt `attempt`).
-    pub(crate) fn reserve_pod(&mut self, node: &str, pod: &PodRef) -> Result<Reservation, NetError> {
+    /// Allocates an address and a free veth name for `pod`; the pod's interface is `pod_iface`.
+    pub(crate) fn reserve_pod(&mut self, node: &str, pod: &PodRef, pod_iface: &str) -> Result<Reservation, NetError> {
         let nb = self.node_mut(node)?;
         if let Some(e) = nb.pods.get(pod) {
             return Err(NetError::PodExists {
@@ -137,7 +138,7 @@ impl Book {
                 prefix: nb.addr.pod_subnet.prefix(),
                 gateway: nb.addr.gateway,
                 host_veth,
-                pod_iface: POD_IFACE.to_string(),
+                pod_iface: pod_iface.to_string(),
             },
         })
     }
@@ -181,22 +182,6 @@ impl Book {
     pub(crate) fn pod_network(&self, node: &str, pod: &PodRef) -> Option<PodNetwork> {
         Some(self.nodes.get(node)?.pods.get(pod)?.net.clone())
     }
-
-    /// Connected routes plus the host-gw routes the node has / should have.
-    pub(crate) fn routes(&self, node: &str) -> Vec<RouteInfo> {
-        let Some(nb) = self.nodes.get(node) else {
-            return Vec::new();
-        };
-        let mut out = connected_routes(&nb.addr);
-        out.extend(nb.host_gw.iter().map(|(dst, gw)| RouteInfo {
-            destination: *dst,
-            gateway: Some(*gw),
-            dev: NODE_UPLINK.to_string(),
-            src: None,
-        }));
-        out.sort();
-        out
-    }
 }
 
 impl NodeBook {
@@ -211,46 +196,97 @@ impl NodeBook {
     }
 }
 
-/// The host-gw routes `node` should have for `peers` (itself and same-subnet entries skipped).
-pub(crate) fn desired_routes(node: &NodeAddressing, peers: &[NodeAddressing]) -> BTreeMap<Ipv4Network, Ipv4Addr> {
-    peers
-        .iter()
-        .filter(|p| p.name != node.name && p.pod_subnet != node.pod_subnet)
-        .map(|p| {
-            let r = host_gw_route(p);
-            (r.destination, p.node_ip)
-        })
-        .collect()
-}
-
-/// Compares the actual routes inside the pod range (own subnet excluded) with the desired ones.
+/// Compares the actual managed routes of a node with the desired ones (destination → next
+/// hop); the layout says what such a route looks like.
 pub(crate) fn diff_routes(
+    layout: &dyn NetworkLayout,
     desired: &BTreeMap<Ipv4Network, Ipv4Addr>,
     actual: &BTreeMap<Ipv4Network, Option<Ipv4Addr>>,
 ) -> RouteSync {
-    let route = |dst: &Ipv4Network, gw: Option<Ipv4Addr>| RouteInfo {
-        destination: *dst,
-        gateway: gw,
-        dev: NODE_UPLINK.to_string(),
-        src: None,
-    };
     let mut sync = RouteSync::default();
     for (dst, gw) in desired {
         match actual.get(dst) {
-            None => sync.added.push(route(dst, Some(*gw))),
-            Some(a) if *a != Some(*gw) => sync.replaced.push(route(dst, Some(*gw))),
+            None => sync.added.push(layout.peer_route(*dst, Some(*gw))),
+            Some(a) if *a != Some(*gw) => sync.replaced.push(layout.peer_route(*dst, Some(*gw))),
             Some(_) => {}
         }
     }
     for (dst, gw) in actual {
         if !desired.contains_key(dst) {
-            sync.removed.push(route(dst, *gw));
+            sync.removed.push(layout.peer_route(*dst, *gw));
         }
     }
     sync
 }
 
-/// Whether `dst` lies inside the cluster pod range and is not the node's own subnet.
-pub(crate) fn is_managed_destination(net: &ClusterNetwork, node: &NodeAddressing, dst: &Ipv4Network) -> bool {
-    dst.prefix() >= net.pod_cidr.prefix() && net.pod_cidr.contains(dst.network()) && *dst != node.pod_subnet
+/// The bookkeeping both dataplanes share, with the layout that decides the routes: one
+/// implementation of the getters [`crate::Dataplane`] offers for either dataplane.
+#[derive(Debug)]
+pub(crate) struct SharedBook {
+    book: Mutex<Book>,
+    /// How the network is laid out.
+    pub(crate) layout: Arc<dyn NetworkLayout>,
+}
+
+impl SharedBook {
+    pub(crate) fn new(net: ClusterNetwork, layout: Arc<dyn NetworkLayout>) -> Self {
+        SharedBook {
+            book: Mutex::new(Book::new(net)),
+            layout,
+        }
+    }
+
+    /// The book, even if a panicking thread held it (it is never left half-updated).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The address plan.
+    pub(crate) fn network(&self) -> ClusterNetwork {
+        self.lock().net.clone()
+    }
+
+    /// The pod's network, if it has one on that node.
+    pub(crate) fn pod_network(&self, node: &str, pod: &PodRef) -> Option<PodNetwork> {
+        self.lock().pod_network(node, pod)
+    }
+
+    /// Connected routes plus the peer routes the node has (model) / should have (kernel).
+    pub(crate) fn routes(&self, node: &str) -> Vec<RouteInfo> {
+        let book = self.lock();
+        match book.nodes.get(node) {
+            Some(nb) => self.layout.node_routes(&nb.addr, &nb.host_gw),
+            None => Vec::new(),
+        }
+    }
+
+    /// The shaping last set on the node's uplink.
+    pub(crate) fn uplink_shaping(&self, node: &str) -> Option<crate::LinkShaping> {
+        self.lock().node(node).ok()?.shaping
+    }
+
+    /// Records a new node (after checking it fits the plan).
+    pub(crate) fn add_node(&self, node: &NodeAddressing) -> Result<(), NetError> {
+        let mut book = self.lock();
+        book.check_new_node(node)?;
+        book.insert_node(node.clone());
+        Ok(())
+    }
+
+    /// Releases the pod's address and veth name, touching no kernel object.
+    pub(crate) fn forget_pod(&self, node: &str, pod: &PodRef) {
+        self.lock().take_pod(node, pod);
+    }
+
+    /// Reserves an address and a veth name for the pod.
+    pub(crate) fn reserve_pod(&self, node: &str, pod: &PodRef) -> Result<Reservation, NetError> {
+        let iface = self.layout.pod_iface_name();
+        self.lock().reserve_pod(node, pod, iface)
+    }
+
+    /// Records the shaping of the node's uplink.
+    pub(crate) fn set_shaping(&self, node: &str, shaping: &crate::LinkShaping) -> Result<(), NetError> {
+        self.lock().node_mut(node)?.shaping = (!shaping.is_bare()).then_some(*shaping);
+        Ok(())
+    }
 }

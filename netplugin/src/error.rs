@@ -104,6 +104,14 @@ pub enum NetError {
         /// What is wrong, in plain words.
         problem: String,
     },
+    /// Several steps of a teardown failed; every step was still tried (netavark's shape).
+    #[error("{}", join_errors(.0))]
+    Several(Vec<NetError>),
+}
+
+fn join_errors(errors: &[NetError]) -> String {
+    let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    format!("{} steps failed: {}", errors.len(), parts.join("; "))
 }
 
 impl NetError {
@@ -120,6 +128,38 @@ impl NetError {
             source,
         }
     }
+
+    /// The outcome of steps that were all tried: `Ok` when none failed, the error itself when
+    /// one did, [`NetError::Several`] (in the order they happened) when more did.
+    pub fn from_list(mut errors: Vec<NetError>) -> Result<(), NetError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(NetError::Several(errors)),
+        }
+    }
+}
+
+/// Collects the errors of teardown steps that keep going after a failure.
+#[derive(Debug, Default)]
+pub(crate) struct Errors(Vec<NetError>);
+
+impl Errors {
+    /// Keeps the error of `r`, if any; returns its value otherwise.
+    pub(crate) fn note<T>(&mut self, r: Result<T, NetError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+
+    /// The errors noted, in order.
+    pub(crate) fn into_vec(self) -> Vec<NetError> {
+        self.0
+    }
 }
 
 /// The errno carried by a netlink error, if any (positive, e.g. `libc::EEXIST`).
@@ -127,5 +167,39 @@ pub(crate) fn errno(e: &rtnetlink::Error) -> Option<i32> {
     match e {
         rtnetlink::Error::NetlinkError(m) => m.code.map(|c| c.get().abs()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn teardown_errors_are_collected_and_every_step_is_tried() {
+        let mut steps_run = 0;
+        let mut errors = Errors::default();
+        for step in ["delete veth", "delete neighbour", "delete route"] {
+            steps_run += 1;
+            let r: Result<(), NetError> = if step == "delete route" {
+                Ok(())
+            } else {
+                Err(NetError::InvalidConfig(step.to_string()))
+            };
+            errors.note(r);
+        }
+        assert_eq!(steps_run, 3);
+        let err = NetError::from_list(errors.into_vec()).unwrap_err();
+        assert!(matches!(&err, NetError::Several(v) if v.len() == 2));
+        assert_eq!(
+            err.to_string(),
+            "2 steps failed: invalid cluster network: delete veth; invalid cluster network: delete neighbour"
+        );
+    }
+
+    #[test]
+    fn one_teardown_error_comes_back_as_itself() {
+        assert!(NetError::from_list(Vec::new()).is_ok());
+        let err = NetError::from_list(vec![NetError::UnknownNode("w".into())]).unwrap_err();
+        assert!(matches!(err, NetError::UnknownNode(n) if n == "w"));
     }
 }

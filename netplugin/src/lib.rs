@@ -7,6 +7,31 @@
 //!
 //! [`Dataplane::kernel`] builds real objects; [`Dataplane::model`] keeps the same
 //! addresses and routes as data only (no privileges, any scale).
+//!
+//! # Layout
+//!
+//! How the pod network is wired is a [`layout::NetworkLayout`]; both dataplanes go through it
+//! ([`Dataplane::layout`]), and so do the views, which ask it what an interface, address or
+//! route is instead of matching on names. Today's one layout is bridge + host-gw.
+//!
+//! - [`layout`]: the [`layout::NetworkLayout`] trait (names, routes as data, kernel steps,
+//!   descriptions for views) and `layout/bridge_hostgw.rs` (its one implementation: names,
+//!   routes, descriptions) with `layout/bridge_hostgw/kernel.rs` (its rtnetlink steps).
+//! - `kernel`: [`KernelDataplane`]: sockets, the fabric bridge, the per-node cache, the
+//!   bookkeeping around each layout step, uplink cut and shaping.
+//! - `model`: [`ModelDataplane`]: the same bookkeeping with the layout's routes as data.
+//! - `book`: bookkeeping both dataplanes share (nodes, IPAM, pods, veth names, routes) and
+//!   the getters [`Dataplane`] offers for either (one implementation).
+//! - [`addressing`]: the address plan and the plain data types (node, pod, route).
+//! - [`ipam`]: per-node address allocation.
+//! - [`annotate`]: why each route exists, in words (the layout's words).
+//! - [`trace`]: the hop-by-hop path of a packet, asked from the kernel in every namespace.
+//! - [`inspect`]: read-only snapshots of a namespace (links, routes, counters, lookups).
+//! - [`probe`]: real probes between namespaces (TCP connect, app port, received TTL).
+//! - [`ns`]: network namespace handles and running code inside one.
+//! - `nl`, `reaper`, `shaping`, `explain`: netlink helpers, batched link deletion, tc
+//!   qdiscs, the `--explain` hook.
+//! - [`bare`]: a bare veth pair for the benches.
 
 pub mod addressing;
 pub mod annotate;
@@ -17,9 +42,11 @@ mod explain;
 pub mod inspect;
 pub mod ipam;
 mod kernel;
+pub mod layout;
 mod model;
 mod nl;
 pub mod ns;
+pub mod probe;
 mod reaper;
 mod shaping;
 pub mod trace;
@@ -30,7 +57,8 @@ pub use addressing::{
 };
 pub use error::NetError;
 pub use explain::ExplainSink;
-pub use kernel::KernelDataplane;
+pub use kernel::{KernelDataplane, NodeLinks};
+pub use layout::NetworkLayout;
 pub use model::ModelDataplane;
 pub use ns::Netns;
 pub use shaping::{LinkShaping, tc_rate, tc_time};
@@ -61,12 +89,29 @@ impl Dataplane {
         matches!(self, Dataplane::Model(_))
     }
 
+    /// The bookkeeping both dataplanes share (one implementation of the getters).
+    fn shared(&self) -> &book::SharedBook {
+        match self {
+            Dataplane::Kernel(k) => &k.shared,
+            Dataplane::Model(m) => &m.shared,
+        }
+    }
+
+    /// How the network is laid out: names of the objects, what each is, the path between pods
+    /// (e.g. `layout().node_bridge_name()`, `layout().uplink_name()`,
+    /// `layout().fabric_bridge_name()`, `layout().describe_path(..)`).
+    pub fn layout(&self) -> &dyn NetworkLayout {
+        &*self.shared().layout
+    }
+
+    /// The layout, shared (for contexts that outlive the borrow, e.g. [`annotate::AnnotateContext`]).
+    pub fn layout_handle(&self) -> std::sync::Arc<dyn NetworkLayout> {
+        self.shared().layout.clone()
+    }
+
     /// The address plan.
     pub fn network(&self) -> ClusterNetwork {
-        match self {
-            Dataplane::Kernel(k) => k.network(),
-            Dataplane::Model(m) => m.network(),
-        }
+        self.shared().network()
     }
 
     /// Creates the fabric bridge `podlab0` (fabric gateway address, up) in the current
@@ -108,7 +153,9 @@ impl Dataplane {
         }
     }
 
-    /// CNI DEL: deletes the pod's veth and releases its address. Idempotent.
+    /// CNI DEL: deletes the pod's veth (and what else the layout made for it) and releases its
+    /// address. Idempotent. Every step is tried; several failures come back together
+    /// ([`NetError::Several`]) and the pod keeps its address for a retry.
     pub async fn del_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
         match self {
             Dataplane::Kernel(k) => k.del_pod(node, pod).await,
@@ -126,7 +173,7 @@ impl Dataplane {
 
     /// For a pod whose namespace is gone (which removed its veth): removes what podlab wrote
     /// for it outside that namespace (the node bridge's neighbour entry), then releases its
-    /// address. Idempotent.
+    /// address (always, even if removing failed). Idempotent.
     pub async fn release_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
         match self {
             Dataplane::Kernel(k) => k.release_pod(node, pod).await,
@@ -137,13 +184,11 @@ impl Dataplane {
     /// Releases the pod's address only, touching no kernel object: for a pod whose network
     /// was never finished, or when the whole node goes (its namespace takes everything).
     pub fn forget_pod(&self, node: &str, pod: &PodRef) {
-        match self {
-            Dataplane::Kernel(k) => k.forget_pod(node, pod),
-            Dataplane::Model(m) => m.forget_pod(node, pod),
-        }
+        self.shared().forget_pod(node, pod);
     }
 
     /// Removes the node's fabric veth and forgets the node with all its pods. Idempotent.
+    /// Every step is tried; several failures come back together ([`NetError::Several`]).
     pub async fn teardown_node(&self, node: &str) -> Result<(), NetError> {
         match self {
             Dataplane::Kernel(k) => k.teardown_node(node).await,
@@ -162,19 +207,13 @@ impl Dataplane {
 
     /// The pod's network, if it has one on that node.
     pub fn pod_network(&self, node: &str, pod: &PodRef) -> Option<PodNetwork> {
-        match self {
-            Dataplane::Kernel(k) => k.pod_network(node, pod),
-            Dataplane::Model(m) => m.pod_network(node, pod),
-        }
+        self.shared().pod_network(node, pod)
     }
 
     /// The node's route table: connected routes plus host-gw routes (computed by the model,
     /// expected by the kernel dataplane after the last `sync_routes`). Sorted.
     pub fn routes(&self, node: &str) -> Vec<RouteInfo> {
-        match self {
-            Dataplane::Kernel(k) => k.routes(node),
-            Dataplane::Model(m) => m.routes(node),
-        }
+        self.shared().routes(node)
     }
 
     /// Shapes node `node`'s uplink: netem (delay/jitter) and tbf (rate) qdiscs on both ends
@@ -191,10 +230,7 @@ impl Dataplane {
 
     /// The shaping last set on node `node`'s uplink (`None`: bare veth or unknown node).
     pub fn uplink_shaping(&self, node: &str) -> Option<LinkShaping> {
-        match self {
-            Dataplane::Kernel(k) => k.uplink_shaping(node),
-            Dataplane::Model(m) => m.uplink_shaping(node),
-        }
+        self.shared().uplink_shaping(node)
     }
 
     /// Reports every kernel change (`ExplainSink` = `Arc<dyn Fn(&str) + Send + Sync>`) as the equivalent iproute2 command (e.g.

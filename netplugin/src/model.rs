@@ -1,73 +1,70 @@
-//! The model dataplane: same API as the kernel one, but only IPAM and computed routes.
-//! Touches no kernel object, needs no privileges; used for unprivileged and scale runs.
+//! The model dataplane: same API as the kernel one, but only IPAM and the routes the layout
+//! computes. Touches no kernel object, needs no privileges; used for unprivileged and scale
+//! runs. The getters shared with the kernel dataplane live on [`SharedBook`].
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 
-use crate::addressing::{ClusterNetwork, NodeAddressing, PodNetwork, PodRef, RouteInfo, RouteSync};
-use crate::book::{Book, desired_routes, diff_routes};
+use crate::addressing::{ClusterNetwork, NodeAddressing, PodNetwork, PodRef, RouteSync};
+use crate::book::{SharedBook, diff_routes};
+use crate::layout::{self, NetworkLayout};
 use crate::ns::Netns;
 use crate::{LinkShaping, NetError};
 
 /// A dataplane that keeps the whole cluster network as data.
 #[derive(Debug)]
 pub struct ModelDataplane {
-    book: Mutex<Book>,
-}
-
-pub(crate) fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
-    book.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub(crate) shared: SharedBook,
 }
 
 impl ModelDataplane {
-    /// A model dataplane for the given address plan.
+    /// A model dataplane for the given address plan, with the default layout.
     pub fn new(net: ClusterNetwork) -> Self {
-        ModelDataplane {
-            book: Mutex::new(Book::new(net)),
-        }
+        Self::with_layout(net, layout::default_layout())
     }
 
-    /// The address plan.
-    pub fn network(&self) -> ClusterNetwork {
-        lock(&self.book).net.clone()
+    /// A model dataplane for the given address plan and network layout.
+    pub fn with_layout(net: ClusterNetwork, layout: Arc<dyn NetworkLayout>) -> Self {
+        ModelDataplane {
+            shared: SharedBook::new(net, layout),
+        }
     }
 
     /// Records a node (its namespace, if given, is ignored).
     pub fn setup_node(&self, node: &NodeAddressing, _netns: Option<&Netns>) -> Result<(), NetError> {
-        let mut book = lock(&self.book);
-        book.check_new_node(node)?;
-        book.insert_node(node.clone());
-        Ok(())
+        self.shared.add_node(node)
     }
 
-    /// Brings the node's computed host-gw routes in line with `peers`.
+    /// Brings the node's computed routes to the other nodes' pods in line with `peers`.
     pub fn sync_routes(&self, node: &str, peers: &[NodeAddressing]) -> Result<RouteSync, NetError> {
-        let mut book = lock(&self.book);
+        let layout = &*self.shared.layout;
+        let mut book = self.shared.lock();
         let nb = book.node_mut(node)?;
-        let desired = desired_routes(&nb.addr, peers);
+        let desired = layout.peer_routes(&nb.addr, peers);
         let actual: BTreeMap<_, _> = nb.host_gw.iter().map(|(d, g)| (*d, Some(*g))).collect();
-        let sync = diff_routes(&desired, &actual);
+        let sync = diff_routes(layout, &desired, &actual);
         nb.host_gw = desired;
         Ok(sync)
     }
 
     /// Allocates the pod's address and veth name.
     pub fn add_pod(&self, node: &str, pod: &PodRef, netns: Option<&Netns>) -> Result<PodNetwork, NetError> {
-        let mut book = lock(&self.book);
-        let r = book.reserve_pod(node, pod)?;
+        let iface = self.shared.layout.pod_iface_name();
+        let mut book = self.shared.lock();
+        let r = book.reserve_pod(node, pod, iface)?;
         book.commit_pod(node, pod, r.net.clone(), netns.and_then(Netns::locator));
         Ok(r.net)
     }
 
     /// Releases the pod's address; unknown pods are fine (idempotent).
     pub fn del_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
-        lock(&self.book).take_pod(node, pod);
+        self.shared.forget_pod(node, pod);
         Ok(())
     }
 
     /// Succeeds if the pod has a network on the node.
     pub fn check_pod(&self, node: &str, pod: &PodRef) -> Result<(), NetError> {
-        let book = lock(&self.book);
+        let book = self.shared.lock();
         if book.node(node)?.pods.contains_key(pod) {
             Ok(())
         } else {
@@ -78,36 +75,14 @@ impl ModelDataplane {
         }
     }
 
-    /// Releases the pod's address (same as `del_pod` here).
-    pub fn forget_pod(&self, node: &str, pod: &PodRef) {
-        lock(&self.book).take_pod(node, pod);
-    }
-
     /// Forgets the node and every pod on it (unknown nodes are fine).
     pub fn teardown_node(&self, node: &str) -> Result<(), NetError> {
-        lock(&self.book).nodes.remove(node);
+        self.shared.lock().nodes.remove(node);
         Ok(())
     }
 
     /// Records the uplink shaping of node `node` (nothing is shaped).
     pub fn shape_uplink(&self, node: &str, shaping: &LinkShaping) -> Result<(), NetError> {
-        let mut book = lock(&self.book);
-        book.node_mut(node)?.shaping = (!shaping.is_bare()).then_some(*shaping);
-        Ok(())
-    }
-
-    /// The recorded uplink shaping of node `node`.
-    pub fn uplink_shaping(&self, node: &str) -> Option<LinkShaping> {
-        lock(&self.book).node(node).ok()?.shaping
-    }
-
-    /// The pod's network, if it has one.
-    pub fn pod_network(&self, node: &str, pod: &PodRef) -> Option<PodNetwork> {
-        lock(&self.book).pod_network(node, pod)
-    }
-
-    /// The node's computed route table.
-    pub fn routes(&self, node: &str) -> Vec<RouteInfo> {
-        lock(&self.book).routes(node)
+        self.shared.set_shaping(node, shaping)
     }
 }

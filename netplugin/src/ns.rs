@@ -102,8 +102,10 @@ impl Netns {
 
 /// How to reopen a namespace later without keeping it alive.
 #[derive(Clone, Debug)]
-pub(crate) enum NetnsLocator {
+pub enum NetnsLocator {
+    /// The namespace of this process.
     Pid(u32),
+    /// A bind-mounted namespace file.
     Path(PathBuf),
 }
 

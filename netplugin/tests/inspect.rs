@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use common::{Pause, in_private_netns, root_or_skip};
 use podlab_netplugin::annotate::{AnnotateContext, explain_route};
 use podlab_netplugin::inspect::{self, RouteEntry};
+use podlab_netplugin::layout::BridgeHostGw;
 use podlab_netplugin::trace::{self, Endpoint, TracePath};
 use podlab_netplugin::{ClusterNetwork, Dataplane, Netns, NodeAddressing, PodNetwork, PodRef, ns};
 use rtnetlink::{LinkUnspec, RouteMessageBuilder};
@@ -226,7 +227,9 @@ fn trace_across_two_nodes_lists_every_hop_and_counters_prove_it() {
         let src = pod_endpoint("a", &pa, &a, "worker-1");
         let dst = pod_endpoint("b", &pb, &b, "worker-2");
         let fab = fabric(&rt).await;
-        let t = trace::compute(&src, &dst, &c.node_list(), &fab, &rt).await.unwrap();
+        let t = trace::compute(&BridgeHostGw, &src, &dst, &c.node_list(), &fab, &rt)
+            .await
+            .unwrap();
         eprintln!("{}", dump(&t));
         assert!(t.complete, "{}", dump(&t));
         assert_eq!(t.broken_at, None);
@@ -363,7 +366,9 @@ fn deleting_the_host_gw_route_breaks_the_trace_at_that_node_with_the_reason() {
         let src = pod_endpoint("a", &pa, &a, "worker-1");
         let dst = pod_endpoint("b", &pb, &b, "worker-2");
         let fab = fabric(&rt).await;
-        let t = trace::compute(&src, &dst, &c.node_list(), &fab, &rt).await.unwrap();
+        let t = trace::compute(&BridgeHostGw, &src, &dst, &c.node_list(), &fab, &rt)
+            .await
+            .unwrap();
         eprintln!("{}", dump(&t));
         assert!(!t.complete);
         assert_eq!(
@@ -383,14 +388,18 @@ fn deleting_the_host_gw_route_breaks_the_trace_at_that_node_with_the_reason() {
 
         // The route comes back: the trace completes again.
         c.dp.sync_routes("worker-1", &c.nodes).await.unwrap();
-        let t = trace::compute(&src, &dst, &c.node_list(), &fab, &rt).await.unwrap();
+        let t = trace::compute(&BridgeHostGw, &src, &dst, &c.node_list(), &fab, &rt)
+            .await
+            .unwrap();
         assert!(t.complete, "{}", dump(&t));
 
         // A node that does not forward is named too.
         ns::write_sysctl_in(&c.holders[1].netns, "/proc/sys/net/ipv4/ip_forward", "0")
             .await
             .unwrap();
-        let t = trace::compute(&src, &dst, &c.node_list(), &fab, &rt).await.unwrap();
+        let t = trace::compute(&BridgeHostGw, &src, &dst, &c.node_list(), &fab, &rt)
+            .await
+            .unwrap();
         eprintln!("{}", dump(&t));
         assert!(!t.complete);
         let why = t.broken_at.unwrap();
@@ -428,7 +437,9 @@ fn a_down_veth_and_an_unknown_destination_node_are_named() {
             .await
             .unwrap();
         let dst = pod_endpoint("b", &pb, &b, "worker-2");
-        let t = trace::compute(&src, &dst, &c.node_list(), &fab, &rt).await.unwrap();
+        let t = trace::compute(&BridgeHostGw, &src, &dst, &c.node_list(), &fab, &rt)
+            .await
+            .unwrap();
         eprintln!("{}", dump(&t));
         assert!(!t.complete);
         assert_eq!(
@@ -441,7 +452,9 @@ fn a_down_veth_and_an_unknown_destination_node_are_named() {
             node: Some("worker-9".into()),
             ..pod_endpoint("b", &pb, &b, "worker-2")
         };
-        let t = trace::compute(&src, &ghost, &c.node_list(), &fab, &rt).await.unwrap();
+        let t = trace::compute(&BridgeHostGw, &src, &ghost, &c.node_list(), &fab, &rt)
+            .await
+            .unwrap();
         assert!(!t.complete && t.hops.is_empty());
         assert_eq!(
             t.broken_at.as_deref(),
@@ -467,6 +480,7 @@ fn traces_on_one_node_and_to_a_node_count_the_routers_they_cross() {
 
         // Same node: bridged by cni0, no router.
         let t = trace::compute(
+            &BridgeHostGw,
             &src,
             &pod_endpoint("c", &pc, &cc, "worker-1"),
             &c.node_list(),
@@ -492,7 +506,7 @@ fn traces_on_one_node_and_to_a_node_count_the_routers_they_cross() {
         );
 
         // Pod to the other node itself: node worker-1 routes, the fabric bridges.
-        let t = trace::compute(&src, &c.node_endpoint(1), &c.node_list(), &fab, &rt)
+        let t = trace::compute(&BridgeHostGw, &src, &c.node_endpoint(1), &c.node_list(), &fab, &rt)
             .await
             .unwrap();
         eprintln!("{}", dump(&t));
@@ -502,6 +516,7 @@ fn traces_on_one_node_and_to_a_node_count_the_routers_they_cross() {
         // Node to pod on another node: the sending node does not count as a router.
         let (pb, b) = c.pod(1, "b").await;
         let t = trace::compute(
+            &BridgeHostGw,
             &c.node_endpoint(0),
             &pod_endpoint("b", &pb, &b, "worker-2"),
             &c.node_list(),
@@ -533,6 +548,7 @@ fn ctx(this: Option<&str>, is_pod: bool) -> AnnotateContext {
         nodes: (1..=3).map(|i| net.node(i, &format!("worker-{i}")).unwrap()).collect(),
         this_node: this.map(Into::into),
         is_pod,
+        ..Default::default()
     }
 }
 

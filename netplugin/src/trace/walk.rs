@@ -1,110 +1,15 @@
-//! Hop-by-hop path of a packet between two endpoints of a podlab cluster, computed by asking the
-//! kernel in every namespace along the way: route lookups (`ip route get`, with the input
-//! interface for routers), veth peers (IFLA_LINK + the peer's namespace id) and bridge ports.
-//! A broken path stops with a reason in plain words (no route, link down, unknown destination).
+//! The walk behind [`super::compute`]: where the packet is (in a stack being routed, or just
+//! in through a link), one step at a time, asking each namespace's kernel (route lookups,
+//! bridge ports, veth peers) and recording a hop per step.
 
 use std::net::Ipv4Addr;
 
-use serde::Serialize;
-
+use super::{Endpoint, Hop, TracePath, forwarding_on};
 use crate::NetError;
 use crate::addressing::NodeAddressing;
 use crate::inspect::{self, LinkInfo, NsSnapshot};
-use crate::ns::{self, Netns};
-
-/// One end of a trace: a pod or a node (or anything else with a namespace and an address).
-#[derive(Debug)]
-pub struct Endpoint {
-    /// How hops in its namespace are labelled: `pod default/web`, `node worker-1`.
-    pub label: String,
-    /// Its network namespace.
-    pub netns: Netns,
-    /// Its address (the packet's source, or its destination).
-    pub ip: Ipv4Addr,
-    /// The node it runs on (a node endpoint names itself), if known.
-    pub node: Option<String>,
-}
-
-/// One step of the path.
-#[derive(Clone, Debug, Serialize)]
-pub struct Hop {
-    /// 1-based position in the path.
-    pub n: usize,
-    /// Where it happens: `pod default/web`, `node worker-1`, `fabric`.
-    pub namespace: String,
-    /// The interface involved.
-    pub interface: String,
-    /// What happens, in words: `leaves via eth0 to gateway 10.244.1.1`.
-    pub action: String,
-    /// The table route the kernel matched, for routing decisions (`ip route` syntax).
-    pub route: Option<String>,
-    /// The packet's TTL at this point (decremented by every router).
-    pub ttl: Option<u8>,
-}
-
-/// The whole path.
-#[derive(Clone, Debug, Serialize)]
-pub struct TracePath {
-    /// Every step, in order (a broken path ends with the step where it stops).
-    pub hops: Vec<Hop>,
-    /// True when the packet reaches the destination endpoint.
-    pub complete: bool,
-    /// Where and why the path breaks, in words naming the namespace (`node worker-1: no route
-    /// to 10.244.2.2: ...`).
-    pub broken_at: Option<String>,
-    /// Number of namespaces that routed (forwarded) the packet.
-    pub router_hops: usize,
-}
-
-/// Computes the path a packet from `src` to `dst` takes through the cluster, asking the kernel
-/// in each namespace on the way (route lookups, veth peers, bridge ports). `nodes` are the
-/// cluster's nodes with their namespaces, `fabric` the namespace of bridge `podlab0`.
-/// A broken path is a normal answer (`complete: false`); errors are failures to ask the kernel.
-pub async fn compute(
-    src: &Endpoint,
-    dst: &Endpoint,
-    nodes: &[(NodeAddressing, Netns)],
-    fabric: &Netns,
-    rt: &tokio::runtime::Handle,
-) -> Result<TracePath, NetError> {
-    let mut w = Walk::new(src, dst, nodes, fabric, rt)?;
-    if let Some(name) = &dst.node
-        && !nodes.iter().any(|(n, _)| &n.name == name)
-    {
-        let why = format!(
-            "{}: destination node {name} is unknown (it is not one of the cluster's nodes: {})",
-            dst.label,
-            nodes
-                .iter()
-                .map(|(n, _)| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return Ok(w.finish(Some(why)));
-    }
-    w.ttl = default_ttl(&src.netns).await;
-    let outcome = w.run().await?;
-    Ok(w.finish(outcome))
-}
-
-/// Reads `net.ipv4.ip_default_ttl` as the source namespace sees it (64 if unreadable).
-async fn default_ttl(ns: &Netns) -> u8 {
-    ns::run_in_async(ns, || std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl"))
-        .await
-        .ok()
-        .and_then(|r| r.ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(64)
-}
-
-/// Whether `net.ipv4.ip_forward` is on in `ns` (assumed on if unreadable).
-async fn forwarding_on(ns: &Netns) -> bool {
-    ns::run_in_async(ns, || std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward"))
-        .await
-        .ok()
-        .and_then(|r| r.ok())
-        .is_none_or(|s| s.trim() != "0")
-}
+use crate::layout::NetworkLayout;
+use crate::ns::Netns;
 
 /// A namespace the walk may visit, with its socket and snapshot fetched on first use.
 struct Space<'a> {
@@ -138,9 +43,12 @@ enum BridgeOut {
 
 const MAX_STEPS: usize = 64;
 
-struct Walk<'a> {
+pub(super) struct Walk<'a> {
+    layout: &'a dyn NetworkLayout,
     spaces: Vec<Space<'a>>,
     nodes: &'a [(NodeAddressing, Netns)],
+    /// The nodes' addressing alone (what the layout's descriptions take).
+    addrs: Vec<NodeAddressing>,
     rt: tokio::runtime::Handle,
     src: usize,
     dst: usize,
@@ -149,13 +57,15 @@ struct Walk<'a> {
     dst_ip: Ipv4Addr,
     dst_label: String,
     hops: Vec<Hop>,
-    ttl: u8,
+    /// The packet's TTL at the current step.
+    pub(super) ttl: u8,
     router_hops: usize,
     complete: bool,
 }
 
 impl<'a> Walk<'a> {
-    fn new(
+    pub(super) fn new(
+        layout: &'a dyn NetworkLayout,
         src: &'a Endpoint,
         dst: &'a Endpoint,
         nodes: &'a [(NodeAddressing, Netns)],
@@ -163,8 +73,10 @@ impl<'a> Walk<'a> {
         rt: &tokio::runtime::Handle,
     ) -> Result<Self, NetError> {
         let mut w = Walk {
+            layout,
             spaces: Vec::new(),
             nodes,
+            addrs: nodes.iter().map(|(n, _)| n.clone()).collect(),
             rt: rt.clone(),
             src: 0,
             dst: 0,
@@ -218,7 +130,7 @@ impl<'a> Walk<'a> {
         Ok(self.spaces.len() - 1)
     }
 
-    fn finish(self, broken: Option<String>) -> TracePath {
+    pub(super) fn finish(self, broken: Option<String>) -> TracePath {
         TracePath {
             hops: self.hops,
             complete: self.complete && broken.is_none(),
@@ -269,16 +181,14 @@ impl<'a> Walk<'a> {
         Some(reason)
     }
 
-    /// `" (node worker-2)"`, `" (cni0 of node worker-1)"`, `" (pod default/db)"` or empty.
+    /// `" (node worker-2)"`, `" (cni0 of node worker-1)"` (the layout's words), `" (pod
+    /// default/db)"` or empty.
     fn who(&self, ip: Ipv4Addr) -> String {
         if ip == self.dst_ip {
             return format!(" ({})", self.dst_label);
         }
-        if let Some((n, _)) = self.nodes.iter().find(|(n, _)| n.node_ip == ip) {
-            return format!(" (node {})", n.name);
-        }
-        if let Some((n, _)) = self.nodes.iter().find(|(n, _)| n.gateway == ip) {
-            return format!(" (cni0 of node {})", n.name);
+        if let Some(w) = self.layout.describe_address(ip, &self.addrs) {
+            return format!(" ({w})");
         }
         if ip == self.src_ip {
             return format!(" ({})", self.label(self.src));
@@ -287,7 +197,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Walks from the source to the destination; `Some(reason)` if the path breaks.
-    async fn run(&mut self) -> Result<Option<String>, NetError> {
+    pub(super) async fn run(&mut self) -> Result<Option<String>, NetError> {
         let mut at = At::Stack {
             ns: self.src,
             iif: None,
@@ -597,7 +507,10 @@ impl<'a> Walk<'a> {
             }
         }
         if ns == self.fabric
-            && let Some(k) = self.nodes.iter().position(|(n, _)| n.fabric_veth() == link.name)
+            && let Some(k) = self
+                .nodes
+                .iter()
+                .position(|(n, _)| self.layout.fabric_port_name(n) == link.name)
             && let Some(i) = self.spaces.iter().position(|s| s.node == Some(k) && s.is_node)
         {
             order.push(i);
@@ -644,22 +557,13 @@ impl<'a> Walk<'a> {
         Ok(None)
     }
 
-    /// For "no route" in a node: names the host-gw route that should be there.
+    /// For "no route" in a node or a pod: the layout names the route that should be there.
     fn missing_route_hint(&self, ns: usize) -> String {
-        let dst = self.dst_ip;
         let Some(k) = self.spaces[ns].node else {
             return String::new();
         };
-        let is_node = self.spaces[ns].is_node;
         let me = &self.nodes[k].0;
-        match self.nodes.iter().find(|(n, _)| n.pod_subnet.contains(dst)) {
-            Some((peer, _)) if is_node && peer.name != me.name => format!(
-                ": the host-gw route {} via {} (pods of {}) is missing",
-                peer.pod_subnet, peer.node_ip, peer.name
-            ),
-            Some(_) if !is_node => format!(": the pod has no default route via {}", me.gateway),
-            Some(_) => String::new(),
-            None => format!(": destination node unknown (no node has a pod range containing {dst})"),
-        }
+        self.layout
+            .missing_route_hint(me, self.spaces[ns].is_node, self.dst_ip, &self.addrs)
     }
 }

@@ -2,7 +2,6 @@
 //! namespaces, veths, bridges and processes, and hosts the built-in container images.
 
 mod bench;
-mod bench_peers;
 mod client;
 mod cluster;
 mod compare;
@@ -355,7 +354,7 @@ enum BenchKind {
         markdown: bool,
         /// Run only these parts (repeatable): setup, bringup, traffic. Default: all of them.
         #[arg(long, value_enum)]
-        only: Vec<bench_peers::Part>,
+        only: Vec<bench::peers::Part>,
     },
 }
 
@@ -655,7 +654,7 @@ fn main() -> ExitCode {
                     markdown,
                     only,
                 },
-        } => exit(bench_peers::main(bench_peers::PeersOptions {
+        } => exit(bench::peers::main(bench::peers::PeersOptions {
             quick,
             podlab_only,
             markdown,
@@ -821,55 +820,7 @@ fn measure(file: &std::path::Path, requests: usize) -> Result<()> {
 }
 
 fn bench_schedule(nodes: usize, pods: usize, workload: &str) -> Result<i32> {
-    use podlab_scheduler::bench::{Workload, bench};
-    let all = [
-        ("basic", Workload::Basic),
-        ("node-affinity", Workload::NodeAffinity),
-        ("pod-anti-affinity", Workload::PodAntiAffinity),
-        ("topology-spread", Workload::TopologySpread),
-    ];
-    let chosen: Vec<_> = all
-        .iter()
-        .filter(|(n, _)| workload == "all" || *n == workload)
-        .collect();
-    if chosen.is_empty() {
-        bail!("unknown workload {workload:?} (basic, node-affinity, pod-anti-affinity, topology-spread, all)");
-    }
-    println!("podlab bench schedule: {pods} pods onto {nodes} nodes (4 CPU, 32Gi, 110 pods each; pods 100m/500Mi)\n");
-    let mut rows = Vec::new();
-    for (name, w) in chosen {
-        let r = bench(nodes, pods, *w, Default::default());
-        let secs = r.elapsed.as_secs_f64().max(1e-9);
-        rows.push(vec![
-            name.to_string(),
-            format!("{}/{}", r.scheduled, r.pods),
-            format!("{:.2} s", secs),
-            format!("{:.0}", r.scheduled as f64 / secs),
-            format!("{:.2} s", r.cpu.as_secs_f64()),
-            format!("{:.0}", r.pods_per_cpu_second()),
-            format!("{:.1} µs", r.micros_per_pod()),
-            format!("{} MiB", r.peak_rss_kib / 1024),
-        ]);
-    }
-    print!(
-        "{}",
-        printers::table(
-            &[
-                "WORKLOAD",
-                "SCHEDULED",
-                "ELAPSED",
-                "PODS/S",
-                "CPU",
-                "PODS/CPU-S",
-                "PER POD",
-                "PEAK RSS"
-            ],
-            &rows
-        )
-    );
-    println!("\nELAPSED is wall time (includes building the cluster snapshot); CPU is this process's CPU time,");
-    println!("the fairer figure on a busy 2-core machine. Pods are generated outside the clock.");
-    Ok(0)
+    bench::schedule::run(nodes, pods, workload)
 }
 
 fn fail(e: anyhow::Error) -> ExitCode {
@@ -930,7 +881,7 @@ fn bench(nodes: usize, pods: usize) -> Result<()> {
     enter_private_netns()?;
     rundir::clean_stale();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(bench::bringup(nodes, pods))
+    rt.block_on(bench::bringup::bringup(nodes, pods))
 }
 
 /// Move this process (before any other thread exists) into a network namespace of its own:

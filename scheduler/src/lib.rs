@@ -31,5 +31,3 @@ pub use error::{FilterFailure, NO_NODES_MESSAGE, Unschedulable};
 pub use explain::{Explanation, NodeExplanation, PluginScore};
 pub use profile::{PluginWeights, Profile, ScoringStrategy, num_feasible_nodes_to_find};
 pub use scheduler::Scheduler;
-
-pub mod bench;

@@ -430,7 +430,7 @@ mod tests {
     }
 
     fn node_of(i: usize) -> &'static str {
-        if i % 2 == 0 { "worker-1" } else { "worker-2" }
+        if i.is_multiple_of(2) { "worker-1" } else { "worker-2" }
     }
 
     /// Pod network setup of the netplugin (sequential adds, concurrent adds, deletes) against

@@ -16,13 +16,11 @@
 //! - [`runner`]: the scenario runner (steps, expectations, exec and connectivity checks).
 //! - [`compare`]: measuring placements and rendering the comparison.
 //! - [`netview`]: topology, routes, trace and ping-matrix read back from the kernel.
-//! - [`bench`], [`bench_peers`]: benchmarks against the bare kernel loop and the peers.
+//! - [`bench`]: benchmarks (bring-up against the bare kernel loop, the scheduler alone, the peers).
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod bench;
-#[allow(unsafe_code)] // until its unshare/geteuid go through node-agent
-mod bench_peers;
 mod cli;
 mod client;
 mod compare;

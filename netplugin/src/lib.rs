@@ -35,7 +35,6 @@
 
 pub mod addressing;
 pub mod annotate;
-pub mod bare;
 mod book;
 mod error;
 mod explain;

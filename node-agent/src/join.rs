@@ -69,8 +69,8 @@ pub fn enter(pid: i32, spaces: &[Space]) -> io::Result<()> {
     Ok(())
 }
 
-/// Moves the calling process (which must have no other thread yet) into a new network
-/// namespace of its own.
+/// Moves the calling thread into a new network namespace of its own. Called before any other
+/// thread exists, it moves the whole process (threads started later inherit it).
 pub fn unshare_network() -> io::Result<()> {
     nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
 }

@@ -9,6 +9,7 @@ use crate::error::LoadError;
 use crate::objects::Ctx;
 use crate::walk::{self, Map};
 use crate::yaml::{Node, Value};
+pub use podlab_k8s_values::{image_repository, normalize_image};
 
 /// An image known to a node or to the simulated registry: its name and the catalog image
 /// whose program it runs (for a catalog image, `runs` is its own repository).
@@ -45,36 +46,6 @@ pub const CATALOG_REPOSITORIES: &[&str] = &[
 /// comma-separated `name=runs` pairs (`kubia:latest=luksa/kubia`). The node agent reads it to
 /// know what a locally built image runs; `status.images` only holds names.
 pub const IMAGE_RUNS_ANNOTATION: &str = "podlab.dev/image-runs";
-
-/// The kube-scheduler's `normalizedImageName`: adds `:latest` when the image has no tag.
-/// This is the form used in a Node's `status.images`.
-pub fn normalize_image(name: &str) -> String {
-    let colon = name.rfind(':');
-    let slash = name.rfind('/');
-    let has_tag = match (colon, slash) {
-        (Some(c), Some(s)) => c > s,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    if has_tag || name.contains('@') {
-        name.to_string()
-    } else {
-        format!("{name}:latest")
-    }
-}
-
-/// The repository part of an image name, without tag, digest or `docker.io/library/`.
-pub fn image_repository(name: &str) -> String {
-    let no_digest = name.split('@').next().unwrap_or(name);
-    let repo = match no_digest.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => r,
-        _ => no_digest,
-    };
-    repo.trim_start_matches("docker.io/")
-        .trim_start_matches("index.docker.io/")
-        .trim_start_matches("library/")
-        .to_string()
-}
 
 /// Whether `name` (any tag) is in the built-in catalog.
 pub fn is_catalog_image(name: &str) -> bool {

@@ -4,6 +4,21 @@
 //!
 //! Entry points: [`load`] (a scenario, a manifest file, or a directory of manifests) and
 //! [`load_manifests`]. The file format is described in the crate's README.
+//!
+//! # Layout
+//!
+//! - `scenario`: which kind of file it is (Scenario or plain manifests), `file:`
+//!   references, cross-checks between parts; [`load`] and [`load_manifests`].
+//! - `source`, `yaml`: reading a file into a located YAML tree (every node knows its line).
+//! - `walk`, `de`: reading that tree by hand (typed getters) or into k8s-openapi types,
+//!   with `file:line:col` errors ([`LoadError`], [`Warning`] in `error`).
+//! - `cluster`: the `cluster:` part ([`ClusterSpec`]); its node list in `cluster/nodes.rs`.
+//! - `steps`: the `steps:` list ([`Step`], [`Action`]); `traffic`: the `compare:` block.
+//! - `objects`: the Kubernetes kinds podlab runs, one YAML document each; `validate`: the
+//!   API server's checks with kubectl's wording; `names`: name and label checks.
+//! - `images`: preloaded and registry images; `links`: uplink shaping; `selector`: label
+//!   selectors; `duration`, `quantity`: value formats (quantities and image names come
+//!   from `podlab-k8s-values`).
 
 mod cluster;
 mod de;

@@ -1,10 +1,12 @@
-//! Kubernetes resource quantities (`"2"`, `"500m"`, `"4Gi"`, `"1e3"`): parsing and checking
-//! like the API server does.
+//! Kubernetes resource quantities in a scenario (`"2"`, `"500m"`, `"4Gi"`, `"1e3"`): checked
+//! like the API server does, with a message that says how to write one. The grammar itself
+//! is parsed by `podlab-k8s-values` (the scheduler's exact parser); this module adds the
+//! strictness of a file (no surrounding spaces) and the `f64` the checks compare.
 
 use std::fmt;
 
-/// The regular expression the API server quotes when a quantity is malformed.
-pub const QUANTITY_REGEX: &str = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$";
+use podlab_k8s_values::ParsedQuantity;
+pub use podlab_k8s_values::QUANTITY_REGEX;
 
 /// A quantity string that is not a valid Kubernetes quantity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,54 +28,13 @@ impl fmt::Display for QuantityError {
 impl std::error::Error for QuantityError {}
 
 /// Parses a quantity into its value in base units (cores, bytes, count):
-/// `"500m"` → 0.5, `"4Gi"` → 4294967296.0, `"1k"` → 1000.0.
+/// `"500m"` → 0.5, `"4Gi"` → 4294967296.0, `"1k"` → 1000.0. Surrounding whitespace and
+/// values too large for an `f64` are errors.
 pub fn parse_quantity(text: &str) -> Result<f64, QuantityError> {
     let err = || QuantityError { text: text.to_owned() };
-    let s = text.trim();
-    if s.is_empty() || s != text {
+    if text.trim() != text {
         return Err(err());
     }
-    let (sign, rest) = match s.as_bytes()[0] {
-        b'+' => (1.0, &s[1..]),
-        b'-' => (-1.0, &s[1..]),
-        _ => (1.0, s),
-    };
-    let num_end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
-    let (number, suffix) = rest.split_at(num_end);
-    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-        return Err(err());
-    }
-    let base: f64 = number.parse().map_err(|_| err())?;
-    let multiplier = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        exp if exp.starts_with(['e', 'E']) => {
-            let digits = &exp[1..];
-            let unsigned = digits.strip_prefix(['+', '-']).unwrap_or(digits);
-            if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err());
-            }
-            let e: i32 = digits.parse().map_err(|_| err())?;
-            10f64.powi(e)
-        }
-        _ => return Err(err()),
-    };
-    let value = sign * base * multiplier;
+    let value = ParsedQuantity::parse(text).map_err(|_| err())?.to_f64();
     if value.is_finite() { Ok(value) } else { Err(err()) }
 }

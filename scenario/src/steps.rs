@@ -156,35 +156,7 @@ fn step(node: &Node, path: &str, src: &mut dyn ApplySource, ctx: &mut Ctx<'_>) -
     let mut known = vec!["name", "say"];
     known.extend(ACTIONS);
     m.warn_unknown(&known, ctx);
-    let present: Vec<&str> = ACTIONS.iter().copied().filter(|a| node.get(a).is_some()).collect();
-    let action_name = match present.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(walk::error(
-                node,
-                path,
-                &format!(
-                    "the step on line {} has no action: give it exactly one of {}",
-                    node.line,
-                    ACTIONS.join(", ")
-                ),
-                ctx,
-            ));
-        }
-        many => {
-            return Err(walk::error(
-                node,
-                path,
-                &format!(
-                    "the step on line {} has {} actions ({}): a step does exactly one thing, split it into several steps",
-                    node.line,
-                    many.len(),
-                    many.join(", ")
-                ),
-                ctx,
-            ));
-        }
-    };
+    let action_name = only_action(node, path, ctx)?;
     let name = m.text("name", ctx)?;
     let say = m.text("say", ctx)?;
     let value = node.get(action_name).unwrap_or(node);
@@ -202,68 +174,7 @@ fn step(node: &Node, path: &str, src: &mut dyn ApplySource, ctx: &mut Ctx<'_>) -
                 timeout: get(&am, |m| m.duration("timeout", ctx))?.unwrap_or(DEFAULT_WAIT_TIMEOUT),
             }
         }
-        "exec" => {
-            let am = Map::new(value, &apath, ctx)?;
-            am.warn_unknown(
-                &[
-                    "pod",
-                    "namespace",
-                    "container",
-                    "command",
-                    "expectExitCode",
-                    "expectOutput",
-                    "timeout",
-                ],
-                ctx,
-            );
-            let pod = am.text("pod", ctx)?.ok_or_else(|| {
-                walk::error(
-                    value,
-                    &am.child("pod"),
-                    "Required value: which pod to run the command in",
-                    ctx,
-                )
-            })?;
-            let command = match am.get("command") {
-                Some(c) if matches!(c.value, Value::Seq(_)) => walk::string_list(c, &am.child("command"), ctx)?,
-                Some(c) => vec!["sh".into(), "-c".into(), walk::string(c, &am.child("command"), ctx)?],
-                None => {
-                    return Err(walk::error(
-                        value,
-                        &am.child("command"),
-                        "Required value: the command to run, e.g. [wget, -qO-, \"http://10.244.1.2:8080\"]",
-                        ctx,
-                    ));
-                }
-            };
-            if command.is_empty() {
-                return Err(walk::error(value, &am.child("command"), "must not be empty", ctx));
-            }
-            let code = match am.get("expectExitCode") {
-                Some(n) => match n.value {
-                    Value::Int(i) if i32::try_from(i).is_ok() => i as i32,
-                    Value::UInt(u) if u <= 255 => u as i32,
-                    _ => {
-                        return Err(walk::mismatch(
-                            n,
-                            &am.child("expectExitCode"),
-                            "an exit code (0-255)",
-                            ctx,
-                        ));
-                    }
-                },
-                None => 0,
-            };
-            Action::Exec {
-                pod,
-                namespace: am.string("namespace", ctx)?.unwrap_or_else(|| "default".into()),
-                container: am.string("container", ctx)?,
-                command,
-                expect_exit_code: code,
-                expect_output: am.text("expectOutput", ctx)?,
-                timeout: am.duration("timeout", ctx)?.unwrap_or(DEFAULT_EXEC_TIMEOUT),
-            }
-        }
+        "exec" => exec(value, &apath, ctx)?,
         "expect" => Action::Expect(expectation(value, &apath, ctx)?),
         "connectivity" => {
             let am = opt_map(value, &apath, ctx)?;
@@ -294,6 +205,101 @@ fn step(node: &Node, path: &str, src: &mut dyn ApplySource, ctx: &mut Ctx<'_>) -
         say,
         action,
         line: node.line,
+    })
+}
+
+/// The one action key a step has (`apply`, `wait`, ...), or an error naming the step's line
+/// when it has none or several.
+fn only_action(node: &Node, path: &str, ctx: &Ctx<'_>) -> Result<&'static str, LoadError> {
+    let present: Vec<&str> = ACTIONS.iter().copied().filter(|a| node.get(a).is_some()).collect();
+    match present.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(walk::error(
+            node,
+            path,
+            &format!(
+                "the step on line {} has no action: give it exactly one of {}",
+                node.line,
+                ACTIONS.join(", ")
+            ),
+            ctx,
+        )),
+        many => Err(walk::error(
+            node,
+            path,
+            &format!(
+                "the step on line {} has {} actions ({}): a step does exactly one thing, split it into several steps",
+                node.line,
+                many.len(),
+                many.join(", ")
+            ),
+            ctx,
+        )),
+    }
+}
+
+/// `exec: {pod, command, ...}`: a command in a pod's container, with the exit code and
+/// output it must give.
+fn exec(value: &Node, apath: &str, ctx: &mut Ctx<'_>) -> Result<Action, LoadError> {
+    let am = Map::new(value, apath, ctx)?;
+    am.warn_unknown(
+        &[
+            "pod",
+            "namespace",
+            "container",
+            "command",
+            "expectExitCode",
+            "expectOutput",
+            "timeout",
+        ],
+        ctx,
+    );
+    let pod = am.text("pod", ctx)?.ok_or_else(|| {
+        walk::error(
+            value,
+            &am.child("pod"),
+            "Required value: which pod to run the command in",
+            ctx,
+        )
+    })?;
+    let command = match am.get("command") {
+        Some(c) if matches!(c.value, Value::Seq(_)) => walk::string_list(c, &am.child("command"), ctx)?,
+        Some(c) => vec!["sh".into(), "-c".into(), walk::string(c, &am.child("command"), ctx)?],
+        None => {
+            return Err(walk::error(
+                value,
+                &am.child("command"),
+                "Required value: the command to run, e.g. [wget, -qO-, \"http://10.244.1.2:8080\"]",
+                ctx,
+            ));
+        }
+    };
+    if command.is_empty() {
+        return Err(walk::error(value, &am.child("command"), "must not be empty", ctx));
+    }
+    let code = match am.get("expectExitCode") {
+        Some(n) => match n.value {
+            Value::Int(i) if i32::try_from(i).is_ok() => i as i32,
+            Value::UInt(u) if u <= 255 => u as i32,
+            _ => {
+                return Err(walk::mismatch(
+                    n,
+                    &am.child("expectExitCode"),
+                    "an exit code (0-255)",
+                    ctx,
+                ));
+            }
+        },
+        None => 0,
+    };
+    Ok(Action::Exec {
+        pod,
+        namespace: am.string("namespace", ctx)?.unwrap_or_else(|| "default".into()),
+        container: am.string("container", ctx)?,
+        command,
+        expect_exit_code: code,
+        expect_output: am.text("expectOutput", ctx)?,
+        timeout: am.duration("timeout", ctx)?.unwrap_or(DEFAULT_EXEC_TIMEOUT),
     })
 }
 

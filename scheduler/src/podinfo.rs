@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, Toleration};
 
+use podlab_k8s_values::normalize_image;
+
 use crate::resources::{Resources, pod_requests};
 use crate::selectors::{Labels, NodeTerm, Selector};
 
@@ -147,22 +149,6 @@ pub fn pod_key(pod: &Pod) -> String {
         pod.metadata.namespace.as_deref().unwrap_or("default"),
         pod.metadata.name.as_deref().unwrap_or("")
     )
-}
-
-/// `normalizedImageName`: adds ":latest" when the image has no tag.
-pub fn normalized_image(name: &str) -> String {
-    let colon = name.rfind(':');
-    let slash = name.rfind('/');
-    let has_tag = match (colon, slash) {
-        (Some(c), Some(s)) => c > s,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    if has_tag || name.contains('@') {
-        name.to_string()
-    } else {
-        format!("{name}:latest")
-    }
 }
 
 fn parse_term(
@@ -341,20 +327,8 @@ pub fn incoming(pod: &Pod, ns_labels: &HashMap<String, Labels>) -> Incoming {
     for c in spec.init_containers.iter().flatten().chain(&spec.containers) {
         inc.num_containers += 1;
         if let Some(img) = c.image.as_deref().filter(|i| !i.is_empty()) {
-            inc.images.push(normalized_image(img));
+            inc.images.push(normalize_image(img));
         }
     }
     inc
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn image_names_get_latest_tag() {
-        assert_eq!(normalized_image("nginx"), "nginx:latest");
-        assert_eq!(normalized_image("nginx:1.25"), "nginx:1.25");
-        assert_eq!(normalized_image("localhost:5000/app"), "localhost:5000/app:latest");
-    }
 }

@@ -293,26 +293,3 @@ proptest! {
         compare(seed, nodes, 150, Profile { seed, ..Profile::default() });
     }
 }
-
-#[test]
-fn bench_workloads_identical_to_reference() {
-    use podlab_scheduler::bench::{Workload, bench_node, bench_pod};
-    for w in [
-        Workload::Basic,
-        Workload::NodeAffinity,
-        Workload::PodAntiAffinity,
-        Workload::TopologySpread,
-    ] {
-        let nodes: Vec<Node> = (0..120).map(bench_node).collect();
-        let mut fast = Scheduler::new(nodes.clone(), Profile::default());
-        let mut slow = ReferenceScheduler::new(nodes, Profile::default());
-        for i in 0..300 {
-            let p = bench_pod(i, w);
-            let a = fast.schedule(&p);
-            assert_eq!(a, slow.schedule(&p), "{w:?} pod {i}");
-            let n = a.expect("bench pods fit");
-            fast.assume(&p, &n);
-            slow.assume(&p, &n);
-        }
-    }
-}

@@ -38,7 +38,7 @@ pub enum Kind {
         markdown: bool,
         /// Run only these parts (repeatable): setup, bringup, traffic. Default: all of them.
         #[arg(long, value_enum)]
-        only: Vec<crate::bench_peers::Part>,
+        only: Vec<crate::bench::peers::Part>,
     },
 }
 
@@ -52,7 +52,7 @@ pub fn run(kind: Kind) -> Result<i32> {
             podlab_only,
             markdown,
             only,
-        } => crate::bench_peers::main(crate::bench_peers::PeersOptions {
+        } => crate::bench::peers::main(crate::bench::peers::PeersOptions {
             quick,
             podlab_only,
             markdown,
@@ -68,57 +68,9 @@ fn bringup(nodes: usize, pods: usize) -> Result<()> {
     enter_private_netns()?;
     podlab_control_plane::rundir::clean_stale();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(crate::bench::bringup(nodes, pods))
+    rt.block_on(crate::bench::bringup::bringup(nodes, pods))
 }
 
 fn bench_schedule(nodes: usize, pods: usize, workload: &str) -> Result<i32> {
-    use podlab_scheduler::bench::{Workload, bench};
-    let all = [
-        ("basic", Workload::Basic),
-        ("node-affinity", Workload::NodeAffinity),
-        ("pod-anti-affinity", Workload::PodAntiAffinity),
-        ("topology-spread", Workload::TopologySpread),
-    ];
-    let chosen: Vec<_> = all
-        .iter()
-        .filter(|(n, _)| workload == "all" || *n == workload)
-        .collect();
-    if chosen.is_empty() {
-        bail!("unknown workload {workload:?} (basic, node-affinity, pod-anti-affinity, topology-spread, all)");
-    }
-    println!("podlab bench schedule: {pods} pods onto {nodes} nodes (4 CPU, 32Gi, 110 pods each; pods 100m/500Mi)\n");
-    let mut rows = Vec::new();
-    for (name, w) in chosen {
-        let r = bench(nodes, pods, *w, Default::default());
-        let secs = r.elapsed.as_secs_f64().max(1e-9);
-        rows.push(vec![
-            name.to_string(),
-            format!("{}/{}", r.scheduled, r.pods),
-            format!("{:.2} s", secs),
-            format!("{:.0}", r.scheduled as f64 / secs),
-            format!("{:.2} s", r.cpu.as_secs_f64()),
-            format!("{:.0}", r.pods_per_cpu_second()),
-            format!("{:.1} µs", r.micros_per_pod()),
-            format!("{} MiB", r.peak_rss_kib / 1024),
-        ]);
-    }
-    print!(
-        "{}",
-        crate::printers::table(
-            &[
-                "WORKLOAD",
-                "SCHEDULED",
-                "ELAPSED",
-                "PODS/S",
-                "CPU",
-                "PODS/CPU-S",
-                "PER POD",
-                "PEAK RSS"
-            ],
-            &rows
-        )
-    );
-    println!("\nELAPSED is wall time (includes building the cluster snapshot); CPU is this process's CPU time,");
-    println!("the fairer figure on a busy 2-core machine. Pods are generated outside the clock.");
-    Ok(0)
+    crate::bench::schedule::run(nodes, pods, workload)
 }

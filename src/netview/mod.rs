@@ -17,9 +17,9 @@ mod routes;
 mod topology;
 mod trace;
 
-use podlab_control_plane::Cluster;
 use anyhow::{Context, Result, anyhow};
 use k8s_openapi::api::core::v1::Pod;
+use podlab_control_plane::Cluster;
 use podlab_netplugin::annotate::{AnnotateContext, explain_route};
 use podlab_netplugin::inspect::{self, RouteEntry};
 use podlab_netplugin::{Netns, RouteInfo};

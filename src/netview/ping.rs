@@ -2,9 +2,9 @@
 //! every other with a TCP connect from its own namespace; the grid shows who reaches whom.
 
 use super::NEEDS_KERNEL;
-use podlab_control_plane::{Cluster, key_of};
 use crate::probe;
 use anyhow::{Result, anyhow, bail};
+use podlab_control_plane::{Cluster, key_of};
 use podlab_netplugin::Netns;
 use serde::Serialize;
 use std::collections::BTreeMap;

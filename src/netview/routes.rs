@@ -3,8 +3,8 @@
 
 use super::topology::{RouteView, pod_view};
 use super::{MODEL_NOTE, annotate, ctx, model_routes, rt};
-use podlab_control_plane::Cluster;
 use anyhow::{Result, bail};
+use podlab_control_plane::Cluster;
 use podlab_netplugin::inspect::{self, NsSnapshot};
 use serde::Serialize;
 

@@ -6,9 +6,9 @@
 use super::{
     KERNEL_NOTE, MODEL_NOTE, annotate, ctx, fabric_netns, iface, model_routes, node_of, ns_inode, route_entries, rt,
 };
-use podlab_control_plane::{Cluster, NodeRt, key_of};
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Pod;
+use podlab_control_plane::{Cluster, NodeRt, key_of};
 use podlab_netplugin::NetworkLayout;
 use podlab_netplugin::inspect::{self, NsSnapshot};
 use podlab_netplugin::{NodeAddressing, PodNetwork};

@@ -5,9 +5,9 @@
 
 use super::routes::split;
 use super::{NEEDS_KERNEL, fabric_netns, node_of, rt};
-use podlab_control_plane::{Cluster, key_of};
 use crate::probe;
 use anyhow::{Context, Result, anyhow, bail};
+use podlab_control_plane::{Cluster, key_of};
 use podlab_netplugin::inspect::{self, NsSnapshot};
 use podlab_netplugin::trace::{self, Endpoint, Hop, TracePath};
 use podlab_netplugin::{Netns, NodeAddressing};

@@ -199,7 +199,7 @@ pub fn measure(quick: bool) -> Result<Traffic> {
         })?;
 
         let veth_ip = Ipv4Addr::new(10, 99, 0, 2);
-        rt.block_on(podlab_netplugin::bare::veth_pair(
+        rt.block_on(crate::bench::bare_loop::veth_pair(
             rt.handle(),
             (c.netns(), "veth-c", Ipv4Addr::new(10, 99, 0, 1)),
             (d.netns(), "veth-d", veth_ip),

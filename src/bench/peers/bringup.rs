@@ -4,8 +4,8 @@
 //! Also podlab's own memory per pod and its teardown.
 
 use super::mininet::MininetFigures;
-use super::{Row, ms, rss_kib, wait_links_at_most};
-use crate::bench::{network, reachability, sandboxes, sleeper};
+use super::{Row, rss_kib, wait_links_at_most};
+use crate::bench::{bare_loop, ms, reachability, sleeper};
 use anyhow::{Result, bail};
 use podlab_control_plane::Cluster;
 use podlab_netplugin::Netns;
@@ -74,47 +74,15 @@ pub fn podlab(nodes: usize, pods: usize) -> Result<PodlabBringup> {
     })
 }
 
-/// The kernel floor: the same namespaces, veths, addresses and routes by the bare sequential
-/// rtnetlink loop, plus one `sleep` process per pod. Returns the total time.
+/// The kernel floor ([`bare_loop::floor`]: the bare sequential rtnetlink loop plus one
+/// `sleep` per pod) in a fresh fabric namespace. Returns the total time.
 pub fn floor(nodes: usize, pods: usize) -> Result<Duration> {
     super::in_fresh_netns("bare rtnetlink loop", move |rt| {
         let handle = rt.handle().clone();
         rt.block_on(async move {
             let spawner = Spawner::new();
             crate::bench::settle(&handle).await?;
-            let t = Instant::now();
-            let (node_sb, pod_sb) = sandboxes(&spawner, nodes, pods, "floor").await?;
-            let node_ns: Vec<Netns> = node_sb
-                .iter()
-                .map(|s| s.netns().try_clone())
-                .collect::<std::io::Result<_>>()?;
-            let pod_ns: Vec<Netns> = pod_sb
-                .iter()
-                .map(|s| s.netns().try_clone())
-                .collect::<std::io::Result<_>>()?;
-            podlab_netplugin::bare::run(&network(), &handle, "bare0", &node_ns, &pod_ns).await?;
-            let mut procs = Vec::new();
-            for sb in &pod_sb {
-                let log = podlab_node_agent::logs::LogFile::new("floor")?;
-                let pid = spawner.spawn_process(podlab_node_agent::spawner::ProcessSpec {
-                    program: "sleep".into(),
-                    args: vec!["3600".into()],
-                    env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-                    join: sb.join_fds(),
-                    stdout: log.writer()?,
-                    stderr: log.writer()?,
-                    cwd: std::env::temp_dir(),
-                })?;
-                procs.push(podlab_node_agent::process::Process::adopt(pid)?);
-            }
-            let total = t.elapsed();
-            drop(node_ns);
-            drop(pod_ns);
-            for p in procs {
-                p.kill_and_reap();
-            }
-            drop(pod_sb);
-            drop(node_sb);
+            let total = bare_loop::floor(&spawner, &handle, nodes, pods, "floor").await?.total;
             let fabric = Netns::current()?;
             // Untimed: let the kernel finish removing the nodes before the next measurement.
             let _ = tokio::task::spawn_blocking(move || wait_links_at_most(&fabric, 2, Duration::from_secs(60))).await;

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The driver script (Mininet's API is Python).
-const SCRIPT: &str = include_str!("../../bench/mininet_bringup.py");
+const SCRIPT: &str = include_str!("../../../bench/mininet_bringup.py");
 
 /// What Mininet reported for one build.
 #[derive(Clone, Debug)]

@@ -14,6 +14,7 @@ mod mininet;
 mod rootcheck;
 mod traffic;
 
+use crate::bench::ms;
 use anyhow::{Context, Result, bail};
 use podlab_netplugin::ns::{self, Netns};
 use std::path::{Path, PathBuf};
@@ -116,10 +117,6 @@ impl Row {
 
 const HEADERS: [&str; 7] = ["MEASURE", "PODLAB", "PEER", "PEER'S FIGURE", "RATIO", "TARGET", "MET"];
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// This process's resident memory in KiB (`VmRSS`).
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -156,7 +153,7 @@ fn wait_links_at_most(netns: &Netns, count: usize, limit: Duration) -> Result<()
 /// Runs `f` on a new thread that first moves into a fresh network namespace and builds its own
 /// tokio runtime there (its worker threads inherit the namespace): every measurement gets a
 /// clean fabric namespace, which vanishes when the thread ends.
-fn in_fresh_netns<T: Send + 'static>(
+pub(crate) fn in_fresh_netns<T: Send + 'static>(
     what: &str,
     f: impl FnOnce(&tokio::runtime::Runtime) -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -164,11 +161,9 @@ fn in_fresh_netns<T: Send + 'static>(
     let worker = std::thread::Builder::new()
         .name("bench-fresh-ns".into())
         .spawn(move || -> Result<T> {
-            // SAFETY: unshare acts on this thread only; no memory is involved.
-            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-                return Err(std::io::Error::last_os_error())
-                    .with_context(|| format!("a fresh network namespace for {name}"));
-            }
+            // unshare acts on this (new, dedicated) thread only.
+            podlab_node_agent::join::unshare_network()
+                .with_context(|| format!("a fresh network namespace for {name}"))?;
             podlab_netplugin::ns::configure_new_fabric_here()
                 .with_context(|| format!("setting up the fresh network namespace for {name}"))?;
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -222,16 +217,12 @@ fn on_path(program: &str) -> bool {
 /// namespace untouched). Call it before any other thread exists: it leaves the root network
 /// namespace.
 pub fn main(opts: PeersOptions) -> Result<i32> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !podlab_node_agent::join::is_root() {
         bail!("the peer benchmark builds real namespaces (and runs the peers in them): it needs root");
     }
     let before = rootcheck::snapshot_here()?;
     let root = Netns::current().context("opening the root network namespace")?;
-    // SAFETY: unshare on the only thread; no memory is involved.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("leaving the root network namespace (unshare)");
-    }
+    podlab_node_agent::join::unshare_network().context("leaving the root network namespace (unshare)")?;
     podlab_control_plane::rundir::clean_stale();
     let scratch = Scratch::new()?;
 
@@ -247,44 +238,8 @@ pub fn main(opts: PeersOptions) -> Result<i32> {
     );
     println!("  (release build recommended; every object lives in private network namespaces)\n");
 
-    // Which peers are here.
-    let cni_dir = CNI_DIRS
-        .iter()
-        .map(Path::new)
-        .find(|d| d.join("bridge").is_file() && d.join("host-local").is_file());
-    let mininet_ok = Path::new("/usr/bin/python3").is_file()
-        && on_path("mnexec")
-        && on_path("brctl")
-        && on_path("unshare")
-        && Path::new("/usr/lib/python3/dist-packages/mininet").is_dir();
-    let ip_ok = on_path("ip");
-    let mut missing = Vec::new();
-    if opts.podlab_only {
-        println!("peers: skipped (--podlab-only)");
-    } else {
-        match cni_dir {
-            Some(d) => println!("peer: CNI bridge + host-local plugins in {}", d.display()),
-            None => missing.push(format!(
-                "CNI reference plugins (bridge, host-local) not found in {}",
-                CNI_DIRS.join(" or ")
-            )),
-        }
-        if mininet_ok {
-            println!("peer: Mininet (Python API, LinuxBridge switches, no controller)");
-        } else {
-            missing.push("Mininet not found (needs /usr/bin/python3 with mininet, mnexec, brctl, unshare)".into());
-        }
-    }
-    if !ip_ok {
-        missing.push("`ip` (iproute2) not found: the final check of the root namespace reads links, addresses and routes with it".into());
-    }
-    for m in &missing {
-        println!("MISSING: {m}");
-    }
-    if !missing.is_empty() {
-        println!("         install the peers with: {INSTALL}");
-    }
-    println!();
+    let peers = find_peers(&opts);
+    let (cni_dir, mininet_ok) = (peers.cni_dir, peers.mininet);
 
     let mut rows: Vec<Row> = Vec::new();
 
@@ -331,16 +286,7 @@ pub fn main(opts: PeersOptions) -> Result<i32> {
     let after = rootcheck::snapshot_in(&root)?;
     let changed = rootcheck::diff(&before, &after);
 
-    let cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
-    if opts.markdown {
-        println!("| {} |", HEADERS.join(" | ").to_lowercase());
-        println!("|{}", "---|".repeat(HEADERS.len()));
-        for r in &cells {
-            println!("| {} |", r.join(" | "));
-        }
-    } else {
-        print!("{}", crate::printers::table(&HEADERS, &cells));
-    }
+    print_table(&rows, opts.markdown);
     println!();
     if changed.is_empty() {
         println!(
@@ -355,5 +301,73 @@ pub fn main(opts: PeersOptions) -> Result<i32> {
             println!("  {l}");
         }
         Ok(1)
+    }
+}
+
+/// The peers found on this machine.
+struct Peers {
+    /// Where the CNI `bridge` and `host-local` plugins are.
+    cni_dir: Option<&'static Path>,
+    /// Whether Mininet (python module, mnexec, brctl, unshare) is usable.
+    mininet: bool,
+}
+
+/// Looks for the peers and prints which are here and what is missing (with how to install).
+fn find_peers(opts: &PeersOptions) -> Peers {
+    let cni_dir = CNI_DIRS
+        .iter()
+        .map(Path::new)
+        .find(|d| d.join("bridge").is_file() && d.join("host-local").is_file());
+    let mininet_ok = Path::new("/usr/bin/python3").is_file()
+        && on_path("mnexec")
+        && on_path("brctl")
+        && on_path("unshare")
+        && Path::new("/usr/lib/python3/dist-packages/mininet").is_dir();
+    let ip_ok = on_path("ip");
+    let mut missing = Vec::new();
+    if opts.podlab_only {
+        println!("peers: skipped (--podlab-only)");
+    } else {
+        match cni_dir {
+            Some(d) => println!("peer: CNI bridge + host-local plugins in {}", d.display()),
+            None => missing.push(format!(
+                "CNI reference plugins (bridge, host-local) not found in {}",
+                CNI_DIRS.join(" or ")
+            )),
+        }
+        if mininet_ok {
+            println!("peer: Mininet (Python API, LinuxBridge switches, no controller)");
+        } else {
+            missing.push("Mininet not found (needs /usr/bin/python3 with mininet, mnexec, brctl, unshare)".into());
+        }
+    }
+    if !ip_ok {
+        missing.push("`ip` (iproute2) not found: the final check of the root namespace reads links, addresses and routes with it".into());
+    }
+    for m in &missing {
+        println!("MISSING: {m}");
+    }
+    if !missing.is_empty() {
+        println!("         install the peers with: {INSTALL}");
+    }
+    println!();
+
+    Peers {
+        cni_dir,
+        mininet: mininet_ok,
+    }
+}
+
+/// Prints the result table, as Markdown with `markdown`.
+fn print_table(rows: &[Row], markdown: bool) {
+    let cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
+    if markdown {
+        println!("| {} |", HEADERS.join(" | ").to_lowercase());
+        println!("|{}", "---|".repeat(HEADERS.len()));
+        for r in &cells {
+            println!("| {} |", r.join(" | "));
+        }
+    } else {
+        print!("{}", crate::printers::table(&HEADERS, &cells));
     }
 }

@@ -143,7 +143,8 @@ impl Sandbox {
 
     /// Kill the pause process (its namespaces go once no container holds them).
     pub fn kill(&self) {
-        if let Some(p) = self.process.lock().ok().and_then(|mut g| g.take()) {
+        let process = crate::lock_unpoisoned(&self.process).take();
+        if let Some(p) = process {
             p.kill_and_reap();
         }
     }

@@ -62,7 +62,7 @@ impl Cluster {
             .store
             .pods_where(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name));
         let keys: Vec<Key> = victims.iter().map(crate::cluster::key_of).collect();
-        let deletes = keys.iter().map(|k| self.delete_pod_with(k, Some(Duration::ZERO)));
+        let deletes = keys.iter().map(|k| self.delete_logged(k, Some(Duration::ZERO)));
         futures::future::join_all(deletes).await;
         self.store.touch();
         Ok(victims)
@@ -111,7 +111,7 @@ impl Cluster {
                     "taint-eviction-controller",
                 );
             }
-            let _ = self.delete_pod_with(&k, Some(Duration::ZERO)).await;
+            self.delete_logged(&k, Some(Duration::ZERO)).await;
         }
     }
 

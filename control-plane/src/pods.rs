@@ -165,6 +165,20 @@ impl Cluster {
         Ok(deleted)
     }
 
+    /// Delete a pod in the background (for the garbage collector, the controllers).
+    pub(crate) fn delete_in_background(self: Arc<Self>, key: Key) {
+        tokio::spawn(async move { self.delete_logged(&key, None).await });
+    }
+
+    /// Delete a pod for nobody who could hear the answer: a pod already gone is what was
+    /// asked; anything else is logged.
+    pub(crate) async fn delete_logged(&self, key: &Key, grace_override: Option<Duration>) {
+        match self.delete_pod_with(key, grace_override).await {
+            Ok(_) | Err(ApiError::NotFound { .. }) => {}
+            Err(e) => tracing::warn!("deleting pod {}/{}: {e}", key.0, key.1),
+        }
+    }
+
     /// Have the pod's node's kubelet tear down what runs it.
     async fn kill_on_node(&self, pod: &Pod, runtime: PodRuntime, grace: Duration) {
         let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
@@ -210,10 +224,7 @@ impl PodControl for Cluster {
 
     fn delete_pod(&self, key: Key) {
         if let Some(c) = self.me.upgrade() {
-            tokio::spawn(async move {
-                // Already gone (another delete won) is what was asked.
-                let _ = c.delete_pod(&key).await;
-            });
+            c.delete_in_background(key);
         }
     }
 }

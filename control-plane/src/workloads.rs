@@ -186,10 +186,7 @@ impl Cluster {
         })?;
         let pods = self.store.pod_keys_where(|p| owned_by(&p.metadata, &rs_uids));
         for k in pods {
-            let c = self.clone();
-            tokio::spawn(async move {
-                let _ = c.delete_pod(&k).await;
-            });
+            self.clone().delete_in_background(k);
         }
         Ok(out)
     }

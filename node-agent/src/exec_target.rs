@@ -98,3 +98,41 @@ pub fn pod_target(
         ip,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+
+    fn pod(containers: &[&str]) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.name = Some("web".into());
+        p.spec = Some(PodSpec {
+            containers: containers
+                .iter()
+                .map(|n| Container {
+                    name: n.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        });
+        p
+    }
+
+    #[test]
+    fn the_container_is_checked_before_the_sandbox() {
+        let e = pod_target(&pod(&["a"]), Some("b"), None, String::new()).err().unwrap();
+        assert_eq!(e.to_string(), "container b not found in pod web");
+        let e = pod_target(&pod(&[]), None, None, String::new()).err().unwrap();
+        assert_eq!(e.to_string(), "pod web has no containers");
+        let e = pod_target(&pod(&["a"]), None, None, String::new()).err().unwrap();
+        assert!(matches!(e, TargetError::NoSandbox { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_model_node_has_nowhere_to_exec() {
+        let e = node_target("worker-1", None, "172.18.0.2".into()).err().unwrap();
+        assert_eq!(e.to_string(), "node worker-1 has no namespaces (model dataplane)");
+    }
+}

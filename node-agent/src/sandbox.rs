@@ -116,10 +116,12 @@ impl Sandbox {
     }
 
     /// The pause process's pid (what `nsenter -t PID` takes).
+    /// The pause process's pid.
     pub fn pid(&self) -> i32 {
         self.pid
     }
 
+    /// Whether it holds a node's or a pod's namespaces.
     pub fn kind(&self) -> SandboxKind {
         self.kind
     }

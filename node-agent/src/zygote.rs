@@ -24,6 +24,7 @@ const MAX_HOSTNAME: usize = 64;
 
 /// A pause process the zygote has forked; its namespaces may still be in the making.
 pub struct Forked {
+    /// The pause process's pid.
     pub pid: i32,
     /// Names the process for good; readable once it has exited.
     pub pidfd: OwnedFd,

@@ -28,8 +28,10 @@ pub fn start_route_reconciler(api: Weak<dyn PodApi>, dataplane: &Arc<Dataplane>,
                     continue;
                 }
                 let peers: Vec<_> = nodes.iter().filter(|p| p.name != n.name).cloned().collect();
-                if let Ok(sync) = dp.sync_routes(&n.name, &peers).await {
-                    report(&*api, &n.name, &sync);
+                match dp.sync_routes(&n.name, &peers).await {
+                    Ok(sync) => report(&*api, &n.name, &sync),
+                    // Tried again in PERIOD; a node being torn down has no routes to read.
+                    Err(e) => tracing::debug!("checking the routes of {}: {e}", n.name),
                 }
             }
         }

@@ -73,3 +73,42 @@ pub fn container_env(pod: &Pod, node: &str, host_ip: &str, pod_ip: &str, spec: &
     }
     env
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{EnvVar, PodSpec};
+
+    #[test]
+    fn the_grace_period_defaults_to_30s_and_scales() {
+        let mut p = Pod::default();
+        assert_eq!(grace_period(&p, 1.0), Duration::from_secs(30));
+        p.spec = Some(PodSpec {
+            termination_grace_period_seconds: Some(4),
+            ..Default::default()
+        });
+        assert_eq!(grace_period(&p, 0.5), Duration::from_secs(2));
+        p.spec.as_mut().unwrap().termination_grace_period_seconds = Some(-1);
+        assert_eq!(grace_period(&p, 1.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn env_values_override_the_defaults() {
+        let mut p = Pod::default();
+        p.metadata.name = Some("web".into());
+        let c = Container {
+            env: Some(vec![EnvVar {
+                name: "HOSTNAME".into(),
+                value: Some("custom".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let env = container_env(&p, "worker-1", "172.18.0.2", "10.244.1.2", &c);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("PATH"), Some(DEFAULT_PATH));
+        assert_eq!(get("HOSTNAME"), Some("custom"));
+        assert_eq!(get("POD_IP"), Some("10.244.1.2"));
+        assert_eq!(get("NODE_NAME"), Some("worker-1"));
+    }
+}

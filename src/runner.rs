@@ -719,66 +719,31 @@ type ExecTarget = (Arc<podlab_node_agent::Sandbox>, Vec<(String, String)>);
 
 /// Where `exec` runs for `node/NAME`: the node's namespaces, the machine's PATH.
 fn node_target(cluster: &Cluster, node: &str) -> Result<ExecTarget, String> {
-    let n = cluster.node(node).ok_or_else(|| format!("no node {node}"))?;
-    let sb = n
-        .sandbox
-        .clone()
-        .ok_or_else(|| format!("node {node} has no namespaces (model dataplane)"))?;
-    Ok((
-        sb,
-        vec![
-            (
-                "PATH".into(),
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-            ),
-            ("HOSTNAME".into(), node.into()),
-        ],
-    ))
+    match cluster.node_exec_target(node) {
+        Ok(t) => Ok((t.sandbox, t.env)),
+        Err(podlab_control_plane::ExecError::Api(_)) => Err(format!("no node {node}")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Where `exec` runs for a pod: its sandbox, with the container's environment.
 fn pod_target(cluster: &Cluster, key: &Key, container: Option<&str>) -> Result<ExecTarget, String> {
-    let pod = cluster.get_pod(key).map_err(|e| e.kubectl_message())?;
-    let spec = pod.spec.clone().unwrap_or_default();
-    let cspec = match container {
-        Some(c) => spec.containers.iter().find(|x| x.name == c).cloned(),
-        None => spec.containers.first().cloned(),
-    }
-    .ok_or_else(|| {
-        format!(
+    use podlab_control_plane::ExecError;
+    use podlab_node_agent::TargetError;
+    match cluster.pod_exec_target(key, container) {
+        Ok(t) => Ok((t.sandbox, t.env)),
+        Err(ExecError::Api(e)) => Err(e.kubectl_message()),
+        Err(ExecError::Target(TargetError::NoSandbox { pod })) => Err(format!(
+            "pod {} has no running sandbox (it is {})",
+            key.1,
+            printers::pod_status_reason(&pod)
+        )),
+        Err(ExecError::Target(_)) => Err(format!(
             "container {} is not valid for pod {}",
             container.unwrap_or_default(),
             key.1
-        )
-    })?;
-    let (sandbox, ip) = cluster
-        .with_entry(key, |e| {
-            e.sandbox
-                .clone()
-                .map(|s| (s, e.net.as_ref().map(|n| n.ip.to_string()).unwrap_or_default()))
-        })
-        .flatten()
-        .ok_or_else(|| {
-            format!(
-                "pod {} has no running sandbox (it is {})",
-                key.1,
-                printers::pod_status_reason(&pod)
-            )
-        })?;
-    let env = podlab_node_agent::pod::container_env(
-        &pod,
-        &podlab_node_agent::PodContext {
-            node: spec.node_name.clone().unwrap_or_default(),
-            host_ip: String::new(),
-            pod_ip: ip,
-            sandbox: sandbox.clone(),
-            workdir: std::env::temp_dir(),
-            images: Default::default(),
-            events: None,
-        },
-        &cspec,
-    );
-    Ok((sandbox, env))
+        )),
+    }
 }
 
 async fn exec_step(

@@ -102,7 +102,9 @@ impl RunDir {
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(io(format!("removing stale {}", path.display())))?;
         }
+        // Recursive: the base may have just been removed by another cluster going away.
         std::fs::DirBuilder::new()
+            .recursive(true)
             .mode(0o700)
             .create(&path)
             .map_err(io(format!("creating {}", path.display())))?;

@@ -148,8 +148,11 @@ type Page = fn(&Request) -> (String, String);
 
 /// One parsed HTTP request, as much as the built-in servers need.
 pub struct Request {
+    /// `GET`, `POST`, ...
     pub method: String,
+    /// The request target (`/`, `/healthz`).
     pub path: String,
+    /// The client's `ip:port`.
     pub client: String,
 }
 

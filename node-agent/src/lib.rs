@@ -1,9 +1,26 @@
 //! podlab's node agent (the kubelet's job): pod sandboxes held by pause processes, containers
 //! started as real processes inside the sandbox's namespaces, the built-in image catalog,
 //! in-memory logs, restarts with Kubernetes' back-off, and `exec` into pods and nodes.
+//!
+//! # Layout
+//!
+//! - [`kubelet`]: what one node's kubelet does for the control plane: a pod's sandbox and
+//!   network (with retry), its containers (or the model dataplane's stand-in status), the
+//!   events container changes produce, tearing a pod down, and the route reconciler. It talks
+//!   back through [`kubelet::PodApi`], which the control plane implements.
+//! - [`pod`]: the pod worker ([`PodHandle`]): containers started, supervised, restarted.
+//! - [`exec_target`]: where `exec` goes for a pod's container or a node.
+//! - [`sandbox`], [`spawner`], [`zygote`], [`process`]: pause processes, namespaces and
+//!   processes made off the async runtime.
+//! - [`images`], [`pull`]: the built-in image catalog, image pulls and the node image cache.
+//! - [`logs`]: containers' in-memory logs.
+//! - [`join`]: joining a pod's or node's namespaces from the CLI (`exec`, `capture`,
+//!   `port-forward`) and the process plumbing around it, so the binary needs no `unsafe`.
 
+pub mod exec_target;
 pub mod images;
 pub mod join;
+pub mod kubelet;
 pub mod logs;
 pub mod pod;
 pub mod process;
@@ -12,14 +29,27 @@ pub mod sandbox;
 pub mod spawner;
 pub mod zygote;
 
-pub use pod::{EventHook, PodContext, PodHandle, Publish};
+pub use exec_target::{ExecTarget, TargetError};
+pub use kubelet::{Kubelet, PodApi, PodRuntime};
+pub use pod::{EventHook, PodContext, PodHandle, Publish, grace_period};
 pub use pull::{ImageCache, PullPolicy, Registry};
 pub use sandbox::Sandbox;
 pub use spawner::{SandboxKind, Spawner};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+/// Lock `m` for a reader or a writer that has no error to return. A poisoned lock (a panic
+/// while it was held) is recovered: every write under podlab's locks leaves the data whole, so
+/// it stays usable; the panic itself is logged where it happened.
+pub fn lock_unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| {
+        tracing::warn!("using state whose lock was poisoned by a panic");
+        poisoned.into_inner()
+    })
+}
 
 /// Settings shared by every pod on every node.
 #[derive(Clone, Debug)]
@@ -44,8 +74,11 @@ pub fn now() -> Time {
 /// What `exec` printed and how it ended.
 #[derive(Debug, Clone)]
 pub struct ExecOutput {
+    /// The exit code (128 + signal for a signal; 137 when it had to be killed).
     pub exit_code: i32,
+    /// stdout and stderr, interleaved.
     pub output: String,
+    /// Whether it ran past its timeout and was stopped.
     pub timed_out: bool,
 }
 

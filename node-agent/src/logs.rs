@@ -11,6 +11,7 @@ pub struct LogFile {
 }
 
 impl LogFile {
+    /// A fresh, empty log named `name` (the name is only for `/proc/*/fd`).
     pub fn new(name: &str) -> io::Result<Self> {
         let cname = std::ffi::CString::new(name.replace('\0', "")).unwrap_or_default();
         // SAFETY: valid C string; the kernel returns a new fd or -1.
@@ -18,8 +19,8 @@ impl LogFile {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: fresh fd from the kernel.
         Ok(LogFile {
+            // SAFETY: a fresh fd from the kernel, owned by nothing else.
             fd: Arc::new(unsafe { OwnedFd::from_raw_fd(fd) }),
         })
     }

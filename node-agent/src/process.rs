@@ -11,7 +11,9 @@ use tokio::io::unix::AsyncFd;
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
+    /// It exited with this code.
     Code(i32),
+    /// A signal killed it.
     Signal(i32),
 }
 
@@ -65,6 +67,7 @@ impl Process {
         unsafe { libc::poll(&mut p, 1, 0) == 1 }
     }
 
+    /// The process's pid.
     pub fn pid(&self) -> i32 {
         self.pid
     }
@@ -150,6 +153,7 @@ pub struct Signaler {
 }
 
 impl Signaler {
+    /// Send signal `sig` to the process (through its pidfd: never to a recycled pid).
     pub fn signal(&self, sig: i32) {
         pidfd_signal(&self.pidfd, sig);
     }

@@ -160,22 +160,17 @@ impl ImageCache {
 
     /// The node's copy of `image`, if it has one.
     pub fn get(&self, image: &str) -> Option<ImageKind> {
-        self.images.lock().ok()?.get(&image_key(image)).cloned()
+        crate::lock_unpoisoned(&self.images).get(&image_key(image)).cloned()
     }
 
     /// Records that `image` is now on the node.
     pub fn insert(&self, image: &str, kind: ImageKind) {
-        if let Ok(mut m) = self.images.lock() {
-            m.insert(image_key(image), kind);
-        }
+        crate::lock_unpoisoned(&self.images).insert(image_key(image), kind);
     }
 
     /// The images on the node (`repository:tag`), sorted.
     pub fn names(&self) -> Vec<String> {
-        self.images
-            .lock()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+        crate::lock_unpoisoned(&self.images).keys().cloned().collect()
     }
 }
 

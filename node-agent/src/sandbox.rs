@@ -22,8 +22,8 @@ pub struct Sandbox {
 /// Reads the pause process's 4-byte report: Ok once its namespaces exist.
 fn read_ready(fd: RawFd) -> io::Result<()> {
     let mut err: i32 = 0;
-    // SAFETY: reading 4 bytes into an i32 on the stack.
     let n = loop {
+        // SAFETY: reading 4 bytes into an i32 on the stack.
         let n = unsafe { libc::read(fd, (&mut err as *mut i32).cast(), 4) };
         if n >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             break n;
@@ -116,10 +116,12 @@ impl Sandbox {
     }
 
     /// The pause process's pid (what `nsenter -t PID` takes).
+    /// The pause process's pid.
     pub fn pid(&self) -> i32 {
         self.pid
     }
 
+    /// Whether it holds a node's or a pod's namespaces.
     pub fn kind(&self) -> SandboxKind {
         self.kind
     }
@@ -143,7 +145,8 @@ impl Sandbox {
 
     /// Kill the pause process (its namespaces go once no container holds them).
     pub fn kill(&self) {
-        if let Some(p) = self.process.lock().ok().and_then(|mut g| g.take()) {
+        let process = crate::lock_unpoisoned(&self.process).take();
+        if let Some(p) = process {
             p.kill_and_reap();
         }
     }

@@ -48,13 +48,19 @@ pub enum SandboxKind {
 
 /// What to start inside existing namespaces.
 pub struct ProcessSpec {
+    /// The program (looked up in `env`'s PATH when it has no slash).
     pub program: PathBuf,
+    /// Its arguments (without argv\[0\]).
     pub args: Vec<String>,
+    /// Its whole environment.
     pub env: Vec<(String, String)>,
     /// Namespaces to join first (fd, CLONE_NEW* flag), like `nsenter`.
     pub join: Vec<(RawFd, libc::c_int)>,
+    /// Where its stdout goes.
     pub stdout: OwnedFd,
+    /// Where its stderr goes.
     pub stderr: OwnedFd,
+    /// Its working directory.
     pub cwd: PathBuf,
 }
 

@@ -24,6 +24,7 @@ const MAX_HOSTNAME: usize = 64;
 
 /// A pause process the zygote has forked; its namespaces may still be in the making.
 pub struct Forked {
+    /// The pause process's pid.
     pub pid: i32,
     /// Names the process for good; readable once it has exited.
     pub pidfd: OwnedFd,
@@ -191,7 +192,7 @@ fn recv_raw(sock: RawFd, buf: &mut [u8]) -> (isize, RawFd) {
 /// # Safety
 /// Only in the child of a `fork`: makes raw syscalls on stack buffers and nothing else.
 unsafe fn serve(sock: RawFd, parent: libc::pid_t) -> ! {
-    // SAFETY (whole body): async-signal-safe syscalls on our own descriptors and stack.
+    // SAFETY: (whole body) async-signal-safe syscalls on our own descriptors and stack.
     unsafe {
         libc::setpgid(0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -280,7 +281,7 @@ unsafe fn clone_pause(
     zygote: libc::pid_t,
     stacks: &Stacks,
 ) -> libc::pid_t {
-    // SAFETY (whole body): mmap'd memory we own; the child only reads `PauseArgs` from it.
+    // SAFETY: (whole body) mmap'd memory we own; the child only reads `PauseArgs` from it.
     unsafe {
         let stack = libc::mmap(
             std::ptr::null_mut(),
@@ -400,7 +401,7 @@ impl Stacks {
 
 /// A pause process: make the namespaces, report, hold them until killed.
 extern "C" fn pause_process(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY (whole body): async-signal-safe syscalls on our own descriptors and stack; `arg`
+    // SAFETY: (whole body) async-signal-safe syscalls on our own descriptors and stack; `arg`
     // points at the `PauseArgs` on our own stack.
     unsafe {
         let a = &*(arg as *const PauseArgs);

@@ -8,7 +8,7 @@ use crate::client;
 use crate::daemon::{Conn, out};
 use crate::protocol::{Reply, Request};
 use anyhow::{Context, Result, bail};
-use podlab_control_plane::{Cluster, key_of};
+use podlab_control_plane::Cluster;
 use podlab_node_agent::join::{self, Space};
 use podlab_node_agent::process::{Process, pidfd_open};
 use serde::{Deserialize, Serialize};
@@ -126,63 +126,28 @@ pub async fn serve_target(req: TargetRequest, cluster: &Arc<Cluster>, conn: &mut
 }
 
 fn target_of(cluster: &Cluster, kind: &str, name: &str, ns: &str, container: Option<&str>) -> Result<Reply> {
-    if kind == "node" {
-        let n = cluster.get_node(name)?;
-        let sb = n
-            .sandbox
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("node {name} has no namespaces (model dataplane)"))?;
-        return Ok(Reply::Target {
-            pid: sb.pid(),
-            env: vec![
-                (
-                    "PATH".into(),
-                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-                ),
-                ("HOSTNAME".into(), name.into()),
-            ],
-            ip: Some(n.addr.node_ip.to_string()),
-        });
-    }
-    let key = (ns.to_string(), name.to_string());
-    let pod = cluster.get_pod(&key)?;
-    let spec = pod.spec.clone().unwrap_or_default();
-    let c = match container {
-        Some(c) => spec
-            .containers
-            .iter()
-            .find(|x| x.name == c)
-            .ok_or_else(|| anyhow::anyhow!("error: container {c} not found in pod {name}"))?,
-        None => spec
-            .containers
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("pod {name} has no containers"))?,
+    use podlab_control_plane::ExecError;
+    use podlab_node_agent::TargetError;
+    let found = if kind == "node" {
+        cluster.node_exec_target(name)
+    } else {
+        cluster.pod_exec_target(&(ns.to_string(), name.to_string()), container)
     };
-    let found = cluster
-        .with_entry(&key_of(&pod), |e| Some((e.sandbox.clone()?, e.net.clone()?)))
-        .flatten();
-    let Some((sb, net)) = found else {
-        anyhow::bail!(
+    let t = match found {
+        Ok(t) => t,
+        Err(ExecError::Api(e)) => return Err(e.into()),
+        Err(ExecError::Target(TargetError::NoSuchContainer { container, pod })) => {
+            anyhow::bail!("error: container {container} not found in pod {pod}")
+        }
+        Err(ExecError::Target(TargetError::NoSandbox { pod })) => anyhow::bail!(
             "error: unable to upgrade connection: pod {name} is {} and has no running sandbox",
             crate::printers::pod_status_reason(&pod)
-        );
+        ),
+        Err(ExecError::Target(e)) => return Err(e.into()),
     };
-    let env = podlab_node_agent::pod::container_env(
-        &pod,
-        &podlab_node_agent::PodContext {
-            node: spec.node_name.clone().unwrap_or_default(),
-            host_ip: String::new(),
-            pod_ip: net.ip.to_string(),
-            sandbox: sb.clone(),
-            workdir: std::env::temp_dir(),
-            images: Default::default(),
-            events: None,
-        },
-        c,
-    );
     Ok(Reply::Target {
-        pid: sb.pid(),
-        env,
-        ip: Some(net.ip.to_string()),
+        pid: t.sandbox.pid(),
+        env: t.env,
+        ip: Some(t.ip),
     })
 }

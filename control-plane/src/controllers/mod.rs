@@ -1,0 +1,140 @@
+//! Level-triggered controllers, as in kube-controller-manager, in kube-rs' shape: a reconciler
+//! gets one object and a [`Context`] and says what to do next ([`Action`]); the loop here runs
+//! every reconciler after every change to the store (debounced) and at least every
+//! [`RESYNC`], as controllers resync.
+//!
+//! - [`replicaset`]: keeps `replicas` pods matching each ReplicaSet;
+//! - [`deployment`]: keeps one ReplicaSet per pod template (`<deployment>-<pod-template-hash>`)
+//!   scaled to the Deployment's replicas.
+//!
+//! Controllers read and write objects through the [`Store`]'s API only; creating and deleting
+//! pods goes through [`PodControl`], which the cluster provides, so the scheduler and the
+//! kubelets still run for every pod a controller makes.
+
+pub mod deployment;
+pub mod replicaset;
+
+use crate::cluster::Key;
+use crate::error::ApiError;
+use crate::outcome::Outcome;
+use crate::store::Store;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use std::sync::Weak;
+use std::time::Duration;
+
+pub use replicaset::NameGen;
+
+/// The longest a controller waits before looking at every object again.
+pub const RESYNC: Duration = Duration::from_secs(2);
+
+/// How long the loop lets a burst of changes settle before reconciling.
+const DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// What a reconciler wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Look again after this long, even if nothing changes.
+    Requeue(Duration),
+    /// Look again at the next change (or resync).
+    AwaitChange,
+}
+
+/// What the controllers may do beyond the store: create and delete pods as a client of the
+/// API would, so the pods are scheduled, started and torn down.
+pub trait PodControl: Send + Sync {
+    /// The object store the controllers watch.
+    fn store(&self) -> &Store;
+    /// Create a pod (it is scheduled and started).
+    fn create_pod(&self, pod: Pod) -> Result<Outcome, ApiError>;
+    /// Delete a pod in the background (its containers get their grace period).
+    fn delete_pod(&self, key: Key);
+}
+
+/// What a reconciler works with.
+pub struct Context<'a> {
+    /// The object store.
+    pub store: &'a Store,
+    /// Pod creation and deletion.
+    pub pods: &'a dyn PodControl,
+    /// Generated names for new pods.
+    pub names: &'a NameGen,
+}
+
+/// Run the controllers until `host` is dropped.
+pub fn start<H: PodControl + 'static>(host: Weak<H>) {
+    let Some(mut rx) = host.upgrade().map(|h| h.store().subscribe()) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let names = NameGen::default();
+        loop {
+            let wait = {
+                let Some(h) = host.upgrade() else { return };
+                let ctx = Context {
+                    store: h.store(),
+                    pods: &*h,
+                    names: &names,
+                };
+                reconcile_all(&ctx)
+            };
+            // Wait for a change, or until a reconciler wants to look again.
+            let _ = tokio::time::timeout(wait, rx.changed()).await;
+            tokio::time::sleep(DEBOUNCE).await;
+        }
+    });
+}
+
+/// One pass of every controller over every object: Deployments first (they make
+/// ReplicaSets), then ReplicaSets. Returns how long until the next pass must run at the latest.
+pub fn reconcile_all(ctx: &Context<'_>) -> Duration {
+    let mut next = RESYNC;
+    for d in ctx.store.deployments() {
+        next = next.min(after(deployment::reconcile(&d, ctx), "Deployment", &d.metadata.name));
+    }
+    for rs in ctx.store.replicasets() {
+        next = next.min(after(replicaset::reconcile(&rs, ctx), "ReplicaSet", &rs.metadata.name));
+    }
+    next
+}
+
+/// How long a reconciler's answer lets the loop wait; an error is logged and retried at the
+/// next resync.
+fn after(result: Result<Action, ApiError>, kind: &str, name: &Option<String>) -> Duration {
+    match result {
+        Ok(Action::Requeue(d)) => d,
+        Ok(Action::AwaitChange) => RESYNC,
+        Err(e) => {
+            tracing::warn!("reconciling {kind} {}: {e}", name.as_deref().unwrap_or_default());
+            RESYNC
+        }
+    }
+}
+
+/// Whether `meta` is controlled by the object with `uid`.
+pub(crate) fn controlled_by(meta: &ObjectMeta, uid: &str) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == uid && o.controller == Some(true))
+}
+
+/// An owner reference to the `apps/v1` object `kind` described by `meta`, as its controller.
+pub(crate) fn owner(kind: &str, meta: &ObjectMeta) -> OwnerReference {
+    OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: kind.into(),
+        name: meta.name.clone().unwrap_or_default(),
+        uid: meta.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// Whether the pod is Ready.
+pub(crate) fn ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}

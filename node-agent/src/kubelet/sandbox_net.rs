@@ -1,0 +1,72 @@
+//! A pod's sandbox (its pause process; none on the model dataplane) and its network, retried
+//! with back-off as the kubelet retries `RunPodSandbox`.
+
+use super::{Kubelet, PodApi};
+use crate::sandbox::Sandbox;
+use crate::spawner::SandboxKind;
+use k8s_openapi::api::core::v1::Pod;
+use podlab_netplugin::{PodNetwork, PodRef};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The first wait after a failed sandbox; it doubles up to [`SANDBOX_BACKOFF_MAX`].
+const SANDBOX_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// The longest wait between two tries.
+const SANDBOX_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+impl Kubelet {
+    /// Like the kubelet, retry a failed sandbox (no free address, a netlink error) with
+    /// back-off for as long as the pod exists; each failure is a `FailedCreatePodSandBox`
+    /// event on the pod. None once the pod is gone.
+    pub(super) async fn create_sandbox_retrying(
+        &self,
+        api: &dyn PodApi,
+        pod: &Pod,
+        podref: &PodRef,
+    ) -> Option<(Option<Arc<Sandbox>>, PodNetwork)> {
+        let mut backoff = SANDBOX_BACKOFF_INITIAL;
+        loop {
+            if !api.pod_exists(&podref.namespace, &podref.name) {
+                return None;
+            }
+            match self.create_sandbox(podref).await {
+                Ok(x) => return Some(x),
+                Err(msg) => {
+                    api.pod_event(pod, "Warning", "FailedCreatePodSandBox", msg);
+                    let wait = backoff.mul_f64(self.config.time_scale).max(Duration::from_millis(20));
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(SANDBOX_BACKOFF_MAX);
+                }
+            }
+        }
+    }
+
+    /// One try: the pause process (kernel dataplane only), then the pod's network in it.
+    async fn create_sandbox(&self, podref: &PodRef) -> Result<(Option<Arc<Sandbox>>, PodNetwork), String> {
+        if self.dataplane.is_model() {
+            return self
+                .dataplane
+                .add_pod(&self.node, podref, None)
+                .await
+                .map(|n| (None, n))
+                .map_err(|e| e.to_string());
+        }
+        let host = podref.name.as_str();
+        if let Some(e) = &self.explain {
+            e(&format!("ip netns add {host}"));
+        }
+        let sandbox = match Sandbox::create_async(&self.spawner, SandboxKind::Pod, host).await {
+            Ok(s) => Arc::new(s),
+            Err(e) => return Err(format!("Failed to create pod sandbox: {e}")),
+        };
+        match self.dataplane.add_pod(&self.node, podref, Some(sandbox.netns())).await {
+            Ok(n) => Ok((Some(sandbox), n)),
+            Err(e) => {
+                sandbox.kill();
+                Err(format!(
+                    "Failed to create pod sandbox: failed to set up pod network: {e}"
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! One container's life, as the kubelet runs it: pull its image (imagePullPolicy, the node's
+//! cache, the registry), start it, report it Ready (at once, or once it listens on its first
+//! declared port), and restart it after it exits, with Kubernetes' back-off.
+
+use super::env::{command_of, grace_period};
+use super::startup::listens;
+use super::{
+    BACKOFF_INITIAL, BACKOFF_MAX, ContainerRun, PULL_TIME, Shared, restart_policy, sleep_or_stop, stopped, waiting,
+};
+use crate::images::{self, ImageKind};
+use crate::logs::LogFile;
+use crate::process::{self, Exit, Process};
+use crate::pull::{self, Decision, PullPolicy};
+use crate::spawner::ProcessSpec;
+use crate::{lock_unpoisoned, now};
+use k8s_openapi::api::core::v1::{Container, ContainerState, ContainerStateRunning, ContainerStateTerminated};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Runs one container until it should no longer be restarted. Returns false if the pod was
+/// stopped or (for an init container) it failed for good.
+pub(super) async fn supervise(shared: Arc<Shared>, idx: usize, stop: watch::Receiver<bool>, init: bool) -> bool {
+    let Some(spec) = lock_unpoisoned(&shared.containers).get(idx).map(|r| r.spec.clone()) else {
+        return false;
+    };
+    let mut s = Supervisor {
+        image: spec.image.clone().unwrap_or_default(),
+        policy: restart_policy(&shared.pod).to_string(),
+        grace: grace_period(&shared.pod, shared.config.time_scale),
+        spec,
+        shared,
+        idx,
+        init,
+        stop,
+        backoff: BACKOFF_INITIAL,
+        failures: 0,
+    };
+    loop {
+        if *s.stop.borrow() {
+            return false;
+        }
+        let kind = match s.pull().await {
+            Pulled::Ready(kind) => kind,
+            Pulled::Retry => continue,
+            Pulled::Stopped => return false,
+        };
+        let Some(ended) = s.run(&kind).await else {
+            return false;
+        };
+        if let Some(done) = s.after_exit(ended).await {
+            return done;
+        }
+    }
+}
+
+/// One container's supervisor and what it carries from one run to the next.
+struct Supervisor {
+    shared: Arc<Shared>,
+    idx: usize,
+    init: bool,
+    stop: watch::Receiver<bool>,
+    spec: Container,
+    image: String,
+    /// The pod's restartPolicy.
+    policy: String,
+    /// Between SIGTERM and SIGKILL when the pod is stopped (already scaled).
+    grace: Duration,
+    backoff: Duration,
+    /// Exits so far (the first restart is immediate).
+    failures: u32,
+}
+
+/// What pulling the image came to.
+enum Pulled {
+    /// The image is on the node; start the container.
+    Ready(ImageKind),
+    /// The pull failed and the back-off is over: try again.
+    Retry,
+    /// The pod was stopped meanwhile.
+    Stopped,
+}
+
+/// How one run of the container ended.
+struct Ended {
+    code: i32,
+    reason: &'static str,
+    message: Option<String>,
+    started_at: Option<Time>,
+    /// The pod was stopped (the container was killed on purpose).
+    was_stopped: bool,
+}
+
+impl Supervisor {
+    fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.shared.config.time_scale.max(0.0))
+    }
+
+    /// Pull the image as the kubelet would; a failure waits out its back-off.
+    async fn pull(&mut self) -> Pulled {
+        let image = self.image.clone();
+        let shared = self.shared.clone();
+        let decision = pull::decide(
+            &image,
+            PullPolicy::of(&self.spec),
+            &shared.ctx.images,
+            &shared.config.registry,
+        );
+        let (reason, message) = match decision {
+            Decision::Present(kind) => {
+                let message = format!("Container image \"{image}\" already present on machine");
+                shared.event("Normal", "Pulled", message);
+                return Pulled::Ready(kind);
+            }
+            Decision::Pull(kind) => {
+                shared.event("Normal", "Pulling", format!("Pulling image \"{image}\""));
+                let began = std::time::Instant::now();
+                if sleep_or_stop(self.scaled(PULL_TIME), &mut self.stop).await {
+                    return Pulled::Stopped;
+                }
+                shared.ctx.images.insert(&image, kind.clone());
+                let took = began.elapsed().as_millis();
+                shared.event(
+                    "Normal",
+                    "Pulled",
+                    format!("Successfully pulled image \"{image}\" in {took}ms ({took}ms including waiting)"),
+                );
+                return Pulled::Ready(kind);
+            }
+            Decision::PullFails { message } => ("ErrImagePull", message),
+            Decision::NeverPull { message } => ("ErrImageNeverPull", message),
+        };
+        if reason == "ErrImagePull" {
+            shared.event("Normal", "Pulling", format!("Pulling image \"{image}\""));
+        }
+        shared.update(self.idx, |r| r.state = waiting(reason, Some(message)));
+        if reason == "ErrImagePull" {
+            if sleep_or_stop(self.scaled(Duration::from_secs(2)), &mut self.stop).await {
+                return Pulled::Stopped;
+            }
+            shared.update(self.idx, |r| {
+                r.state = waiting("ImagePullBackOff", Some(format!("Back-off pulling image \"{image}\"")))
+            });
+        }
+        if sleep_or_stop(self.scaled(self.backoff), &mut self.stop).await {
+            return Pulled::Stopped;
+        }
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        Pulled::Retry
+    }
+
+    /// Start the container and wait for it to exit (or be stopped). None if it cannot be
+    /// watched at all.
+    async fn run(&mut self, kind: &ImageKind) -> Option<Ended> {
+        let (shared, idx, init) = (self.shared.clone(), self.idx, self.init);
+        let started = now();
+        let (proc, log) = match start_container(&shared, &self.spec, kind).await {
+            Ok(x) => x,
+            Err(e) => {
+                let msg = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "exec: \"{}\": executable file not found in $PATH",
+                        command_of(&self.spec).0
+                    )
+                } else {
+                    format!("failed to start container process: {e}")
+                };
+                shared.update(idx, |r| r.started_once = true);
+                return Some(Ended {
+                    code: 128,
+                    reason: "StartError",
+                    message: Some(msg),
+                    started_at: None,
+                    was_stopped: false,
+                });
+            }
+        };
+        let pid = proc.pid();
+        let sig = proc.signaler().ok()?;
+        // A built-in server is Ready once it listens on its first declared port (as a TCP
+        // readiness probe would say); anything else is Ready once it runs.
+        let probe_port = match (kind, self.spec.command.is_some()) {
+            (ImageKind::Toolbox, _) | (_, true) => None,
+            _ => self
+                .spec
+                .ports
+                .as_ref()
+                .and_then(|p| p.first())
+                .map(|p| p.container_port as u16),
+        };
+        shared.update(idx, |r| {
+            r.previous_log = r.log.take();
+            r.log = Some(log);
+            r.pid = Some(pid);
+            r.started_once = true;
+            r.ready = !init && probe_port.is_none();
+            r.state = ContainerState {
+                running: Some(ContainerStateRunning {
+                    started_at: Some(started.clone()),
+                }),
+                ..Default::default()
+            };
+        });
+        if let Some(port) = probe_port.filter(|_| !init) {
+            spawn_readiness_probe(shared.clone(), idx, pid, port);
+        }
+        let (exit, was_stopped) =
+            process::wait_or_stop(proc.wait(), &sig, stopped(&mut self.stop.clone()), self.grace).await;
+        let code = exit.as_ref().map(|e| e.code()).unwrap_or(137);
+        let reason = match exit {
+            Ok(Exit::Signal(9)) | Ok(Exit::Code(137)) if was_stopped => "Error",
+            Ok(Exit::Code(0)) => "Completed",
+            _ => "Error",
+        };
+        Some(Ended {
+            code,
+            reason,
+            message: None,
+            started_at: Some(started),
+            was_stopped,
+        })
+    }
+
+    /// Record the exit; decide whether to restart (None: run again, after the back-off) or to
+    /// end with `supervise`'s answer.
+    async fn after_exit(&mut self, ended: Ended) -> Option<bool> {
+        let (shared, idx, init) = (self.shared.clone(), self.idx, self.init);
+        let code = ended.code;
+        let terminated = ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: code,
+                reason: Some(ended.reason.into()),
+                message: ended.message,
+                started_at: ended.started_at,
+                finished_at: Some(now()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        shared.update(idx, |r| {
+            r.state = terminated.clone();
+            r.ready = false;
+            r.pid = None;
+        });
+        if ended.was_stopped || *self.stop.borrow() {
+            return Some(false);
+        }
+        let restart = match self.policy.as_str() {
+            "Never" => false,
+            "OnFailure" => code != 0,
+            _ => !(init && code == 0),
+        };
+        if init && code == 0 {
+            return Some(true);
+        }
+        if !restart {
+            return Some(!init);
+        }
+        // First restart is immediate; after that, 10 s doubling to 5 min (scaled for lessons).
+        self.failures += 1;
+        let crash_loop = self.failures > 1;
+        let message = crash_loop.then(|| self.back_off_message());
+        shared.update(idx, |r| record_restart(r, terminated, message));
+        if crash_loop {
+            if sleep_or_stop(self.scaled(self.backoff), &mut self.stop).await {
+                return Some(false);
+            }
+            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        }
+        None
+    }
+
+    /// The kubelet's CrashLoopBackOff message.
+    fn back_off_message(&self) -> String {
+        let pod = &self.shared.pod.metadata;
+        format!(
+            "back-off {}s restarting failed container={} pod={}_{}",
+            self.backoff.as_secs(),
+            self.spec.name,
+            pod.name.clone().unwrap_or_default(),
+            pod.namespace.clone().unwrap_or_else(|| "default".into())
+        )
+    }
+}
+
+/// A restart: the last run becomes `lastState`; from the second on, the container waits in
+/// CrashLoopBackOff (`message`).
+fn record_restart(r: &mut ContainerRun, terminated: ContainerState, message: Option<String>) {
+    r.last_state = Some(terminated);
+    r.restart_count += 1;
+    if let Some(m) = message {
+        r.state = waiting("CrashLoopBackOff", Some(m));
+    }
+}
+
+/// Polls until the container (this run of it, `pid`) listens on `port`, then marks it Ready.
+fn spawn_readiness_probe(sh: Arc<Shared>, idx: usize, pid: i32, port: u16) {
+    tokio::spawn(async move {
+        loop {
+            let current = lock_unpoisoned(&sh.containers)
+                .get(idx)
+                .is_some_and(|r| r.pid == Some(pid));
+            if !current {
+                return;
+            }
+            if listens(pid, port) {
+                sh.update(idx, |r| {
+                    if r.pid == Some(pid) {
+                        r.ready = true;
+                    }
+                });
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}
+
+/// Start the container's process in the pod's sandbox, its output going to a fresh log.
+async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) -> std::io::Result<(Process, LogFile)> {
+    let log = LogFile::new(&spec.name)?;
+    let (program, args) = match kind {
+        ImageKind::Toolbox => {
+            let (p, a) = command_of(spec);
+            (std::path::PathBuf::from(p), a)
+        }
+        _ if spec.command.is_some() => {
+            let (p, a) = command_of(spec);
+            (std::path::PathBuf::from(p), a)
+        }
+        builtin => (
+            shared.config.exe.clone(),
+            vec!["__image".to_string(), images::program_name(builtin).to_string()],
+        ),
+    };
+    let cwd = spec
+        .working_dir
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| shared.ctx.workdir.clone());
+    let pid = shared
+        .spawner
+        .spawn_process_async(ProcessSpec {
+            program,
+            args,
+            env: super::container_env(
+                &shared.pod,
+                &shared.ctx.node,
+                &shared.ctx.host_ip,
+                &shared.ctx.pod_ip,
+                spec,
+            ),
+            join: shared.ctx.sandbox.join_fds(),
+            stdout: log.writer()?,
+            stderr: log.writer()?,
+            cwd,
+        })
+        .await?;
+    Ok((Process::adopt(pid)?, log))
+}

@@ -1,0 +1,1 @@
+//! Streaming protocols of exec, attach and port-forward.

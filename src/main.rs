@@ -12,7 +12,6 @@
 //!   are also the request sent to the daemon), its CLI side and its daemon side.
 //! - [`client`] and [`protocol`]: the CLI's end of the daemon's Unix socket, and what crosses it.
 //! - [`daemon`]: `podlab up`'s daemon and its dispatch (one request, one verb).
-//! - [`printers`]: every table and description, as kubectl prints them.
 //! - [`runner`]: the scenario runner (steps, expectations, exec and connectivity checks).
 //! - [`compare`]: measuring placements and rendering the comparison.
 //! - [`netview`]: topology, routes, trace and ping-matrix read back from the kernel.
@@ -26,13 +25,13 @@ mod client;
 mod compare;
 mod daemon;
 mod netview;
-mod printers;
 mod probe;
 mod protocol;
 mod runner;
 mod verbs;
 
 use clap::Parser;
+use podlab_printers as printers;
 use std::process::ExitCode;
 
 #[derive(Parser)]

@@ -82,6 +82,12 @@ impl Cluster {
             time_scale: opts.time_scale,
             me: me.clone(),
         });
+        for n in &cluster.nodes {
+            cluster
+                .store
+                .put_node(n.node.clone())
+                .map_err(|e| UpError::Config(e.to_string()))?;
+        }
         crate::controllers::start(Arc::downgrade(&cluster));
         let api: Weak<dyn PodApi> = Arc::downgrade(&cluster) as Weak<dyn PodApi>;
         podlab_node_agent::kubelet::start_route_reconciler(api, &dataplane, addrs);

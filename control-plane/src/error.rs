@@ -43,6 +43,18 @@ pub enum ApiError {
         /// What is wrong with it.
         message: String,
     },
+    /// The request is understood but not allowed (`403 Forbidden`).
+    #[error("{message}")]
+    Forbidden {
+        /// The whole message, as kube-apiserver words it.
+        message: String,
+    },
+    /// The verb is not supported on this resource (`405 MethodNotAllowed`).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The request body is too large (`413 RequestEntityTooLarge`).
+    #[error("{0}")]
+    TooLarge(String),
     /// The request itself is malformed (`400 BadRequest`).
     #[error("{0}")]
     BadRequest(String),
@@ -69,6 +81,9 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Invalid { .. } => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Forbidden { .. } => "Forbidden",
+            ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
+            ApiError::TooLarge(_) => "RequestEntityTooLarge",
             ApiError::Internal(_) => "InternalError",
         }
     }
@@ -80,6 +95,9 @@ impl ApiError {
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
             ApiError::Invalid { .. } => 422,
             ApiError::BadRequest(_) => 400,
+            ApiError::Forbidden { .. } => 403,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::TooLarge(_) => 413,
             ApiError::Internal(_) => 500,
         }
     }

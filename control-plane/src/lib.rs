@@ -44,6 +44,8 @@ mod pods;
 pub mod rundir;
 mod scheduling;
 pub mod store;
+/// Metadata and node updates, namespace deletion (what the Kubernetes API needs beyond apply).
+pub mod updates;
 mod workloads;
 
 pub use cluster::{Cluster, Key, NodeRt, PodEntry, Workload, key_of};

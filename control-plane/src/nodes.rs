@@ -39,7 +39,8 @@ impl Cluster {
     /// The node is NotReady: unschedulable and tainted `node.kubernetes.io/unreachable`, as the
     /// node lifecycle controller marks a node that stopped answering.
     fn mark_unreachable(&self, name: &str) -> Result<(), ApiError> {
-        let mut node = self.get_node(name)?.node.clone();
+        self.get_node(name)?;
+        let mut node = self.node_object(name)?;
         let spec = node.spec.get_or_insert_with(Default::default);
         spec.unschedulable = Some(true);
         spec.taints.get_or_insert_with(Vec::new).push(Taint {
@@ -117,12 +118,12 @@ impl Cluster {
 
     /// Restore a node's uplink: it is Ready and schedulable again.
     pub async fn node_up(&self, name: &str) -> Result<(), ApiError> {
-        let n = self.get_node(name)?;
+        let node = self.node_object(name)?;
         self.dataplane
             .set_uplink(name, true)
             .await
             .map_err(|e| ApiError::Internal(format!("restoring the uplink of node {name}: {e}")))?;
-        lock(&self.scheduler)?.set_node(n.node.clone());
+        lock(&self.scheduler)?.set_node(node);
         lock(&self.failed_nodes)?.remove(name);
         self.node_event(
             name,

@@ -13,7 +13,7 @@ use crate::cluster::{Key, PodEntry};
 use crate::error::{ApiError, poisoned};
 use crate::events::EventLog;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podlab_node_agent::{lock_unpoisoned, now};
 use std::collections::BTreeMap;
@@ -28,6 +28,8 @@ pub(crate) struct State {
     pub(crate) namespaces: BTreeMap<String, Namespace>,
     pub(crate) replicasets: BTreeMap<Key, ReplicaSet>,
     pub(crate) deployments: BTreeMap<Key, Deployment>,
+    /// The live Node objects (labels, annotations, taints, cordon), by name.
+    pub(crate) nodes: BTreeMap<String, Node>,
     pub(crate) events: EventLog,
     /// The last resourceVersion handed out.
     resource_version: u64,
@@ -230,6 +232,45 @@ impl Store {
         self.write(|st| {
             st.stamp(&mut d.metadata);
             st.deployments.insert(key.clone(), d);
+        })
+    }
+
+    /// Copies of the live Node objects, in name order.
+    pub fn nodes(&self) -> Vec<Node> {
+        self.read(|s| s.nodes.values().cloned().collect())
+    }
+
+    /// A copy of one Node object.
+    pub fn node(&self, name: &str) -> Option<Node> {
+        self.read(|s| s.nodes.get(name).cloned())
+    }
+
+    /// Store (or replace) a Node object, with a new resourceVersion.
+    pub(crate) fn put_node(&self, mut node: Node) -> Result<Node, ApiError> {
+        self.write(|st| {
+            st.stamp(&mut node.metadata);
+            st.nodes
+                .insert(node.metadata.name.clone().unwrap_or_default(), node.clone());
+            node
+        })
+    }
+
+    /// Change a stored namespace (a new resourceVersion); `None` if there is no such namespace.
+    pub(crate) fn update_namespace(&self, name: &str, f: impl FnOnce(&mut Namespace)) -> Result<Option<Namespace>, ApiError> {
+        self.write(|st| {
+            let rv = st.next_resource_version();
+            let ns = st.namespaces.get_mut(name)?;
+            f(ns);
+            ns.metadata.resource_version = Some(rv);
+            Some(ns.clone())
+        })
+    }
+
+    /// Remove a namespace object.
+    pub(crate) fn remove_namespace(&self, name: &str) -> Result<(), ApiError> {
+        self.write(|st| {
+            st.next_resource_version();
+            st.namespaces.remove(name);
         })
     }
 

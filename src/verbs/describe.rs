@@ -52,7 +52,8 @@ fn render(cluster: &Cluster, args: &Args) -> Result<String> {
             let pods = cluster
                 .pods_where(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(n.addr.name.as_str()));
             let routes = cluster.dataplane.routes(&n.addr.name);
-            Ok(printers::describe_node::describe_node(n, &pods, &routes))
+            let node = cluster.node_object(name)?;
+            Ok(printers::describe_node::describe_node(n, &node, &pods, &routes))
         }
         kind @ ("deployments" | "replicasets") => {
             let text = if kind == "deployments" {

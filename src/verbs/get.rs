@@ -165,13 +165,12 @@ fn pods(cluster: &Cluster, f: &Filter, view: &objects::View) -> Result<Option<St
 
 fn nodes(cluster: &Cluster, f: &Filter, view: &objects::View) -> Result<Option<String>> {
     let nodes: Vec<_> = cluster
-        .nodes
-        .iter()
-        .map(|n| n.node.clone())
+        .node_objects()
+        .into_iter()
         .filter(|n| keep(&n.metadata, f.name, None, &f.selector))
         .collect();
     if nodes.is_empty() {
         return Ok(None);
     }
-    objects::nodes(&nodes, view, |n| cluster.node_failed(n)).map(Some)
+    Ok(Some(objects::nodes(&nodes, view, |n| cluster.node_failed(n))?))
 }

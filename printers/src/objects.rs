@@ -3,7 +3,7 @@
 //! prints them.
 
 use super::{age_secs, human_duration, labels_csv, table};
-use anyhow::{Result, anyhow};
+use crate::PrintError;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, ObjectMeta, Time};
@@ -21,7 +21,7 @@ pub struct View<'a> {
 }
 
 /// One object as itself, several as a `v1` List, in YAML or JSON.
-pub fn serialize_all<T: Serialize>(items: &[T], output: &str) -> Result<String> {
+pub fn serialize_all<T: Serialize>(items: &[T], output: &str) -> Result<String, PrintError> {
     let value = if items.len() == 1 {
         serde_json::to_value(&items[0])?
     } else {
@@ -29,7 +29,7 @@ pub fn serialize_all<T: Serialize>(items: &[T], output: &str) -> Result<String> 
     };
     Ok(match output {
         "json" => serde_json::to_string_pretty(&value)? + "\n",
-        _ => serde_saphyr::to_string(&value).map_err(|e| anyhow!("rendering YAML: {e}"))?,
+        _ => serde_saphyr::to_string(&value).map_err(|e| PrintError::Yaml(e.to_string()))?,
     })
 }
 
@@ -45,7 +45,7 @@ fn age(t: Option<&Time>) -> String {
 }
 
 /// The nodes table (`get nodes`, `-o wide`, `--show-labels`); `failed` tells a node that is down.
-pub fn nodes(nodes: &[Node], view: &View, failed: impl Fn(&str) -> bool) -> Result<String> {
+pub fn nodes(nodes: &[Node], view: &View, failed: impl Fn(&str) -> bool) -> Result<String, PrintError> {
     match view.output {
         "yaml" | "json" => return serialize_all(nodes, view.output),
         "name" => return Ok(names("node", nodes.iter().map(|n| &n.metadata))),
@@ -176,7 +176,7 @@ pub const REPLICASETS: WorkloadView<ReplicaSet> = WorkloadView {
 };
 
 /// A workload table; `None` when there is nothing to show.
-pub fn workloads<T: Serialize>(items: &[T], v: &WorkloadView<T>, view: &View) -> Result<Option<String>> {
+pub fn workloads<T: Serialize>(items: &[T], v: &WorkloadView<T>, view: &View) -> Result<Option<String>, PrintError> {
     if items.is_empty() {
         return Ok(None);
     }
@@ -219,7 +219,7 @@ pub fn workloads<T: Serialize>(items: &[T], v: &WorkloadView<T>, view: &View) ->
 }
 
 /// `get namespaces`; `None` when there is nothing to show.
-pub fn namespaces(items: &[Namespace], view: &View) -> Result<Option<String>> {
+pub fn namespaces(items: &[Namespace], view: &View) -> Result<Option<String>, PrintError> {
     if items.is_empty() {
         return Ok(None);
     }
@@ -243,7 +243,7 @@ pub fn namespaces(items: &[Namespace], view: &View) -> Result<Option<String>> {
 }
 
 /// `get events`; `None` when there is nothing to show.
-pub fn events(items: &[Event], view: &View) -> Result<Option<String>> {
+pub fn events(items: &[Event], view: &View) -> Result<Option<String>, PrintError> {
     if items.is_empty() {
         return Ok(None);
     }

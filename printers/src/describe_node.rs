@@ -2,7 +2,7 @@
 //! (pause pid, uplink, bridge) and its routes.
 
 use super::{age_secs, human_duration, table};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use podlab_control_plane::NodeRt;
 use podlab_netplugin::RouteInfo;
 
@@ -11,8 +11,7 @@ fn age(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Stri
 }
 
 /// `describe node`: kubectl's fields, plus the node's namespaces and routes (podlab).
-pub fn describe_node(n: &NodeRt, pods: &[Pod], routes: &[RouteInfo]) -> String {
-    let node = &n.node;
+pub fn describe_node(n: &NodeRt, node: &Node, pods: &[Pod], routes: &[RouteInfo]) -> String {
     let st = node.status.clone().unwrap_or_default();
     let mut o = format!("Name:               {}\nRoles:              <none>\n", n.addr.name);
     let labels = node.metadata.labels.clone().unwrap_or_default();

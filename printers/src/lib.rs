@@ -1,8 +1,28 @@
 //! kubectl-shaped output: `get pods` tables (`-o wide`), `describe pod`, events, and the
 //! STATUS / AGE / RESTARTS columns computed the way kubectl computes them.
 
+//!
+//! # Layout
+//!
+//! - this file: the table renderer, ages, the pod columns (READY, STATUS, RESTARTS) computed as
+//!   kubectl computes them, `get pods` rows, events, `describe pod`.
+//! - [`objects`]: `get` for nodes, Deployments, ReplicaSets, namespaces and events; YAML/JSON
+//!   and `-o name`.
+//! - [`describe_node`]: `describe node`, with podlab's namespaces and routes.
+
 pub mod describe_node;
 pub mod objects;
+
+/// A rendering that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PrintError {
+    /// The object could not be turned into JSON.
+    #[error("rendering JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The object could not be turned into YAML.
+    #[error("rendering YAML: {0}")]
+    Yaml(String),
+}
 
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -292,10 +312,15 @@ pub fn events_table(events: &[&Event]) -> String {
 
 /// Extra lines podlab adds to `describe pod`: where the pod's namespaces and veth are.
 pub struct SandboxInfo {
+    /// The pause process holding the pod's namespaces.
     pub pid: i32,
+    /// The pod's network namespace, as `net:[inode]`.
     pub netns_inode: String,
+    /// The host end of the pod's veth, in the node's namespace.
     pub host_veth: String,
+    /// The pod's interface name.
     pub pod_iface: String,
+    /// The node the pod runs on.
     pub node: String,
 }
 

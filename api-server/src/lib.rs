@@ -4,10 +4,135 @@
 //!
 //! # Layout
 //!
-//! - [`patch`]: JSON patch, merge patch, strategic merge patch and server-side apply on JSON
-//!   objects.
-//! - [`stream`]: the streaming protocols of `exec`, `attach` and `port-forward`: the
-//!   `channel.k8s.io` WebSocket framing and SPDY/3.1.
+//! - this file: [`Api`], [`serve`], the router (loopback-only, discovery, resources).
+//! - [`discovery`]: `/version`, `/api`, `/apis`, resource lists, OpenAPI v3.
+//! - [`request`]: resource URLs and query parameters.
+//! - [`handlers`]: get, list, watch, create, update, patch, delete, `scale`, `log`.
+//! - [`objects`]: the store's objects as JSON, and each verb through the control plane.
+//! - [`table`]: server-side printing (`meta.k8s.io/v1` Table).
+//! - [`watch`]: watch streams.
+//! - [`logs`]: the `pods/log` subresource.
+//! - [`selectors`]: `labelSelector`, `fieldSelector`.
+//! - [`fields`]: `fieldValidation` (unknown fields).
+//! - [`status`]: answers and `Status` errors.
+//! - [`kinds`]: the resources served and their discovery facts.
+//! - [`patch`]: JSON patch, merge patch, strategic merge patch and server-side apply.
+//! - [`stream`]: the streaming protocols of `exec`, `attach` and `port-forward`.
 
+pub mod discovery;
+pub mod fields;
+pub mod handlers;
+pub mod kinds;
+pub mod logs;
+pub mod objects;
 pub mod patch;
+pub mod request;
+pub mod selectors;
+pub mod status;
 pub mod stream;
+pub mod table;
+pub mod watch;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use podlab_control_plane::{ApiError, Cluster};
+use serde_json::Value;
+use status::{error_response, json_response};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct Api {
+    /// The cluster.
+    pub cluster: Arc<Cluster>,
+    /// `127.0.0.1:PORT`, as discovery reports it.
+    pub server: String,
+}
+
+/// Opens the API's listener on the machine's loopback, on a free port (before podlab leaves
+/// the machine's network namespace).
+pub fn bind_loopback() -> std::io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Serves the API on `listener` until the future is dropped.
+pub async fn serve(listener: std::net::TcpListener, cluster: Arc<Cluster>) -> std::io::Result<()> {
+    let server = listener.local_addr()?.to_string();
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let api = Api { cluster, server };
+    let app = axum::Router::new().fallback(route).with_state(api);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+}
+
+/// Every request: loopback only, then discovery or a resource.
+async fn route(State(api): State<Api>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+    if !peer.ip().is_loopback() {
+        return error_response(&ApiError::Forbidden {
+            message: format!("podlab's API answers only on loopback, not to {peer}"),
+        });
+    }
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    if method == Method::GET
+        && let Some(v) = fixed(&api, &path)
+    {
+        return match v {
+            Some(v) => json_response(StatusCode::OK, &v),
+            None => error_response(&not_found(&path)),
+        };
+    }
+    if matches!(path.as_str(), "/healthz" | "/readyz" | "/livez") {
+        return (StatusCode::OK, "ok").into_response();
+    }
+    let target = match request::parse_path(&path) {
+        Ok(Some(t)) => t,
+        Ok(None) => return error_response(&not_found(&path)),
+        Err(e) => return error_response(&e),
+    };
+    let query = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let body = match handlers::read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&e),
+    };
+    let rr = handlers::ResourceRequest {
+        method: &parts.method,
+        target,
+        query: request::Query::new(query),
+        headers: &parts.headers,
+        body,
+    };
+    handlers::resource(&api, rr).await
+}
+
+fn not_found(path: &str) -> ApiError {
+    ApiError::NotFound {
+        resource: "the server could not find the requested resource".into(),
+        name: path.into(),
+        hint: None,
+    }
+}
+
+/// The discovery documents: `Some(Some(doc))`, `Some(None)` for a known 404 (`/openapi/v2`),
+/// `None` for other paths.
+fn fixed(api: &Api, path: &str) -> Option<Option<Value>> {
+    Some(Some(match path.trim_end_matches('/') {
+        "/version" => discovery::version(),
+        "/api" => discovery::core_versions(&api.server),
+        "/api/v1" => discovery::resources(""),
+        "/apis" => discovery::groups(),
+        "/apis/apps" => discovery::apps_group(),
+        "/apis/apps/v1" => discovery::resources("apps"),
+        "/openapi/v3" => discovery::openapi_root(),
+        "/openapi/v3/api/v1" => discovery::openapi_group(""),
+        "/openapi/v3/apis/apps/v1" => discovery::openapi_group("apps"),
+        "/openapi/v2" => return Some(None),
+        _ => return None,
+    }))
+}

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// The verb is not supported on this resource (`405 MethodNotAllowed`).
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The request body's media type is not understood (`415 UnsupportedMediaType`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The request body is too large (`413 RequestEntityTooLarge`).
     #[error("{0}")]
     TooLarge(String),
@@ -84,6 +87,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::TooLarge(_) => "RequestEntityTooLarge",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::Internal(_) => "InternalError",
         }
     }
@@ -98,6 +102,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => 403,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::TooLarge(_) => 413,
+            ApiError::UnsupportedMediaType(_) => 415,
             ApiError::Internal(_) => 500,
         }
     }

@@ -256,7 +256,11 @@ impl Store {
     }
 
     /// Change a stored namespace (a new resourceVersion); `None` if there is no such namespace.
-    pub(crate) fn update_namespace(&self, name: &str, f: impl FnOnce(&mut Namespace)) -> Result<Option<Namespace>, ApiError> {
+    pub(crate) fn update_namespace(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut Namespace),
+    ) -> Result<Option<Namespace>, ApiError> {
         self.write(|st| {
             let rv = st.next_resource_version();
             let ns = st.namespaces.get_mut(name)?;

@@ -113,9 +113,8 @@ impl Cluster {
         if terminating.is_none() {
             return Err(ApiError::not_found("namespaces", name));
         }
-        let in_ns = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-            m.namespace.as_deref() == Some(name)
-        };
+        let in_ns =
+            |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| m.namespace.as_deref() == Some(name);
         self.delete_workloads(Workload::Deployment, in_ns)?;
         self.delete_workloads(Workload::ReplicaSet, in_ns)?;
         let pods = self.store.pod_keys_where(|p| in_ns(&p.metadata));

@@ -9,7 +9,9 @@
 //! - [`objects`]: `get` for nodes, Deployments, ReplicaSets, namespaces and events; YAML/JSON
 //!   and `-o name`.
 //! - [`describe_node`]: `describe node`, with podlab's namespaces and routes.
+//! - [`cells`]: each kind's columns (kube-apiserver's server-side printing) and cells.
 
+pub mod cells;
 pub mod describe_node;
 pub mod objects;
 

@@ -2,12 +2,11 @@
 //! namespaces, events) and of any object as YAML, JSON or `kind/name` lines, as kubectl
 //! prints them.
 
-use super::{age_secs, human_duration, labels_csv, table};
+use super::{age_secs, cells, human_duration, labels_csv, table};
 use crate::PrintError;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, ObjectMeta, Time};
-use podlab_scenario::LabelSelector;
+use k8s_openapi::api::core::v1::{Event, Namespace, Node};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::Serialize;
 
 /// How `get` was asked to print.
@@ -68,33 +67,8 @@ pub fn nodes(nodes: &[Node], view: &View, failed: impl Fn(&str) -> bool) -> Resu
     let rows: Vec<Vec<String>> = nodes
         .iter()
         .map(|n| {
-            let st = n.status.clone().unwrap_or_default();
-            let info = st.node_info.clone().unwrap_or_default();
-            let unsched = n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
-            let status = if failed(n.metadata.name.as_deref().unwrap_or_default()) {
-                "NotReady,SchedulingDisabled"
-            } else if unsched {
-                "Ready,SchedulingDisabled"
-            } else {
-                "Ready"
-            };
-            let mut r = vec![
-                n.metadata.name.clone().unwrap_or_default(),
-                status.into(),
-                "<none>".into(),
-                age(n.metadata.creation_timestamp.as_ref()),
-                info.kubelet_version.clone(),
-            ];
-            if wide {
-                let ip = st.addresses.iter().flatten().find(|a| a.type_ == "InternalIP");
-                r.extend([
-                    ip.map(|a| a.address.clone()).unwrap_or_default(),
-                    "<none>".into(),
-                    info.os_image.clone(),
-                    info.kernel_version.clone(),
-                    info.container_runtime_version.clone(),
-                ]);
-            }
+            let cells = cells::node_cells(n, failed(n.metadata.name.as_deref().unwrap_or_default()));
+            let mut r: Vec<String> = cells[..if wide { 10 } else { 5 }].to_vec();
             if view.show_labels {
                 r.push(labels_csv(n.metadata.labels.as_ref()));
             }
@@ -111,27 +85,8 @@ pub struct WorkloadView<T> {
     /// The columns between NAME and AGE.
     headers: [&'static str; 3],
     meta: fn(&T) -> &ObjectMeta,
-    columns: fn(&T) -> [String; 3],
-    /// CONTAINERS, IMAGES, SELECTOR for `-o wide`.
-    wide: fn(&T) -> [String; 3],
-}
-
-fn images(t: Option<&PodTemplateSpec>) -> (String, String) {
-    let cs = t
-        .and_then(|t| t.spec.as_ref())
-        .map(|s| s.containers.clone())
-        .unwrap_or_default();
-    (
-        cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(","),
-        cs.iter()
-            .map(|c| c.image.clone().unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join(","),
-    )
-}
-
-fn match_labels(s: &K8sSelector) -> String {
-    LabelSelector::from_k8s(s).map(|s| s.to_string()).unwrap_or_default()
+    /// All cells: NAME, three columns, AGE, then CONTAINERS, IMAGES, SELECTOR for `-o wide`.
+    cells: fn(&T) -> Vec<String>,
 }
 
 /// `get deployments`: READY, UP-TO-DATE, AVAILABLE.
@@ -139,20 +94,7 @@ pub const DEPLOYMENTS: WorkloadView<Deployment> = WorkloadView {
     kind: "deployment.apps",
     headers: ["READY", "UP-TO-DATE", "AVAILABLE"],
     meta: |d| &d.metadata,
-    columns: |d| {
-        let st = d.status.clone().unwrap_or_default();
-        let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        [
-            format!("{}/{want}", st.ready_replicas.unwrap_or(0)),
-            st.updated_replicas.unwrap_or(0).to_string(),
-            st.available_replicas.unwrap_or(0).to_string(),
-        ]
-    },
-    wide: |d| {
-        let spec = d.spec.clone().unwrap_or_default();
-        let (c, i) = images(Some(&spec.template));
-        [c, i, match_labels(&spec.selector)]
-    },
+    cells: cells::deployment_cells,
 };
 
 /// `get replicasets`: DESIRED, CURRENT, READY.
@@ -160,19 +102,7 @@ pub const REPLICASETS: WorkloadView<ReplicaSet> = WorkloadView {
     kind: "replicaset.apps",
     headers: ["DESIRED", "CURRENT", "READY"],
     meta: |r| &r.metadata,
-    columns: |r| {
-        let st = r.status.clone().unwrap_or_default();
-        [
-            r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).to_string(),
-            st.replicas.to_string(),
-            st.ready_replicas.unwrap_or(0).to_string(),
-        ]
-    },
-    wide: |r| {
-        let spec = r.spec.clone().unwrap_or_default();
-        let (c, i) = images(spec.template.as_ref());
-        [c, i, match_labels(&spec.selector)]
-    },
+    cells: cells::replicaset_cells,
 };
 
 /// A workload table; `None` when there is nothing to show.
@@ -203,12 +133,8 @@ pub fn workloads<T: Serialize>(items: &[T], v: &WorkloadView<T>, view: &View) ->
                     if view.with_namespace {
                         r.push(meta.namespace.clone().unwrap_or_default());
                     }
-                    r.push(meta.name.clone().unwrap_or_default());
-                    r.extend((v.columns)(d));
-                    r.push(age(meta.creation_timestamp.as_ref()));
-                    if wide {
-                        r.extend((v.wide)(d));
-                    }
+                    let cells = (v.cells)(d);
+                    r.extend(cells[..if wide { 8 } else { 5 }].iter().cloned());
                     r
                 })
                 .collect();

@@ -58,4 +58,11 @@ pub use traffic::{CompareSpec, Endpoint, MAX_REQUESTS, TiersSpec, TrafficSpec};
 /// Name checks with the API server's wording, for other crates (e.g. `podlab run` flags).
 pub mod validation {
     pub use crate::names::{dns1123_label, dns1123_subdomain, label_value, qualified_name};
+
+    /// Every validation failure of one object as kube-apiserver words it
+    /// (`spec.containers: Required value`), for objects that come from elsewhere than a file
+    /// (the Kubernetes API).
+    pub fn object_errors(obj: &crate::Object) -> Vec<String> {
+        crate::validate::object(obj).iter().map(ToString::to_string).collect()
+    }
 }

@@ -1,7 +1,7 @@
 //! `podlab up`, `podlab down` and the daemon `up` starts (`__daemon`).
 
 use super::{DataplaneKind, enter_private_netns, load};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 
 /// `podlab up FILE`.
@@ -61,6 +61,8 @@ pub fn up(a: UpArgs) -> Result<i32> {
 /// The daemon's body: a private network namespace, a runtime, the cluster.
 pub fn daemon(a: DaemonArgs) -> Result<()> {
     let scenario = load(&a.file)?;
+    // The API listens on the machine's loopback: opened before leaving its network namespace.
+    let api = podlab_api_server::bind_loopback().context("opening the Kubernetes API on 127.0.0.1")?;
     if !a.model {
         enter_private_netns()?;
     }
@@ -70,6 +72,7 @@ pub fn daemon(a: DaemonArgs) -> Result<()> {
         a.name,
         a.model,
         std::time::Duration::from_secs(a.wait),
+        api,
     ));
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     r

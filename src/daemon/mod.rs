@@ -27,8 +27,28 @@ pub fn socket_path(name: &str) -> PathBuf {
     rundir::base().join(name).join("podlab.sock")
 }
 
-/// Body of `podlab __daemon`: build the cluster, apply the manifests, serve.
-pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration) -> Result<()> {
+/// Where cluster `name`'s kubeconfig is (context `podlab-NAME`), while it runs.
+pub fn kubeconfig_path(name: &str) -> PathBuf {
+    rundir::base().join(name).join("kubeconfig")
+}
+
+/// A kubeconfig for the API at `server` (plain HTTP on loopback), context `podlab-NAME`.
+fn kubeconfig(name: &str, server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: podlab-{name}\n  cluster:\n    server: http://{server}\ncontexts:\n- name: podlab-{name}\n  context:\n    cluster: podlab-{name}\n    user: podlab-{name}\n    namespace: default\ncurrent-context: podlab-{name}\nusers:\n- name: podlab-{name}\n  user: {{}}\n"
+    )
+}
+
+/// Body of `podlab __daemon`: build the cluster, apply the manifests, serve the socket and the
+/// Kubernetes API (on `api`, a loopback listener opened before podlab left the machine's
+/// network namespace).
+pub async fn serve(
+    scenario: Scenario,
+    name: String,
+    model: bool,
+    wait: Duration,
+    api: std::net::TcpListener,
+) -> Result<()> {
     let spec = scenario.cluster.clone();
     let started = Instant::now();
     let cluster = Cluster::up(
@@ -36,6 +56,20 @@ pub async fn serve(scenario: Scenario, name: String, model: bool, wait: Duration
         &|line| println!(" ✓ {line}"),
     )
     .await?;
+    let server = api.local_addr()?.to_string();
+    let kc = kubeconfig_path(&name);
+    std::fs::write(&kc, kubeconfig(&name, &server)).with_context(|| format!("writing {}", kc.display()))?;
+    std::fs::set_permissions(&kc, std::fs::Permissions::from_mode(0o600))?;
+    let api_cluster = cluster.clone();
+    tokio::spawn(async move {
+        if let Err(e) = podlab_api_server::serve(api, api_cluster).await {
+            eprintln!("the Kubernetes API stopped: {e}");
+        }
+    });
+    println!(
+        " ✓ Kubernetes API on http://{server} (kubeconfig {}, context podlab-{name})",
+        kc.display()
+    );
     let sock = socket_path(&name);
     let _ = std::fs::remove_file(&sock);
     let listener = UnixListener::bind(&sock).with_context(|| format!("listening on {}", sock.display()))?;

@@ -1,0 +1,161 @@
+//! `?watch=true`: a stream of newline-delimited `WatchEvent`s (`ADDED`, `MODIFIED`,
+//! `DELETED`), kept open until the client leaves, `timeoutSeconds` pass or the cluster stops.
+//!
+//! The store tells that something changed (its resourceVersion); each watcher then compares
+//! what it sees with what it last sent, object by object, by `metadata.resourceVersion`.
+//! Without a `resourceVersion` (or with `0`) the watch starts with a synthetic `ADDED` for
+//! every object, as kube-apiserver does; with one, objects written after it come as `MODIFIED`.
+//! (Objects deleted between that version and the start of the watch are not reported: podlab
+//! keeps no history of past versions.)
+
+use crate::kinds::Kind;
+use crate::objects;
+use crate::selectors::Selectors;
+use crate::table::{self, Include};
+use axum::body::{Body, Bytes};
+use podlab_control_plane::Cluster;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one watch asks for.
+pub struct WatchSpec {
+    /// The resource type.
+    pub kind: Kind,
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Label and field selectors.
+    pub selectors: Selectors,
+    /// Report changes after this resourceVersion (`None`: everything, as ADDED).
+    pub since: Option<u64>,
+    /// Events carry one-row Tables instead of objects.
+    pub table: Option<Include>,
+    /// End the stream after this long.
+    pub timeout: Option<Duration>,
+}
+
+fn key(o: &Value) -> String {
+    let ns = o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    format!("{ns}/{name}")
+}
+
+fn rv(o: &Value) -> String {
+    o.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The objects the watch sees now, by key.
+fn snapshot(cluster: &Cluster, spec: &WatchSpec) -> BTreeMap<String, Value> {
+    objects::list(cluster, spec.kind, spec.namespace.as_deref())
+        .into_iter()
+        .filter(|o| spec.selectors.matches(o))
+        .map(|o| (key(&o), o))
+        .collect()
+}
+
+/// The events that turn `old` into `new`.
+fn diff(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    for (k, o) in new {
+        match old.get(k) {
+            None => out.push(("ADDED", o.clone())),
+            Some(prev) if rv(prev) != rv(o) => out.push(("MODIFIED", o.clone())),
+            Some(_) => {}
+        }
+    }
+    for (k, o) in old {
+        if !new.contains_key(k) {
+            out.push(("DELETED", o.clone()));
+        }
+    }
+    out
+}
+
+/// Starts the watch; the body streams its events.
+pub fn stream(cluster: Arc<Cluster>, spec: WatchSpec) -> Body {
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    tokio::spawn(async move {
+        use futures::SinkExt;
+        let mut changes = cluster.subscribe();
+        let mut seen = snapshot(&cluster, &spec);
+        let initial: Vec<(&str, Value)> = match spec.since {
+            None | Some(0) => seen.values().map(|o| ("ADDED", o.clone())).collect(),
+            Some(since) => seen
+                .values()
+                .filter(|o| rv(o).parse::<u64>().is_ok_and(|v| v > since))
+                .map(|o| ("MODIFIED", o.clone()))
+                .collect(),
+        };
+        let failed = {
+            let c = cluster.clone();
+            move |n: &str| c.node_failed(n)
+        };
+        let mut first = true;
+        let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut pending = initial;
+        loop {
+            for (ty, obj) in pending.drain(..) {
+                let object = match spec.table {
+                    Some(include) => {
+                        let t = table::table(spec.kind, std::slice::from_ref(&obj), &rv(&obj), include, first, &failed);
+                        first = false;
+                        t
+                    }
+                    None => obj,
+                };
+                let mut line = json!({"type": ty, "object": object}).to_string();
+                line.push('\n');
+                if tx.send(Ok(Bytes::from(line))).await.is_err() {
+                    return;
+                }
+            }
+            let wait = changes.changed();
+            let ended = match deadline {
+                Some(d) => tokio::time::timeout_at(d, wait).await.map_or(true, |r| r.is_err()),
+                None => wait.await.is_err(),
+            };
+            if ended {
+                return;
+            }
+            // Many writes come in bursts (a pod starting): look at most every 20 ms.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = snapshot(&cluster, &spec);
+            pending = diff(&seen, &now);
+            seen = now;
+        }
+    });
+    Body::from_stream(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(name: &str, rv: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default", "resourceVersion": rv}})
+    }
+
+    #[test]
+    fn changes_become_added_modified_and_deleted_events() {
+        let old: BTreeMap<_, _> = [obj("a", "1"), obj("b", "2")]
+            .into_iter()
+            .map(|o| (key(&o), o))
+            .collect();
+        let new: BTreeMap<_, _> = [obj("a", "3"), obj("c", "4")]
+            .into_iter()
+            .map(|o| (key(&o), o))
+            .collect();
+        let events: Vec<(&str, String)> = diff(&old, &new)
+            .into_iter()
+            .map(|(t, o)| (t, o["metadata"]["name"].as_str().unwrap_or_default().to_string()))
+            .collect();
+        assert!(events.contains(&("MODIFIED", "a".into())));
+        assert!(events.contains(&("ADDED", "c".into())));
+        assert!(events.contains(&("DELETED", "b".into())));
+        assert_eq!(events.len(), 3);
+    }
+}

@@ -283,6 +283,19 @@ fn patch_object(cluster: &Arc<Cluster>, req: &ResourceRequest, name: &str) -> Re
     Ok(with_warnings(one(cluster, req, obj, StatusCode::OK), &warnings))
 }
 
+/// A patch that does not apply, as kube-apiserver answers it.
+fn patch_error(kind: &str, name: &str, e: patch::PatchError) -> ApiError {
+    match e.code() {
+        413 => ApiError::TooLarge(e.to_string()),
+        422 => ApiError::Invalid {
+            resource: kind.into(),
+            name: name.into(),
+            message: e.cause().map_or_else(|| e.to_string(), str::to_string),
+        },
+        _ => ApiError::BadRequest(e.to_string()),
+    }
+}
+
 fn workload(kind: Kind) -> Result<Workload, ApiError> {
     match kind {
         Kind::Deployment => Ok(Workload::Deployment),
@@ -339,7 +352,7 @@ fn scale_set(cluster: &Arc<Cluster>, req: &ResourceRequest, name: &str) -> Resul
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let ty = PatchType::from_content_type(ct).unwrap_or(PatchType::Merge);
-        patch::apply_patch("Scale", &live, &body, ty).map_err(|e| ApiError::BadRequest(e.to_string()))?
+        patch::apply_patch("Scale", &live, &body, ty).map_err(|e| patch_error("Scale", name, e))?
     };
     let replicas = scale
         .pointer("/spec/replicas")

@@ -18,6 +18,7 @@
 //! - [`kinds`]: the resources served and their discovery facts.
 //! - [`patch`]: JSON patch, merge patch, strategic merge patch and server-side apply.
 //! - [`stream`]: the streaming protocols of `exec`, `attach` and `port-forward`.
+//! - [`streaming`]: the `exec` and `portforward` endpoints that drive them.
 
 pub mod discovery;
 pub mod fields;
@@ -30,6 +31,7 @@ pub mod request;
 pub mod selectors;
 pub mod status;
 pub mod stream;
+pub mod streaming;
 pub mod table;
 pub mod watch;
 
@@ -96,7 +98,29 @@ async fn route(State(api): State<Api>, ConnectInfo(peer): ConnectInfo<SocketAddr
     let query = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(req.uri())
         .map(|q| q.0)
         .unwrap_or_default();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if target.kind == kinds::Kind::Pod
+        && let (Some(sub @ ("exec" | "attach" | "portforward")), Some(name)) =
+            (target.sub.as_deref(), target.name.as_deref())
+    {
+        let key = (
+            target.namespace.clone().unwrap_or_else(|| "default".into()),
+            name.to_string(),
+        );
+        let q = request::Query::new(query);
+        use axum::extract::FromRequestParts;
+        let ws = match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &api).await {
+            Ok(ws) => ws,
+            Err(_) => return error_response(&streaming::websocket_required(sub)),
+        };
+        return match sub {
+            "exec" => streaming::exec(api.cluster.clone(), key, q, ws).await,
+            "portforward" => streaming::portforward(api.cluster.clone(), key, q, ws).await,
+            _ => error_response(&ApiError::BadRequest(
+                "attach is not implemented: podlab's containers have no stdin or terminal to attach to; use `kubectl logs -f` for their output or `kubectl exec` for a shell".into(),
+            )),
+        };
+    }
     let body = match handlers::read_body(body).await {
         Ok(b) => b,
         Err(e) => return error_response(&e),

@@ -101,7 +101,14 @@ pub fn stream(cluster: Arc<Cluster>, spec: WatchSpec) -> Body {
             for (ty, obj) in pending.drain(..) {
                 let object = match spec.table {
                     Some(include) => {
-                        let t = table::table(spec.kind, std::slice::from_ref(&obj), &rv(&obj), include, first, &failed);
+                        let t = table::table(
+                            spec.kind,
+                            std::slice::from_ref(&obj),
+                            &rv(&obj),
+                            include,
+                            first,
+                            &failed,
+                        );
                         first = false;
                         t
                     }

@@ -98,6 +98,7 @@ pub async fn exec(
     let log = logs::LogFile::new("exec")?;
     let pid = spawner
         .spawn_process_async(spawner::ProcessSpec {
+            stdin: None,
             program: PathBuf::from(prog),
             args: args.to_vec(),
             env,

@@ -56,6 +56,8 @@ pub struct ProcessSpec {
     pub env: Vec<(String, String)>,
     /// Namespaces to join first (fd, CLONE_NEW* flag), like `nsenter`.
     pub join: Vec<(RawFd, libc::c_int)>,
+    /// Where its stdin comes from (`None`: `/dev/null`), e.g. a pipe from `kubectl exec -i`.
+    pub stdin: Option<OwnedFd>,
     /// Where its stdout goes.
     pub stdout: OwnedFd,
     /// Where its stderr goes.
@@ -207,7 +209,7 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
         .collect::<io::Result<_>>()?;
     let null = OwnedFd::from(std::fs::File::open("/dev/null")?);
     let reopen = match (reopenable(&spec.stdout), reopenable(&spec.stderr)) {
-        (Some(out), Some(err)) => {
+        (Some(out), Some(err)) if spec.stdin.is_none() => {
             // SAFETY: getpid and gettid have no preconditions.
             let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
             let path = |fd: &OwnedFd| cstring(OsStr::new(&format!("/proc/{pid}/task/{tid}/fd/{}", fd.as_raw_fd())));
@@ -234,7 +236,7 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
         cwd: cstring(spec.cwd.as_os_str())?,
         join: spec.join.clone(),
         stdio: [
-            (null.as_raw_fd(), 0),
+            (spec.stdin.as_ref().map_or(null.as_raw_fd(), |f| f.as_raw_fd()), 0),
             (spec.stdout.as_raw_fd(), 1),
             (spec.stderr.as_raw_fd(), 2),
         ],

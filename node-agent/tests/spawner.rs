@@ -27,6 +27,7 @@ fn sink() -> OwnedFd {
 /// `argv` to run inside `sb`, with the usual PATH, writing to `stdout` and `stderr`.
 fn spec(sb: &Sandbox, argv: &[&str], stdout: OwnedFd, stderr: OwnedFd) -> ProcessSpec {
     ProcessSpec {
+        stdin: None,
         program: PathBuf::from(argv[0]),
         args: argv[1..].iter().map(|s| s.to_string()).collect(),
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],

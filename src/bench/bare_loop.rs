@@ -311,6 +311,7 @@ pub async fn floor(
     for sb in &pod_sb {
         let log = podlab_node_agent::logs::LogFile::new(prefix)?;
         let pid = spawner.spawn_process(podlab_node_agent::spawner::ProcessSpec {
+            stdin: None,
             program: "sleep".into(),
             args: vec!["3600".into()],
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],

@@ -343,6 +343,7 @@ async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) ->
     let pid = shared
         .spawner
         .spawn_process_async(ProcessSpec {
+            stdin: None,
             program,
             args,
             env: super::container_env(

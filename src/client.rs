@@ -64,7 +64,7 @@ fn exchange(name: &str, req: &Request, print: bool) -> Result<(i32, Vec<Reply>)>
 }
 
 /// `podlab up`: start the daemon, relay its progress, detach when the cluster is ready.
-pub fn up(file: &Path, name: &str, model: bool, wait_secs: u64) -> Result<i32> {
+pub fn up(file: Option<&Path>, name: &str, model: bool, wait_secs: u64) -> Result<i32> {
     let cleaned = rundir::clean_stale();
     if !cleaned.is_empty() {
         eprintln!(
@@ -83,8 +83,10 @@ pub fn up(file: &Path, name: &str, model: bool, wait_secs: u64) -> Result<i32> {
         .arg("--name")
         .arg(name)
         .arg("--wait")
-        .arg(wait_secs.to_string())
-        .arg(file);
+        .arg(wait_secs.to_string());
+    if let Some(file) = file {
+        cmd.arg(file);
+    }
     if model {
         cmd.arg("--model");
     }
@@ -152,8 +154,10 @@ pub fn up(file: &Path, name: &str, model: bool, wait_secs: u64) -> Result<i32> {
     call(name, &Request::Detach)?;
     let (_, other) = call(name, &Request::Status)?;
     if let Some(Reply::Status { pods, nodes, .. }) = other.first() {
+        let kc = crate::daemon::kubeconfig_path(name);
         println!(
-            "\nCluster \"{name}\": {nodes} node(s), {pods} pod(s). Try:\n  podlab get pods -o wide --cluster {name}\n  podlab down --name {name}"
+            "\nCluster \"{name}\": {nodes} node(s), {pods} pod(s). Point kubectl at it:\n  export KUBECONFIG={}   # or: export KUBECONFIG=$(podlab kubeconfig --name {name})\n  kubectl get pods -o wide\nRemove it: podlab down --name {name}",
+            kc.display()
         );
     }
     Ok(0)

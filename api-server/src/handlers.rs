@@ -45,7 +45,7 @@ async fn dispatch(api: &Api, req: ResourceRequest<'_>) -> Result<Response, ApiEr
     let t = &req.target;
     let cluster = &api.cluster;
     match (req.method.clone(), t.name.as_deref(), t.sub.as_deref()) {
-        (Method::GET, None, None) => list_or_watch(cluster, &req),
+        (Method::GET, None, None) => list_or_watch(api, &req),
         (Method::GET, Some(name), None | Some("status")) => {
             let obj = objects::get(cluster, t.kind, t.namespace.as_deref(), name)?;
             Ok(one(cluster, &req, obj, StatusCode::OK))
@@ -124,7 +124,8 @@ fn one(cluster: &Arc<Cluster>, req: &ResourceRequest, obj: Value, code: StatusCo
     json_response(code, &obj)
 }
 
-fn list_or_watch(cluster: &Arc<Cluster>, req: &ResourceRequest) -> Result<Response, ApiError> {
+fn list_or_watch(api: &Api, req: &ResourceRequest) -> Result<Response, ApiError> {
+    let cluster = &api.cluster;
     let q = &req.query;
     let t = &req.target;
     let selectors = Selectors::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
@@ -139,7 +140,11 @@ fn list_or_watch(cluster: &Arc<Cluster>, req: &ResourceRequest) -> Result<Respon
             table: wants_table.then_some(include),
             timeout: q.number("timeoutSeconds")?.map(Duration::from_secs),
         };
-        let mut r = (StatusCode::OK, watch::stream(cluster.clone(), spec)).into_response();
+        let mut r = (
+            StatusCode::OK,
+            watch::stream(cluster.clone(), api.snapshots.clone(), spec),
+        )
+            .into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         return Ok(r);

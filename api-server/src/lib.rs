@@ -51,6 +51,8 @@ pub struct Api {
     pub cluster: Arc<Cluster>,
     /// `127.0.0.1:PORT`, as discovery reports it.
     pub server: String,
+    /// What watchers last saw, shared.
+    pub snapshots: Arc<watch::SnapshotCache>,
 }
 
 /// Opens the API's listener on the machine's loopback, on a free port (before podlab leaves
@@ -65,7 +67,11 @@ pub fn bind_loopback() -> std::io::Result<std::net::TcpListener> {
 pub async fn serve(listener: std::net::TcpListener, cluster: Arc<Cluster>) -> std::io::Result<()> {
     let server = listener.local_addr()?.to_string();
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let api = Api { cluster, server };
+    let api = Api {
+        cluster,
+        server,
+        snapshots: Arc::default(),
+    };
     let app = axum::Router::new().fallback(route).with_state(api);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
 }

@@ -48,46 +48,79 @@ fn rv(o: &Value) -> String {
         .to_string()
 }
 
+/// Every object of one kind at one store resourceVersion, as JSON, shared by all watchers:
+/// a change is turned into JSON once, not once per watcher, and a watcher holds pointers.
+type Objects = Arc<Vec<(String, Arc<Value>)>>;
+
+/// The last [`Objects`] made of each kind, and the store version they were made at.
+#[derive(Default)]
+pub struct SnapshotCache {
+    entries: std::sync::Mutex<BTreeMap<&'static str, (u64, Objects)>>,
+}
+
+impl SnapshotCache {
+    fn get(&self, cluster: &Cluster, kind: Kind) -> Objects {
+        let rv = cluster.resource_version();
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, objs)) = entries.get(kind.plural())
+            && *at == rv
+        {
+            return objs.clone();
+        }
+        let objs: Objects = Arc::new(
+            objects::list(cluster, kind, None)
+                .into_iter()
+                .map(|o| (key(&o), Arc::new(o)))
+                .collect(),
+        );
+        entries.insert(kind.plural(), (rv, objs.clone()));
+        objs
+    }
+}
+
 /// The objects the watch sees now, by key.
-fn snapshot(cluster: &Cluster, spec: &WatchSpec) -> BTreeMap<String, Value> {
-    objects::list(cluster, spec.kind, spec.namespace.as_deref())
-        .into_iter()
-        .filter(|o| spec.selectors.matches(o))
-        .map(|o| (key(&o), o))
+fn snapshot(cluster: &Cluster, cache: &SnapshotCache, spec: &WatchSpec) -> BTreeMap<String, Arc<Value>> {
+    let ns = spec.namespace.as_deref();
+    cache
+        .get(cluster, spec.kind)
+        .iter()
+        .filter(|(_, o)| ns.is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)))
+        .filter(|(_, o)| spec.selectors.matches(o))
+        .map(|(k, o)| (k.clone(), o.clone()))
         .collect()
 }
 
 /// The events that turn `old` into `new`.
-fn diff(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Vec<(&'static str, Value)> {
+fn diff(old: &BTreeMap<String, Arc<Value>>, new: &BTreeMap<String, Arc<Value>>) -> Vec<(&'static str, Value)> {
     let mut out = Vec::new();
     for (k, o) in new {
         match old.get(k) {
-            None => out.push(("ADDED", o.clone())),
-            Some(prev) if rv(prev) != rv(o) => out.push(("MODIFIED", o.clone())),
+            None => out.push(("ADDED", (**o).clone())),
+            Some(prev) if rv(prev) != rv(o) => out.push(("MODIFIED", (**o).clone())),
             Some(_) => {}
         }
     }
     for (k, o) in old {
         if !new.contains_key(k) {
-            out.push(("DELETED", o.clone()));
+            out.push(("DELETED", (**o).clone()));
         }
     }
     out
 }
 
 /// Starts the watch; the body streams its events.
-pub fn stream(cluster: Arc<Cluster>, spec: WatchSpec) -> Body {
+pub fn stream(cluster: Arc<Cluster>, cache: Arc<SnapshotCache>, spec: WatchSpec) -> Body {
     let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     tokio::spawn(async move {
         use futures::SinkExt;
         let mut changes = cluster.subscribe();
-        let mut seen = snapshot(&cluster, &spec);
+        let mut seen = snapshot(&cluster, &cache, &spec);
         let initial: Vec<(&str, Value)> = match spec.since {
-            None | Some(0) => seen.values().map(|o| ("ADDED", o.clone())).collect(),
+            None | Some(0) => seen.values().map(|o| ("ADDED", (**o).clone())).collect(),
             Some(since) => seen
                 .values()
                 .filter(|o| rv(o).parse::<u64>().is_ok_and(|v| v > since))
-                .map(|o| ("MODIFIED", o.clone()))
+                .map(|o| ("MODIFIED", (**o).clone()))
                 .collect(),
         };
         let failed = {
@@ -130,7 +163,7 @@ pub fn stream(cluster: Arc<Cluster>, spec: WatchSpec) -> Body {
             }
             // Many writes come in bursts (a pod starting): look at most every 20 ms.
             tokio::time::sleep(Duration::from_millis(20)).await;
-            let now = snapshot(&cluster, &spec);
+            let now = snapshot(&cluster, &cache, &spec);
             pending = diff(&seen, &now);
             seen = now;
         }

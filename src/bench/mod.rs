@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //!
+//! - [`api`]: `podlab bench api`, kubectl against podlab's Kubernetes API with many pods and
+//!   watches, beside podlab's own socket.
 //! - [`bringup`]: `podlab bench bringup`, podlab's cluster bring-up against the kernel floor.
 //! - [`schedule`]: `podlab bench schedule`, scheduler_perf-style scheduler throughput.
 //! - [`bare_loop`]: the baseline: the same kernel objects by plain sequential rtnetlink
@@ -12,6 +14,7 @@
 //! - [`peers`]: `podlab bench peers`, podlab beside the CNI plugins, Mininet and the bare
 //!   baselines.
 
+pub mod api;
 pub mod bare_loop;
 pub mod bringup;
 pub mod peers;

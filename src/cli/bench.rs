@@ -15,6 +15,15 @@ pub enum Kind {
         #[arg(long, default_value_t = 200)]
         pods: usize,
     },
+    /// `kubectl get pods` with many pods and open watches, beside podlab's own socket.
+    Api {
+        /// Pods in the cluster.
+        #[arg(long, default_value_t = 1000)]
+        pods: usize,
+        /// Watch clients held open.
+        #[arg(long, default_value_t = 100)]
+        watchers: usize,
+    },
     /// Schedule many pods onto many nodes (the scheduler alone, scheduler_perf's workloads).
     Schedule {
         #[arg(long, default_value_t = 5000)]
@@ -46,6 +55,7 @@ pub enum Kind {
 pub fn run(kind: Kind) -> Result<i32> {
     match kind {
         Kind::Bringup { nodes, pods } => bringup(nodes, pods).map(|()| 0),
+        Kind::Api { pods, watchers } => crate::bench::api::run(pods, watchers),
         Kind::Schedule { nodes, pods, workload } => bench_schedule(nodes, pods, &workload),
         Kind::Peers {
             quick,

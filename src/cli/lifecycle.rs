@@ -4,11 +4,11 @@ use super::{DataplaneKind, enter_private_netns, load};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 
-/// `podlab up FILE`.
+/// `podlab up [FILE]`.
 #[derive(clap::Args)]
 pub struct UpArgs {
-    /// Scenario file or Kubernetes manifest.
-    pub file: PathBuf,
+    /// Scenario file or Kubernetes manifest (none: an empty two-node cluster).
+    pub file: Option<PathBuf>,
     /// Cluster name.
     #[arg(long, default_value = "podlab")]
     pub name: String,
@@ -28,11 +28,19 @@ pub struct DownArgs {
     pub name: String,
 }
 
+/// `podlab kubeconfig`.
+#[derive(clap::Args)]
+pub struct KubeconfigArgs {
+    /// Cluster name.
+    #[arg(long, default_value = "podlab")]
+    pub name: String,
+}
+
 /// `podlab __daemon` (started by `up`).
 #[derive(clap::Args)]
 pub struct DaemonArgs {
-    /// Scenario file or Kubernetes manifest.
-    pub file: PathBuf,
+    /// Scenario file or Kubernetes manifest (none: an empty cluster).
+    pub file: Option<PathBuf>,
     /// Cluster name.
     #[arg(long)]
     pub name: String,
@@ -46,7 +54,9 @@ pub struct DaemonArgs {
 
 /// `podlab up`: checks the file, the name and the privileges, then starts the daemon.
 pub fn up(a: UpArgs) -> Result<i32> {
-    load(&a.file)?;
+    if let Some(f) = &a.file {
+        load(f)?;
+    }
     let model = a.dataplane == DataplaneKind::Model;
     if !model && !podlab_node_agent::join::is_root() {
         bail!("the kernel dataplane builds real network namespaces and needs root (sudo), or add `--dataplane model`");
@@ -55,12 +65,44 @@ pub fn up(a: UpArgs) -> Result<i32> {
     if !errs.is_empty() {
         bail!("invalid cluster name {:?}: {}", a.name, errs.join("; "));
     }
-    crate::client::up(&a.file, &a.name, model, a.wait)
+    crate::client::up(a.file.as_deref(), &a.name, model, a.wait)
+}
+
+/// The scenario of `podlab up` without a file: the default two-node cluster, nothing in it.
+fn empty_scenario(name: &str) -> podlab_scenario::Scenario {
+    podlab_scenario::Scenario {
+        name: name.into(),
+        description: None,
+        source: PathBuf::new(),
+        plain_manifest: true,
+        cluster: Default::default(),
+        manifests: vec![],
+        steps: vec![],
+        compare: None,
+    }
+}
+
+/// `podlab kubeconfig`: the path of a running cluster's kubeconfig (context `podlab-NAME`).
+pub fn kubeconfig(a: KubeconfigArgs) -> Result<i32> {
+    let path = crate::daemon::kubeconfig_path(&a.name);
+    if !path.exists() {
+        bail!(
+            "no cluster named \"{}\" is running (no {}). Start one with: podlab up [SCENARIO] --name {}",
+            a.name,
+            path.display(),
+            a.name
+        );
+    }
+    println!("{}", path.display());
+    Ok(0)
 }
 
 /// The daemon's body: a private network namespace, a runtime, the cluster.
 pub fn daemon(a: DaemonArgs) -> Result<()> {
-    let scenario = load(&a.file)?;
+    let scenario = match &a.file {
+        Some(f) => load(f)?,
+        None => empty_scenario(&a.name),
+    };
     // The API listens on the machine's loopback: opened before leaving its network namespace.
     let api = podlab_api_server::bind_loopback().context("opening the Kubernetes API on 127.0.0.1")?;
     if !a.model {

@@ -33,6 +33,8 @@ pub enum Command {
     Down(lifecycle::DownArgs),
     /// List running clusters.
     Clusters,
+    /// Print the path of a running cluster's kubeconfig (`export KUBECONFIG=$(podlab kubeconfig)`).
+    Kubeconfig(lifecycle::KubeconfigArgs),
     /// Display resources (pods, nodes, deployments, replicasets, namespaces, events).
     Get(verbs::get::Args),
     /// Show details of a pod, node or deployment.
@@ -100,6 +102,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Up(a) => exit(lifecycle::up(a)),
         Command::Down(a) => exit(crate::client::down(&a.name)),
         Command::Clusters => exit(crate::client::clusters()),
+        Command::Kubeconfig(a) => exit(lifecycle::kubeconfig(a)),
         Command::Get(a) => exit(verbs::get::run(a)),
         Command::Describe(a) => exit(verbs::describe::run(a)),
         Command::Logs(a) => exit(verbs::logs::run(a)),

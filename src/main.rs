@@ -27,6 +27,7 @@ mod daemon;
 mod netview;
 mod probe;
 mod protocol;
+mod remote;
 mod runner;
 mod verbs;
 

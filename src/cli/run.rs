@@ -1,5 +1,6 @@
 //! `podlab run FILE`: a scenario (or a plain manifest) on a fresh cluster in this process,
-//! removed at the end.
+//! removed at the end; `podlab run --context NAME FILE`: its Kubernetes steps against the API
+//! of kubeconfig context NAME instead (no local cluster, no root needed).
 
 use super::{DataplaneKind, clean_stale_noting, enter_private_netns, fail, load};
 use anyhow::{Context, Result, bail};
@@ -23,6 +24,10 @@ pub struct Args {
     /// Lesson mode: pause before each narrated step (press Enter to go on).
     #[arg(long)]
     pub lesson: bool,
+    /// Run the scenario's Kubernetes steps against this kubeconfig context (KUBECONFIG or
+    /// ~/.kube/config) instead of a local cluster; kernel-only steps are skipped.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["name", "explain"])]
+    pub context: Option<String>,
 }
 
 /// Exit 0 when every step passed, 1 when one failed, 2 when the run could not be made.
@@ -36,6 +41,15 @@ pub fn run(a: Args) -> ExitCode {
 
 fn run_scenario(a: Args) -> Result<bool> {
     let scenario = load(&a.file)?;
+    if let Some(context) = &a.context {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let report = rt.block_on(crate::remote::run(scenario, context, a.lesson))?;
+        rt.shutdown_timeout(std::time::Duration::from_millis(200));
+        return Ok(report.success());
+    }
     let model = a.dataplane == DataplaneKind::Model;
     if !model {
         if !podlab_node_agent::join::is_root() {

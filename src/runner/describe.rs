@@ -5,7 +5,7 @@ use super::{Outcome, Report, expect::expectation_text, say};
 use podlab_scenario::{Action, PodSelector, Step};
 
 /// Print a step's `say:` text; in a lesson, wait for Enter before going on.
-pub(super) async fn narrate(text: &str, pause: bool) {
+pub(crate) async fn narrate(text: &str, pause: bool) {
     say(&format!("\n  » {text}"));
     if pause {
         print!("    [Enter] ");
@@ -19,7 +19,7 @@ pub(super) async fn narrate(text: &str, pause: bool) {
 }
 
 /// Print the line for step number `i` (from 0) and count its outcome in the report.
-pub(super) fn report_step(report: &mut Report, i: usize, step: &Step, outcome: Outcome, ms: u128) {
+pub(crate) fn report_step(report: &mut Report, i: usize, step: &Step, outcome: Outcome, ms: u128) {
     let title = step.name.clone().unwrap_or_else(|| describe_action(&step.action));
     match outcome {
         Outcome::Pass(detail) => {
@@ -81,7 +81,7 @@ fn describe_action(a: &Action) -> String {
     }
 }
 
-pub(super) fn selector_text(s: &PodSelector) -> String {
+pub(crate) fn selector_text(s: &PodSelector) -> String {
     match s {
         PodSelector::All => "all pods".into(),
         PodSelector::Names { names, .. } => format!("pod {}", names.join(", ")),

@@ -12,6 +12,26 @@ use std::time::Duration;
 
 /// Replace `{{ip:POD}}` / `{{ip:NS/POD}}` and `{{node-ip:NODE}}` in a command with live addresses.
 pub fn expand_templates(cluster: &Cluster, default_ns: &str, arg: &str) -> Result<String> {
+    expand_templates_with(
+        default_ns,
+        arg,
+        &|ns, name| {
+            cluster
+                .pod(&(ns.to_string(), name.to_string()))
+                .and_then(|p| p.status.and_then(|s| s.pod_ip))
+        },
+        &|node| cluster.node(node).map(|n| n.addr.node_ip.to_string()),
+    )
+}
+
+/// [`expand_templates`] with the addresses looked up by `pod_ip(namespace, name)` and
+/// `node_ip(node)` (`podlab run --context` asks a Kubernetes API).
+pub(crate) fn expand_templates_with(
+    default_ns: &str,
+    arg: &str,
+    pod_ip: &dyn Fn(&str, &str) -> Option<String>,
+    node_ip: &dyn Fn(&str) -> Option<String>,
+) -> Result<String> {
     let mut out = String::new();
     let mut rest = arg;
     while let Some(start) = rest.find("{{") {
@@ -23,15 +43,9 @@ pub fn expand_templates(cluster: &Cluster, default_ns: &str, arg: &str) -> Resul
         let inner = rest[start + 2..start + end].trim();
         let value = if let Some(pod) = inner.strip_prefix("ip:") {
             let (ns, name) = pod.trim().split_once('/').unwrap_or((default_ns, pod.trim()));
-            cluster
-                .pod(&(ns.to_string(), name.to_string()))
-                .and_then(|p| p.status.and_then(|s| s.pod_ip))
-                .ok_or_else(|| anyhow!("{{{{ip:{pod}}}}}: pod {ns}/{name} has no IP (yet)"))?
+            pod_ip(ns, name).ok_or_else(|| anyhow!("{{{{ip:{pod}}}}}: pod {ns}/{name} has no IP (yet)"))?
         } else if let Some(node) = inner.strip_prefix("node-ip:") {
-            cluster
-                .node(node.trim())
-                .map(|n| n.addr.node_ip.to_string())
-                .ok_or_else(|| anyhow!("no node {node}"))?
+            node_ip(node.trim()).ok_or_else(|| anyhow!("no node {node}"))?
         } else {
             bail!("unknown template {{{{{inner}}}}} (use {{{{ip:POD}}}} or {{{{node-ip:NODE}}}})");
         };
@@ -107,28 +121,45 @@ pub(super) async fn exec_step(
             "could not run {:?}: {e}",
             argv.first().cloned().unwrap_or_default()
         )),
-        Ok(out) => {
-            let shown = out.output.trim_end().to_string();
-            if out.timed_out {
-                return Outcome::Fail(format!(
-                    "timed out after {}s; output so far:\n{shown}",
-                    timeout.as_secs()
-                ));
-            }
-            if out.exit_code != expect_code {
-                return Outcome::Fail(format!(
-                    "exit code {} (expected {expect_code}); output:\n{shown}",
-                    out.exit_code
-                ));
-            }
-            if let Some(want) = &expect_output
-                && !out.output.contains(want.as_str())
-            {
-                return Outcome::Fail(format!("output does not contain {want:?}; output:\n{shown}"));
-            }
-            Outcome::Pass(shown)
-        }
+        Ok(out) => judge_exec(
+            &out.output,
+            out.exit_code,
+            out.timed_out,
+            expect_code,
+            expect_output.as_deref(),
+            timeout,
+        ),
     }
+}
+
+/// Judge a finished `exec` step: its combined output, exit code and whether it timed out,
+/// against the expected exit code and output.
+pub(crate) fn judge_exec(
+    output: &str,
+    exit_code: i32,
+    timed_out: bool,
+    expect_code: i32,
+    expect_output: Option<&str>,
+    timeout: Duration,
+) -> Outcome {
+    let shown = output.trim_end().to_string();
+    if timed_out {
+        return Outcome::Fail(format!(
+            "timed out after {}s; output so far:\n{shown}",
+            timeout.as_secs()
+        ));
+    }
+    if exit_code != expect_code {
+        return Outcome::Fail(format!(
+            "exit code {exit_code} (expected {expect_code}); output:\n{shown}"
+        ));
+    }
+    if let Some(want) = expect_output
+        && !output.contains(want)
+    {
+        return Outcome::Fail(format!("output does not contain {want:?}; output:\n{shown}"));
+    }
+    Outcome::Pass(shown)
 }
 
 /// Probe every ordered pair of the selected pods over TCP and check the receiver saw the

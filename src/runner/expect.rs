@@ -1,17 +1,43 @@
 //! `expect` steps: checking an expectation (placement, phase, container state, restarts, a
 //! reason) against the cluster, the sentence that says what is off, and the expectation's text.
+//! The checks read events and logs through [`PodFacts`], so `podlab run --context` (which gets
+//! them from a Kubernetes API) runs the same checks.
 
 use super::describe::selector_text;
 use super::{phase, select};
 use crate::printers;
 use anyhow::{Result, bail};
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use podlab_control_plane::{Cluster, key_of};
 use podlab_scenario::Expectation;
 use std::collections::BTreeSet;
 
+/// What the checks read besides the pods themselves: the cluster's events and containers' logs.
+pub(crate) trait PodFacts {
+    /// Every event, oldest first.
+    fn events(&self) -> Vec<Event>;
+    /// The log of container `container` of pod `p` (empty when there is none).
+    fn logs(&self, p: &Pod, container: &str) -> String;
+}
+
+impl PodFacts for Cluster {
+    fn events(&self) -> Vec<Event> {
+        Cluster::events(self)
+    }
+
+    fn logs(&self, p: &Pod, container: &str) -> String {
+        self.with_entry(&key_of(p), |e| {
+            e.handle
+                .as_ref()
+                .and_then(|h| h.logs(Some(container), false))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+    }
+}
+
 /// A short reason a pod is not where it should be: the scheduler's message or a container's.
-pub(super) fn why_not(cluster: &Cluster, p: &Pod) -> String {
+pub(crate) fn why_not(cluster: &dyn PodFacts, p: &Pod) -> String {
     if let Some(c) = p
         .status
         .as_ref()
@@ -36,7 +62,11 @@ pub(super) fn why_not(cluster: &Cluster, p: &Pod) -> String {
 
 /// Check one expectation against the cluster as it is now; the error says what is off.
 pub(super) fn check_expectation(cluster: &Cluster, e: &Expectation) -> Result<()> {
-    let pods = select(cluster, &e.pods);
+    check_pods(cluster, e, &select(cluster, &e.pods))
+}
+
+/// Check one expectation against `pods`, the pods its selector picked (sorted by key).
+pub(crate) fn check_pods(cluster: &dyn PodFacts, e: &Expectation, pods: &[Pod]) -> Result<()> {
     if let Some(c) = e.count {
         if pods.len() != c {
             bail!("expected {c} pod(s), found {}", pods.len());
@@ -44,8 +74,8 @@ pub(super) fn check_expectation(cluster: &Cluster, e: &Expectation) -> Result<()
     } else if pods.is_empty() {
         bail!("no pod matched");
     }
-    check_nodes(e, &pods)?;
-    for p in &pods {
+    check_nodes(e, pods)?;
+    for p in pods {
         check_pod(cluster, e, p)?;
     }
     Ok(())
@@ -89,7 +119,7 @@ fn check_nodes(e: &Expectation, pods: &[Pod]) -> Result<()> {
 }
 
 /// The expectation's per-pod parts: phase, container state, restarts, reason.
-fn check_pod(cluster: &Cluster, e: &Expectation, p: &Pod) -> Result<()> {
+fn check_pod(cluster: &dyn PodFacts, e: &Expectation, p: &Pod) -> Result<()> {
     let name = key_of(p).1;
     if let Some(want) = &e.phase
         && &phase(p) != want
@@ -163,7 +193,7 @@ fn check_container_state(name: &str, want: &str, chosen: &[&ContainerStatus]) ->
 
 /// Everything that can explain a pod's state, one text to search: the status reason, its
 /// events, its containers' waiting/terminated messages and their logs.
-fn reasons(cluster: &Cluster, p: &Pod, name: &str, statuses: &[ContainerStatus]) -> String {
+fn reasons(cluster: &dyn PodFacts, p: &Pod, name: &str, statuses: &[ContainerStatus]) -> String {
     let mut hay = why_not(cluster, p);
     for ev in cluster.events() {
         if ev.involved_object.name.as_deref() == Some(name) {
@@ -181,22 +211,13 @@ fn reasons(cluster: &Cluster, p: &Pod, name: &str, statuses: &[ContainerStatus])
             hay.push_str(&m);
         }
         hay.push('\n');
-        hay.push_str(
-            &cluster
-                .with_entry(&key_of(p), |e| {
-                    e.handle
-                        .as_ref()
-                        .and_then(|h| h.logs(Some(&c.name), false))
-                        .unwrap_or_default()
-                })
-                .unwrap_or_default(),
-        );
+        hay.push_str(&cluster.logs(p, &c.name));
     }
     hay
 }
 
 /// An expectation as a step title reads it.
-pub(super) fn expectation_text(e: &Expectation) -> String {
+pub(crate) fn expectation_text(e: &Expectation) -> String {
     let mut parts = vec![selector_text(&e.pods)];
     if let Some(n) = &e.node {
         parts.push(format!("on node {n}"));

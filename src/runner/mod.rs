@@ -5,9 +5,9 @@
 //! [`expect`] checks expectations, [`exec`] runs `exec` and `connectivity` steps, and
 //! [`describe`] narrates.
 
-mod describe;
-mod exec;
-mod expect;
+pub(crate) mod describe;
+pub(crate) mod exec;
+pub(crate) mod expect;
 mod steps;
 
 // Kept at `crate::runner::expand_templates` (its path before the split); no caller outside the
@@ -47,7 +47,7 @@ impl Report {
 }
 
 /// How one step went, with the detail (or the reason) its line shows.
-enum Outcome {
+pub(crate) enum Outcome {
     Pass(String),
     Fail(String),
     Skip(String),
@@ -108,6 +108,12 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<Report> {
         t.elapsed().as_millis()
     ));
     let report = result?;
+    say_summary(&report);
+    Ok(report)
+}
+
+/// The last line of a run: `PASS: 3 passed, 0 failed, 1 skipped`.
+pub(crate) fn say_summary(report: &Report) {
     say(&format!(
         "\n{}: {} passed, {} failed{}",
         if report.success() { "PASS" } else { "FAIL" },
@@ -119,7 +125,6 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<Report> {
             String::new()
         }
     ));
-    Ok(report)
 }
 
 /// The pods at the end of a run, as `kubectl get pods -o wide` shows them (the first 30).
@@ -264,14 +269,14 @@ pub fn sandbox_info(cluster: &Cluster, key: &Key) -> Option<printers::SandboxInf
 }
 
 /// The pod's Ready condition, as `kubectl wait --for=condition=Ready` sees it.
-fn pod_ready(p: &Pod) -> bool {
+pub(crate) fn pod_ready(p: &Pod) -> bool {
     p.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-fn phase(p: &Pod) -> String {
+pub(crate) fn phase(p: &Pod) -> String {
     p.status
         .as_ref()
         .and_then(|s| s.phase.clone())

@@ -103,7 +103,7 @@ async fn wait(cluster: &Arc<Cluster>, pods: &PodSelector, want: &str, timeout: D
         let late: Vec<String> = sel
             .iter()
             .filter(|p| phase(p) != want)
-            .map(|p| format!("{} is {} ({})", key_of(p).1, phase(p), why_not(cluster, p)))
+            .map(|p| format!("{} is {} ({})", key_of(p).1, phase(p), why_not(cluster.as_ref(), p)))
             .collect();
         Outcome::Fail(format!("after {}s: {}", timeout.as_secs(), late.join("; ")))
     }

@@ -183,11 +183,11 @@ mod tests {
     fn changes_become_added_modified_and_deleted_events() {
         let old: BTreeMap<_, _> = [obj("a", "1"), obj("b", "2")]
             .into_iter()
-            .map(|o| (key(&o), o))
+            .map(|o| (key(&o), Arc::new(o)))
             .collect();
         let new: BTreeMap<_, _> = [obj("a", "3"), obj("c", "4")]
             .into_iter()
-            .map(|o| (key(&o), o))
+            .map(|o| (key(&o), Arc::new(o)))
             .collect();
         let events: Vec<(&str, String)> = diff(&old, &new)
             .into_iter()

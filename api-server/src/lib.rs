@@ -122,9 +122,7 @@ async fn route(State(api): State<Api>, ConnectInfo(peer): ConnectInfo<SocketAddr
         return match sub {
             "exec" => streaming::exec(api.cluster.clone(), key, q, ws).await,
             "portforward" => streaming::portforward(api.cluster.clone(), key, q, ws).await,
-            _ => error_response(&ApiError::BadRequest(
-                "attach is not implemented: podlab's containers have no stdin or terminal to attach to; use `kubectl logs -f` for their output or `kubectl exec` for a shell".into(),
-            )),
+            _ => streaming::attach(api.cluster.clone(), key, q, ws).await,
         };
     }
     let body = match handlers::read_body(body).await {

@@ -71,6 +71,9 @@ async fn start(cluster: &Cluster, key: &Key, q: &Query) -> Result<ExecIo, ApiErr
         ));
     };
     let target = running_target(cluster, key, q.get("container"))?;
+    if q.flag("tty") {
+        return start_tty(cluster, &target, command).await;
+    }
     let (in_r, in_w) = if q.flag("stdin") {
         pipe().map(|(r, w)| (Some(r), Some(w)))?
     } else {
@@ -88,22 +91,7 @@ async fn start(cluster: &Cluster, key: &Key, q: &Query) -> Result<ExecIo, ApiErr
         stderr: err_w,
         cwd: PathBuf::from("/"),
     };
-    let pid = match cluster.spawner.spawn_process_async(spec).await {
-        Ok(pid) => pid,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::BadRequest(format!(
-                "exec: \"{program}\": executable file not found in $PATH"
-            )));
-        }
-        Err(e) => return Err(ApiError::Internal(format!("starting {program}: {e}"))),
-    };
-    let proc = Process::adopt(pid).map_err(|e| ApiError::Internal(format!("watching {program}: {e}")))?;
-    let guard = KillOnDrop(proc.signaler().ok());
-    let exit = Box::pin(async move {
-        let exit = proc.wait().await;
-        drop(guard);
-        exit.map(|e| e.code())
-    });
+    let exit = spawn(cluster, spec).await?;
     let stdin = match in_w {
         Some(w) => Some(Box::new(
             tokio::net::unix::pipe::Sender::from_owned_fd(w)
@@ -118,6 +106,178 @@ async fn start(cluster: &Cluster, key: &Key, q: &Query) -> Result<ExecIo, ApiErr
         resize: None,
         exit,
         command,
+    })
+}
+
+/// Starts `spec` and returns its exit as a future (the process is killed if the future is
+/// dropped first: the client went away).
+async fn spawn(
+    cluster: &Cluster,
+    spec: ProcessSpec,
+) -> Result<futures::future::BoxFuture<'static, std::io::Result<i32>>, ApiError> {
+    let program = spec.program.display().to_string();
+    let pid = match cluster.spawner.spawn_process_async(spec).await {
+        Ok(pid) => pid,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::BadRequest(format!(
+                "exec: \"{program}\": executable file not found in $PATH"
+            )));
+        }
+        Err(e) => return Err(ApiError::Internal(format!("starting {program}: {e}"))),
+    };
+    let proc = Process::adopt(pid).map_err(|e| ApiError::Internal(format!("watching {program}: {e}")))?;
+    let guard = KillOnDrop(proc.signaler().ok());
+    Ok(Box::pin(async move {
+        let exit = proc.wait().await;
+        drop(guard);
+        exit.map(|e| e.code())
+    }))
+}
+
+/// `exec -t`: the command gets a pseudo-terminal (stdin, stdout and stderr on its slave end;
+/// stderr joins stdout, as with Kubernetes' TTYs); resizes from the client set its size.
+async fn start_tty(
+    cluster: &Cluster,
+    target: &podlab_node_agent::ExecTarget,
+    command: Vec<String>,
+) -> Result<ExecIo, ApiError> {
+    let internal = |what: &str, e: &dyn std::fmt::Display| ApiError::Internal(format!("{what}: {e}"));
+    let pty = nix::pty::openpty(None, None).map_err(|e| internal("opening a terminal", &e))?;
+    let (program, args) = command
+        .split_first()
+        .map(|(p, a)| (p.clone(), a.to_vec()))
+        .unwrap_or_default();
+    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| internal("duplicating the terminal", &e));
+    let mut env = target.env.clone();
+    if !env.iter().any(|(k, _)| k == "TERM") {
+        env.push(("TERM".into(), "xterm".into()));
+    }
+    let spec = ProcessSpec {
+        program: PathBuf::from(&program),
+        args,
+        env,
+        join: target.sandbox.join_fds(),
+        stdin: Some(dup(&pty.slave)?),
+        stdout: dup(&pty.slave)?,
+        stderr: dup(&pty.slave)?,
+        cwd: PathBuf::from("/"),
+    };
+    let exit = spawn(cluster, spec).await?;
+    drop(pty.slave);
+    let master = pty.master;
+    let resize_fd = dup(&master)?;
+    let read = tokio::fs::File::from_std(std::fs::File::from(dup(&master)?));
+    let write = tokio::fs::File::from_std(std::fs::File::from(master));
+    Ok(ExecIo {
+        stdin: Some(Box::new(write)),
+        stdout: Some(Box::new(TerminalReader(read))),
+        stderr: None,
+        resize: Some(Box::new(move |size: crate::stream::channel::TerminalSize| {
+            set_size(&resize_fd, size.width, size.height);
+        })),
+        exit,
+        command,
+    })
+}
+
+/// Sets a terminal's size (TIOCSWINSZ on its master end).
+fn set_size(master: &OwnedFd, width: u16, height: u16) {
+    use std::os::fd::AsRawFd;
+    let ws = libc::winsize {
+        ws_row: height,
+        ws_col: width,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer; `master` is an open terminal.
+    let _ = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
+
+/// A terminal's master end, where the kernel's EIO after the last slave closes means the end.
+struct TerminalReader(tokio::fs::File);
+
+impl tokio::io::AsyncRead for TerminalReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match std::pin::Pin::new(&mut self.0).poll_read(cx, buf) {
+            std::task::Poll::Ready(Err(e)) if e.raw_os_error() == Some(libc::EIO) => std::task::Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+}
+
+/// `GET …/pods/NAME/attach`: the container's output from now on, until it stops. podlab's
+/// containers have no stdin, so `-i` is refused.
+pub async fn attach(cluster: Arc<Cluster>, key: Key, q: Query, ws: WebSocketUpgrade) -> Response {
+    if q.flag("stdin") {
+        return error_response(&ApiError::BadRequest(
+            "podlab's containers have no stdin to attach to (spec.containers[].stdin is not implemented): attach without -i to follow the output, or use kubectl exec -i".into(),
+        ));
+    }
+    let container = match running_target(&cluster, &key, q.get("container")) {
+        Ok(_) => q.get("container").map(str::to_string).or_else(|| {
+            cluster
+                .pod(&key)
+                .and_then(|p| p.spec?.containers.first().map(|c| c.name.clone()))
+        }),
+        Err(e) => return error_response(&e),
+    };
+    let Some(container) = container else {
+        return error_response(&ApiError::BadRequest("the pod has no containers".into()));
+    };
+    let (reader, mut writer) = tokio::io::duplex(64 * 1024);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let c = cluster.clone();
+    let k = key.clone();
+    let name = container.clone();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let log = |c: &Cluster| {
+            c.with_entry(&k, |e| e.handle.as_ref().and_then(|h| h.logs(Some(&name), false)))
+                .flatten()
+        };
+        let running = |c: &Cluster| {
+            c.with_entry(&k, |e| {
+                e.handle
+                    .as_ref()
+                    .is_some_and(|h| h.container_pids().iter().any(|(n, _)| *n == name))
+            })
+            .unwrap_or(false)
+        };
+        let mut sent = log(&c).map(|l| l.len()).unwrap_or(0);
+        while running(&c) {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let now = log(&c).unwrap_or_default();
+            if now.len() > sent && writer.write_all(&now.as_bytes()[sent..]).await.is_err() {
+                break;
+            }
+            sent = now.len().max(sent);
+        }
+        let _ = done_tx.send(());
+    });
+    let io = ExecIo {
+        stdin: None,
+        stdout: Some(Box::new(reader)),
+        stderr: None,
+        resize: None,
+        exit: Box::pin(async move {
+            let _ = done_rx.await;
+            Ok(0)
+        }),
+        command: vec![],
+    };
+    ws.protocols(Protocol::SUPPORTED).on_upgrade(move |socket| async move {
+        let protocol = socket
+            .protocol()
+            .and_then(|p| p.to_str().ok())
+            .and_then(Protocol::from_name)
+            .unwrap_or(Protocol::V4);
+        if let Err(e) = run_exec(socket, io, protocol).await {
+            tracing::warn!("attach to pod {}/{} ({container}): {e}", key.0, key.1);
+        }
     })
 }
 

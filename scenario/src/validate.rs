@@ -46,6 +46,9 @@ impl Errs {
             format!("Unsupported value: {value:?}: supported values: {}", quoted.join(", ")),
         );
     }
+    fn forbidden(&mut self, path: &str, why: &str) {
+        self.push(path, format!("Forbidden: {why}"));
+    }
     fn duplicate(&mut self, path: &str, value: &str) {
         self.push(path, format!("Duplicate value: {value:?}"));
     }
@@ -190,10 +193,49 @@ impl fmt::Debug for GoMap<'_> {
     }
 }
 
+/// Fields that would reach the machine's own namespaces or files: podlab refuses them.
+fn host_fields(spec: &PodSpec, path: &str, e: &mut Errs) {
+    let why = "podlab refuses it: it would reach the machine's own";
+    for (field, on, what) in [
+        (
+            "hostNetwork",
+            spec.host_network,
+            "network namespace (its links, addresses and routes)",
+        ),
+        ("hostPID", spec.host_pid, "process table"),
+        ("hostIPC", spec.host_ipc, "IPC namespace"),
+    ] {
+        if on == Some(true) {
+            e.forbidden(&format!("{path}.{field}"), &format!("{why} {what}"));
+        }
+    }
+    for (i, v) in spec.volumes.iter().flatten().enumerate() {
+        if v.host_path.is_some() {
+            e.forbidden(&format!("{path}.volumes[{i}].hostPath"), &format!("{why} files"));
+        }
+    }
+    let groups = [
+        ("initContainers", spec.init_containers.as_deref().unwrap_or(&[])),
+        ("containers", spec.containers.as_slice()),
+    ];
+    for (field, list) in groups {
+        for (i, c) in list.iter().enumerate() {
+            let sc = c.security_context.as_ref();
+            if sc.and_then(|s| s.privileged) == Some(true) {
+                e.forbidden(
+                    &format!("{path}.{field}[{i}].securityContext.privileged"),
+                    &format!("{why} devices and kernel settings"),
+                );
+            }
+        }
+    }
+}
+
 fn pod_spec(spec: &PodSpec, path: &str, e: &mut Errs) {
     if spec.containers.is_empty() {
         e.required(&format!("{path}.containers"));
     }
+    host_fields(spec, path, e);
     let mut names_seen = BTreeSet::new();
     let groups = [
         ("initContainers", spec.init_containers.as_deref().unwrap_or(&[])),

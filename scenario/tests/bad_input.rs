@@ -47,6 +47,16 @@ const CASES: &[(&str, &str, &str)] = &[
         "spec.containers[0].ports[0].containerPort: the number 100000000000000000000 does not fit",
     ),
     (
+        "host-network.yaml",
+        ":6:",
+        "spec.hostNetwork: Forbidden: podlab refuses it: it would reach the machine's own network namespace",
+    ),
+    (
+        "host-path.yaml",
+        ":",
+        "spec.volumes[0].hostPath: Forbidden: podlab refuses it: it would reach the machine's own files",
+    ),
+    (
         "no-containers.yaml",
         ":6:3: ",
         "The Pod \"x\" is invalid: spec.containers: Required value",

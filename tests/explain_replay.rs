@@ -18,6 +18,16 @@ fn explain_output_rebuilds_a_working_cluster_by_hand() {
         .unwrap();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
+    // Before any `ip` line: the scratch shell, so a replay pasted by hand never reaches the
+    // machine's own network.
+    let first_ip = t.find("$ ip ").unwrap_or(0);
+    let scratch = t
+        .find("$ unshare --net --mount")
+        .expect("the scratch-namespace preamble");
+    assert!(
+        scratch < first_ip,
+        "the preamble must come before the first ip command:\n{t}"
+    );
     let cmds: Vec<String> = t
         .lines()
         .filter_map(|l| l.trim_start().strip_prefix("$ ip "))

@@ -75,6 +75,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<Report> {
     });
     say(&format!("Creating cluster \"{name}\" ({mode}) ..."));
     let explain: Option<podlab_netplugin::ExplainSink> = if opts.explain {
+        say(EXPLAIN_PREAMBLE);
         Some(Arc::new(|cmd: &str| println!("   $ {cmd}")))
     } else {
         None
@@ -152,10 +153,24 @@ fn sorted(mut pods: Vec<Pod>) -> Vec<Pod> {
     pods
 }
 
+/// What `--explain` prints first: the lines below rebuild the cluster by hand, and pasted into
+/// the machine's own shell they would add `podlab0` and 172.18.0.1/16 to its network; this
+/// opens a scratch shell whose network and named namespaces go away with it.
+const EXPLAIN_PREAMBLE: &str =
+    "   # podlab builds all this in network namespaces of its own. To replay it by hand without
+   # touching this machine's network, first open a scratch shell (as root); `exit` removes it all:
+   $ unshare --net --mount --propagation private --fork bash
+   $ mkdir -p /run/netns && mount -t tmpfs podlab-scratch /run/netns";
+
 /// Apply the scenario's manifests, then run its steps (or wait for a plain manifest's pods).
 async fn drive(cluster: &Arc<Cluster>, scenario: &Scenario, lesson: bool) -> Result<Report> {
     use std::io::IsTerminal;
     let pause = lesson && std::io::stdin().is_terminal();
+    if lesson && !pause {
+        say(
+            "note: --lesson cannot pause here: standard input is not a terminal, so the steps run straight through (run it in a terminal to pause before each narrated step)",
+        );
+    }
     let mut report = Report::default();
     let n = apply_all(cluster, &scenario.manifests)?;
     say(&format!(" ✓ Applied {n} object(s)"));

@@ -41,6 +41,8 @@ mod nodes;
 pub mod options;
 pub mod outcome;
 mod pods;
+/// What a scenario needs of the machine, checked before anything is built.
+pub mod preflight;
 pub mod rundir;
 mod scheduling;
 pub mod store;

@@ -12,9 +12,9 @@ pub struct UpArgs {
     /// Cluster name.
     #[arg(long, default_value = "podlab")]
     pub name: String,
-    /// Which dataplane builds the cluster.
-    #[arg(long, value_enum, default_value = "kernel")]
-    pub dataplane: DataplaneKind,
+    /// Which dataplane builds the cluster (default: the scenario's `cluster.dataplane`, else kernel).
+    #[arg(long, value_enum)]
+    pub dataplane: Option<DataplaneKind>,
     /// Seconds to wait for the pods to start before returning.
     #[arg(long, default_value_t = 60)]
     pub wait: u64,
@@ -54,10 +54,14 @@ pub struct DaemonArgs {
 
 /// `podlab up`: checks the file, the name and the privileges, then starts the daemon.
 pub fn up(a: UpArgs) -> Result<i32> {
-    if let Some(f) = &a.file {
-        load(f)?;
+    let scenario = match &a.file {
+        Some(f) => load(f)?,
+        None => empty_scenario(&a.name),
+    };
+    let model = super::choose_dataplane(a.dataplane, &scenario) == DataplaneKind::Model;
+    if !model {
+        super::preflight(&scenario)?;
     }
-    let model = a.dataplane == DataplaneKind::Model;
     if !model && !podlab_node_agent::join::is_root() {
         bail!("the kernel dataplane builds real network namespaces and needs root (sudo), or add `--dataplane model`");
     }

@@ -165,6 +165,25 @@ pub fn enter_private_netns() -> Result<()> {
     Ok(())
 }
 
+/// The dataplane a command uses: `--dataplane`, else the scenario's `cluster.dataplane`, else
+/// the kernel.
+pub fn choose_dataplane(flag: Option<DataplaneKind>, scenario: &podlab_scenario::Scenario) -> DataplaneKind {
+    flag.unwrap_or(match scenario.cluster.dataplane.as_deref() {
+        Some("model") => DataplaneKind::Model,
+        _ => DataplaneKind::Kernel,
+    })
+}
+
+/// Before building anything in the kernel: refuse a scenario this machine cannot hold, naming
+/// the limit, the figure needed and the figure available.
+pub fn preflight(scenario: &podlab_scenario::Scenario) -> Result<()> {
+    let short = podlab_control_plane::preflight::check(scenario);
+    if !short.is_empty() {
+        anyhow::bail!("{}", podlab_control_plane::preflight::refusal(&short));
+    }
+    Ok(())
+}
+
 /// Removes state left by podlab processes that died, saying so.
 pub fn clean_stale_noting() {
     let cleaned = podlab_control_plane::rundir::clean_stale();

@@ -12,9 +12,9 @@ use std::process::ExitCode;
 pub struct Args {
     /// Scenario file (kind: Scenario) or Kubernetes manifest file.
     pub file: PathBuf,
-    /// Which dataplane builds the cluster.
-    #[arg(long, value_enum, default_value = "kernel")]
-    pub dataplane: DataplaneKind,
+    /// Which dataplane builds the cluster (default: the scenario's `cluster.dataplane`, else kernel).
+    #[arg(long, value_enum)]
+    pub dataplane: Option<DataplaneKind>,
     /// Cluster name (default: the scenario's, else "podlab").
     #[arg(long)]
     pub name: Option<String>,
@@ -50,8 +50,9 @@ fn run_scenario(a: Args) -> Result<bool> {
         rt.shutdown_timeout(std::time::Duration::from_millis(200));
         return Ok(report.success());
     }
-    let model = a.dataplane == DataplaneKind::Model;
+    let model = super::choose_dataplane(a.dataplane, &scenario) == DataplaneKind::Model;
     if !model {
+        super::preflight(&scenario)?;
         if !podlab_node_agent::join::is_root() {
             bail!(
                 "the kernel dataplane builds real network namespaces, veths and bridges and needs root.\n\

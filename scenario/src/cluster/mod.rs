@@ -51,6 +51,9 @@ pub struct ClusterSpec {
     /// Per-node overrides (`cluster.nodes[].uplink`), by node name; fields set here replace
     /// those of `links` for that node.
     pub uplinks: BTreeMap<String, LinkSpec>,
+    /// The dataplane the scenario asks for (`cluster.dataplane: kernel|model`); `None` lets the
+    /// command line choose (kernel by default). A scale scenario pins `model`.
+    pub dataplane: Option<String>,
 }
 
 /// Scheduler settings of a cluster.
@@ -114,6 +117,7 @@ impl Default for ClusterSpec {
             registry: Vec::new(),
             links: LinkSpec::default(),
             uplinks: BTreeMap::new(),
+            dataplane: None,
         };
         assign_pod_cidrs(&mut spec);
         spec
@@ -196,9 +200,23 @@ pub(crate) fn parse(node: Option<&Node>, ctx: &mut Ctx<'_>) -> Result<ClusterSpe
             "timeScale",
             "registry",
             "links",
+            "dataplane",
         ],
         ctx,
     );
+    if let Some(dp) = m.string("dataplane", ctx)? {
+        if !["kernel", "model"].contains(&dp.as_str()) {
+            return Err(walk::error(
+                m.get("dataplane").unwrap_or(node),
+                "cluster.dataplane",
+                &format!(
+                    "Unsupported value: {dp:?}: supported values: \"kernel\" (real namespaces, veths and processes), \"model\" (computed, nothing in the kernel)"
+                ),
+                ctx,
+            ));
+        }
+        spec.dataplane = Some(dp);
+    }
     if let Some(name) = m.string("name", ctx)? {
         if let Some(p) = names::dns1123_label(&name).into_iter().next() {
             return Err(walk::error(

@@ -80,8 +80,9 @@ async fn dispatch(api: &Api, req: ResourceRequest<'_>) -> Result<Response, ApiEr
                 let obj = objects::get(cluster, t.kind, t.namespace.as_deref(), name)?;
                 return Ok(json_response(StatusCode::OK, &obj));
             }
-            let obj = objects::delete(cluster, t.kind, t.namespace.as_deref(), name).await?;
-            Ok(json_response(StatusCode::OK, &obj))
+            let (opts, warnings) = objects::DeleteOptions::parse(&req.body, req.query.number("gracePeriodSeconds")?)?;
+            let obj = objects::delete(cluster, t.kind, t.namespace.as_deref(), name, &opts).await?;
+            Ok(with_warnings(json_response(StatusCode::OK, &obj), &warnings))
         }
         (Method::DELETE, None, None) => delete_collection(cluster, &req).await,
         (m, _, sub) => Err(ApiError::MethodNotAllowed(format!(
@@ -387,12 +388,13 @@ async fn delete_collection(cluster: &Arc<Cluster>, req: &ResourceRequest<'_>) ->
         .into_iter()
         .filter(|o| selectors.matches(o))
         .collect();
+    let (opts, warnings) = objects::DeleteOptions::parse(&req.body, req.query.number("gracePeriodSeconds")?)?;
     let mut deleted = Vec::new();
     for o in &items {
         let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
         let ns = o.pointer("/metadata/namespace").and_then(Value::as_str);
         if !dry_run(&req.query) {
-            deleted.push(objects::delete(cluster, t.kind, ns, name).await?);
+            deleted.push(objects::delete(cluster, t.kind, ns, name, &opts).await?);
         } else {
             deleted.push(o.clone());
         }
@@ -403,7 +405,7 @@ async fn delete_collection(cluster: &Arc<Cluster>, req: &ResourceRequest<'_>) ->
         "metadata": {"resourceVersion": cluster.resource_version().to_string()},
         "items": deleted,
     });
-    Ok(json_response(StatusCode::OK, &list))
+    Ok(with_warnings(json_response(StatusCode::OK, &list), &warnings))
 }
 
 /// Reads a request body up to [`MAX_BODY`]; larger is `413 RequestEntityTooLarge`.

@@ -236,18 +236,88 @@ fn meta_map(body: &Value, field: &str) -> Option<std::collections::BTreeMap<Stri
         .and_then(|m| serde_json::from_value(m.clone()).ok())
 }
 
+/// What a DELETE's body (`DeleteOptions`) asks beyond deleting.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `gracePeriodSeconds`: replaces the pod's own `terminationGracePeriodSeconds`.
+    pub grace: Option<std::time::Duration>,
+    /// `preconditions.uid` and `preconditions.resourceVersion`: the object must still be that one.
+    pub uid: Option<String>,
+    /// See `uid`.
+    pub resource_version: Option<String>,
+}
+
+impl DeleteOptions {
+    /// From the request body (may be empty) and the `gracePeriodSeconds` query parameter;
+    /// returns the warnings for options podlab does not honour.
+    pub fn parse(body: &[u8], query_grace: Option<u64>) -> Result<(DeleteOptions, Vec<String>), ApiError> {
+        let v: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::BadRequest(format!("the DeleteOptions body is not valid JSON: {e}")))?
+        };
+        let grace = v.get("gracePeriodSeconds").and_then(Value::as_u64).or(query_grace);
+        let mut warnings = Vec::new();
+        match v.get("propagationPolicy").and_then(Value::as_str) {
+            None | Some("Background") | Some("Foreground") => {}
+            Some("Orphan") => warnings
+                .push("propagationPolicy Orphan is not implemented: podlab deletes what the object owns too".into()),
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "propagationPolicy must be Orphan, Foreground or Background, not {other:?}"
+                )));
+            }
+        }
+        if v.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            warnings.push("orphanDependents is not implemented: podlab deletes what the object owns too".into());
+        }
+        let pre = v.get("preconditions");
+        let text = |k: &str| pre.and_then(|p| p.get(k)).and_then(Value::as_str).map(str::to_string);
+        Ok((
+            DeleteOptions {
+                grace: grace.map(std::time::Duration::from_secs),
+                uid: text("uid"),
+                resource_version: text("resourceVersion"),
+            },
+            warnings,
+        ))
+    }
+}
+
 /// DELETE: the object as it is being deleted (pods: Terminating, with their grace period
 /// running in the background), or `NotFound`.
-pub async fn delete(cluster: &Arc<Cluster>, kind: Kind, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+pub async fn delete(
+    cluster: &Arc<Cluster>,
+    kind: Kind,
+    ns: Option<&str>,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<Value, ApiError> {
     let live = get(cluster, kind, ns, name)?;
+    let field = |p: &str| live.pointer(p).and_then(Value::as_str).map(str::to_string);
+    if opts.uid.is_some() && opts.uid != field("/metadata/uid")
+        || opts.resource_version.is_some() && opts.resource_version != field("/metadata/resourceVersion")
+    {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the precondition (uid or resourceVersion) does not match the object",
+                kind.qualified()
+            ),
+        });
+    }
     let nsn = ns.unwrap_or("default").to_string();
     match kind {
         Kind::Pod => {
             let key: Key = (nsn, name.to_string());
             let c = cluster.clone();
             let k = key.clone();
+            let grace = opts.grace;
             tokio::spawn(async move {
-                let _ = c.delete_pod(&k).await;
+                let _ = match grace {
+                    Some(g) => c.delete_pod_grace(&k, g).await,
+                    None => c.delete_pod(&k).await,
+                };
             });
             // Let the delete mark the pod Terminating before answering.
             for _ in 0..50 {

@@ -123,6 +123,12 @@ impl Cluster {
         self.delete_pod_with(key, None).await
     }
 
+    /// Delete a pod with a grace period other than its own (`DeleteOptions.gracePeriodSeconds`,
+    /// `kubectl delete --grace-period`); scaled by the cluster's timeScale as its own would be.
+    pub async fn delete_pod_grace(&self, key: &Key, grace: Duration) -> Result<Outcome, ApiError> {
+        self.delete_pod_with(key, Some(grace.mul_f64(self.time_scale))).await
+    }
+
     /// Delete a pod with its own grace period, or `grace_override`.
     pub(crate) async fn delete_pod_with(
         &self,

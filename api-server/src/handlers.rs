@@ -144,6 +144,8 @@ fn list_or_watch(cluster: &Arc<Cluster>, req: &ResourceRequest) -> Result<Respon
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         return Ok(r);
     }
+    // A watch from this list's resourceVersion must hear of deletions in between.
+    watch::graves::of(cluster);
     let rv = cluster.resource_version().to_string();
     let mut items: Vec<Value> = objects::list(cluster, t.kind, t.namespace.as_deref())
         .into_iter()
@@ -274,7 +276,7 @@ fn patch_object(cluster: &Arc<Cluster>, req: &ResourceRequest, name: &str) -> Re
         Err(e) => return Err(e),
     };
     let patched =
-        patch::apply_patch(t.kind.kind(), &live, &body, ty).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        patch::apply_patch(t.kind.kind(), &live, &body, ty).map_err(|e| patch_error(t.kind.kind(), name, e))?;
     let warnings = check_fields(t.kind, &patched, &req.query)?;
     if dry_run(&req.query) {
         return Ok(with_warnings(json_response(StatusCode::OK, &patched), &warnings));

@@ -280,7 +280,7 @@ fn patch_object(cluster: &Arc<Cluster>, req: &ResourceRequest, name: &str) -> Re
         Err(e) => return Err(e),
     };
     let patched =
-        patch::apply_patch(t.kind.kind(), &live, &body, ty).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        patch::apply_patch(t.kind.kind(), &live, &body, ty).map_err(|e| patch_error(t.kind.kind(), name, e))?;
     let warnings = check_fields(t.kind, &patched, &req.query)?;
     if dry_run(&req.query) {
         return Ok(with_warnings(json_response(StatusCode::OK, &patched), &warnings));

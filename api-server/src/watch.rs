@@ -5,8 +5,10 @@
 //! what it sees with what it last sent, object by object, by `metadata.resourceVersion`.
 //! Without a `resourceVersion` (or with `0`) the watch starts with a synthetic `ADDED` for
 //! every object, as kube-apiserver does; with one, objects written after it come as `MODIFIED`.
-//! (Objects deleted between that version and the start of the watch are not reported: podlab
-//! keeps no history of past versions.)
+//! The store keeps no history of past versions: objects deleted between that version and the
+//! start of the watch come from [`graves`], a recorder of recent deletions.
+
+pub mod graves;
 
 use crate::kinds::Kind;
 use crate::objects;
@@ -15,7 +17,7 @@ use crate::table::{self, Include};
 use axum::body::{Body, Bytes};
 use podlab_control_plane::Cluster;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,15 +110,44 @@ fn diff(old: &BTreeMap<String, Arc<Value>>, new: &BTreeMap<String, Arc<Value>>) 
     out
 }
 
+/// Whether a recorded deletion is news to this watch: one it asks for, noticed after its
+/// resourceVersion, and not reported already (nor still in view: then its own diff reports it).
+fn unseen_grave(
+    spec: &WatchSpec,
+    since: u64,
+    seen: &BTreeMap<String, Arc<Value>>,
+    told: &HashSet<(String, String)>,
+    g: &graves::Grave,
+) -> bool {
+    let in_ns = spec.namespace.as_deref().is_none_or(|ns| {
+        g.object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            == ns
+    });
+    g.noticed > since
+        && in_ns
+        && spec.selectors.matches(&g.object)
+        && !seen.contains_key(&key(&g.object))
+        && !told.contains(&(key(&g.object), rv(&g.object)))
+}
+
 /// Starts the watch; the body streams its events.
 pub fn stream(cluster: Arc<Cluster>, cache: Arc<SnapshotCache>, spec: WatchSpec) -> Body {
     let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let graves = graves::of(&cluster);
     tokio::spawn(async move {
         use futures::SinkExt;
         let mut changes = cluster.subscribe();
+        let mut bell = graves.subscribe();
         let mut seen = snapshot(&cluster, &cache, &spec);
-        let initial: Vec<(&str, Value)> = match spec.since {
-            None | Some(0) => seen.values().map(|o| ("ADDED", (**o).clone())).collect(),
+        // Deletions since `since` (a watch without one starts with what exists now).
+        let since = spec.since.filter(|&s| s > 0);
+        let mut next_grave = since.unwrap_or(0);
+        let mut told = HashSet::new();
+        let mut pending: Vec<(&str, Value)> = match since {
+            None => seen.values().map(|o| ("ADDED", (**o).clone())).collect(),
             Some(since) => seen
                 .values()
                 .filter(|o| rv(o).parse::<u64>().is_ok_and(|v| v > since))
@@ -129,9 +160,20 @@ pub fn stream(cluster: Arc<Cluster>, cache: Arc<SnapshotCache>, spec: WatchSpec)
         };
         let mut first = true;
         let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
-        let mut pending = initial;
         loop {
+            if let Some(since) = since {
+                let (found, next) = graves.since(spec.kind, next_grave);
+                next_grave = next;
+                for g in found {
+                    if unseen_grave(&spec, since, &seen, &told, &g) {
+                        pending.push(("DELETED", g.object));
+                    }
+                }
+            }
             for (ty, obj) in pending.drain(..) {
+                if ty == "DELETED" {
+                    told.insert((key(&obj), rv(&obj)));
+                }
                 let object = match spec.table {
                     Some(include) => {
                         let t = table::table(
@@ -153,10 +195,15 @@ pub fn stream(cluster: Arc<Cluster>, cache: Arc<SnapshotCache>, spec: WatchSpec)
                     return;
                 }
             }
-            let wait = changes.changed();
+            let wait = async {
+                tokio::select! {
+                    r = changes.changed() => r.is_ok(),
+                    r = bell.changed() => r.is_ok(),
+                }
+            };
             let ended = match deadline {
-                Some(d) => tokio::time::timeout_at(d, wait).await.map_or(true, |r| r.is_err()),
-                None => wait.await.is_err(),
+                Some(d) => tokio::time::timeout_at(d, wait).await.map_or(true, |ok| !ok),
+                None => !wait.await,
             };
             if ended {
                 return;

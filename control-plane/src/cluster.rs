@@ -115,6 +115,12 @@ impl Cluster {
         self.store.resource_version()
     }
 
+    /// The objects removed after resourceVersion `since` (the last
+    /// [`crate::store::TOMBSTONES`] removals are kept), oldest first.
+    pub fn removed_since(&self, since: u64) -> Vec<crate::store::Tombstone> {
+        self.store.removed_since(since)
+    }
+
     /// Wait until `cond` holds (checked after every change) or `timeout` passes.
     pub async fn wait_for(&self, timeout: Duration, mut cond: impl FnMut(&Cluster) -> bool) -> bool {
         let mut rx = self.store.subscribe();

@@ -163,7 +163,9 @@ impl Cluster {
         self.kill_on_node(&pod, runtime, grace).await;
         self.store.write(|st| {
             st.next_resource_version();
-            st.pods.remove(key);
+            if let Some(e) = st.pods.remove(key) {
+                st.bury(crate::store::Removed::Pod(Box::new(e.pod)));
+            }
         })?;
         // Freed room may let pending pods in.
         self.schedule_pending()?;

@@ -31,8 +31,36 @@ pub(crate) struct State {
     /// The live Node objects (labels, annotations, taints, cordon), by name.
     pub(crate) nodes: BTreeMap<String, Node>,
     pub(crate) events: EventLog,
+    /// The last objects removed, oldest first, at most [`TOMBSTONES`].
+    pub(crate) tombstones: std::collections::VecDeque<Tombstone>,
     /// The last resourceVersion handed out.
     resource_version: u64,
+}
+
+/// How many removed objects the store remembers (for watches started from an older
+/// resourceVersion: kubectl's `delete` and `wait` list, then watch from the list's version).
+pub const TOMBSTONES: usize = 4096;
+
+/// An object as it was when it was removed.
+#[derive(Debug, Clone)]
+pub enum Removed {
+    /// A pod.
+    Pod(Box<Pod>),
+    /// A namespace.
+    Namespace(Box<Namespace>),
+    /// A ReplicaSet.
+    ReplicaSet(Box<ReplicaSet>),
+    /// A Deployment.
+    Deployment(Box<Deployment>),
+}
+
+/// One removal, with the resourceVersion the store took for it.
+#[derive(Debug, Clone)]
+pub struct Tombstone {
+    /// The store's resourceVersion of the removal.
+    pub resource_version: u64,
+    /// The object as it was.
+    pub object: Removed,
 }
 
 impl State {
@@ -40,6 +68,18 @@ impl State {
     pub(crate) fn next_resource_version(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
+    }
+
+    /// Remember a removed object under the next resourceVersion.
+    pub(crate) fn bury(&mut self, object: Removed) {
+        self.resource_version += 1;
+        self.tombstones.push_back(Tombstone {
+            resource_version: self.resource_version,
+            object,
+        });
+        while self.tombstones.len() > TOMBSTONES {
+            self.tombstones.pop_front();
+        }
     }
 
     /// Give an object that is being written the next resourceVersion.
@@ -223,7 +263,20 @@ impl Store {
     pub fn remove_replicaset(&self, key: &Key) -> Result<(), ApiError> {
         self.write(|st| {
             st.next_resource_version();
-            st.replicasets.remove(key);
+            if let Some(rs) = st.replicasets.remove(key) {
+                st.bury(Removed::ReplicaSet(Box::new(rs)));
+            }
+        })
+    }
+
+    /// The objects removed after resourceVersion `since`, oldest first.
+    pub fn removed_since(&self, since: u64) -> Vec<Tombstone> {
+        self.read(|s| {
+            s.tombstones
+                .iter()
+                .filter(|t| t.resource_version > since)
+                .cloned()
+                .collect()
         })
     }
 
@@ -274,7 +327,9 @@ impl Store {
     pub(crate) fn remove_namespace(&self, name: &str) -> Result<(), ApiError> {
         self.write(|st| {
             st.next_resource_version();
-            st.namespaces.remove(name);
+            if let Some(ns) = st.namespaces.remove(name) {
+                st.bury(Removed::Namespace(Box::new(ns)));
+            }
         })
     }
 

@@ -151,11 +151,13 @@ impl Cluster {
         let (out, rs_uids) = self.store.write(|st| {
             let mut out = Vec::new();
             let mut owners: Vec<String> = Vec::new();
+            let mut removed = Vec::new();
             if kind == Workload::Deployment {
                 st.deployments.retain(|key, d| {
                     if !pick(&d.metadata) {
                         return true;
                     }
+                    removed.push(crate::store::Removed::Deployment(Box::new(d.clone())));
                     owners.push(d.metadata.uid.clone().unwrap_or_default());
                     out.push(Outcome::new(
                         Workload::Deployment.singular(),
@@ -172,6 +174,7 @@ impl Cluster {
                     return true;
                 }
                 rs_uids.push(r.metadata.uid.clone().unwrap_or_default());
+                removed.push(crate::store::Removed::ReplicaSet(Box::new(r.clone())));
                 if picked {
                     out.push(Outcome::new(
                         Workload::ReplicaSet.singular(),
@@ -182,6 +185,9 @@ impl Cluster {
                 false
             });
             st.next_resource_version();
+            for r in removed {
+                st.bury(r);
+            }
             (out, rs_uids)
         })?;
         let pods = self.store.pod_keys_where(|p| owned_by(&p.metadata, &rs_uids));

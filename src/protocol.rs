@@ -47,6 +47,8 @@ pub enum Request {
     Routes(verbs::routes::Args),
     /// `podlab trace SRC DST[:PORT]`.
     Trace(verbs::trace::Args),
+    /// `podlab why SRC DST[:PORT]`.
+    Why(verbs::why::Args),
     /// `podlab ping-matrix`.
     PingMatrix(verbs::ping_matrix::Args),
     /// `podlab down`.

@@ -65,6 +65,8 @@ pub enum Command {
     Routes(verbs::routes::Args),
     /// The hop-by-hop path of a packet (asked from the kernel), proven by real probes.
     Trace(verbs::trace::Args),
+    /// Why SRC cannot reach DST[:PORT]: the first failing hop and the reason, from the kernel.
+    Why(verbs::why::Args),
     /// Every pod to every pod: a grid of ok/fail with TCP connect time.
     PingMatrix(verbs::ping_matrix::Args),
     /// Capture packets with the machine's tcpdump inside a pod or node (POD|node/NAME[/IFACE]).
@@ -118,6 +120,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Topology(a) => exit(verbs::topology::run(a)),
         Command::Routes(a) => exit(verbs::routes::run(a)),
         Command::Trace(a) => exit(verbs::trace::run(a)),
+        Command::Why(a) => exit(verbs::why::run(a)),
         Command::PingMatrix(a) => exit(verbs::ping_matrix::run(a)),
         Command::Capture(a) => exit(verbs::capture::run(a)),
         Command::Daemon(a) => exit(lifecycle::daemon(a).map(|()| 0)),

@@ -31,6 +31,7 @@ pub async fn handle(
         Request::Topology(a) => verbs::topology::serve(a, cluster, conn).await,
         Request::Routes(a) => verbs::routes::serve(a, cluster, conn).await,
         Request::Trace(a) => verbs::trace::serve(a, cluster, conn).await,
+        Request::Why(a) => verbs::why::serve(a, cluster, conn).await,
         Request::PingMatrix(a) => verbs::ping_matrix::serve(a, cluster, conn).await,
         Request::Down => {
             let t = Instant::now();

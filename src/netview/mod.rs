@@ -9,13 +9,15 @@
 //! - `render.rs`: the topology as text, Graphviz dot, mermaid or SVG;
 //! - `routes.rs`: `podlab routes NODE|POD`;
 //! - `trace.rs`: `podlab trace` (computed path plus probes);
-//! - `ping.rs`: `podlab ping-matrix`.
+//! - `ping.rs`: `podlab ping-matrix`;
+//! - `why.rs`: `podlab why` (the first reason traffic would fail).
 
 mod ping;
 mod render;
 mod routes;
 mod topology;
 mod trace;
+mod why;
 
 use anyhow::{Context, Result, anyhow};
 use k8s_openapi::api::core::v1::Pod;
@@ -29,6 +31,7 @@ pub use render::render_topology;
 pub use routes::{render_routes, routes};
 pub use topology::topology;
 pub use trace::{render_trace, trace};
+pub use why::{render_why, why};
 
 use topology::{IfaceView, RouteView};
 

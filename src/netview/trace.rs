@@ -17,11 +17,15 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 /// A trace endpoint resolved to its namespace.
-struct Resolved {
-    label: String,
-    netns: Netns,
-    ip: Ipv4Addr,
-    node: Option<String>,
+pub(crate) struct Resolved {
+    /// How it is named in output (`pod default/db`, `node worker-1`).
+    pub(crate) label: String,
+    /// Its network namespace.
+    pub(crate) netns: Netns,
+    /// Its address.
+    pub(crate) ip: Ipv4Addr,
+    /// The node it is (or runs on).
+    pub(crate) node: Option<String>,
 }
 
 impl Resolved {
@@ -36,7 +40,7 @@ impl Resolved {
 }
 
 /// Resolves a pod, `node/NAME` or an IP (of a pod, a node, or a node's cni0) to its namespace.
-fn resolve(cluster: &Cluster, spec: &str, namespace: &str) -> Result<Resolved> {
+pub(crate) fn resolve(cluster: &Cluster, spec: &str, namespace: &str) -> Result<Resolved> {
     let node_ep = |name: &str| -> Result<Resolved> {
         let n = cluster
             .node(name)

@@ -24,6 +24,7 @@ pub mod scale;
 pub mod topology;
 pub mod trace;
 pub mod watch;
+pub mod why;
 
 use anyhow::{Result, anyhow, bail};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

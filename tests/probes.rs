@@ -2,7 +2,8 @@
 //! 0.1): the Kubernetes docs' liveness-exec pod is restarted once its file goes (RESTARTS 1,
 //! kubelet's event text), an httpGet readiness probe flips the READY column both ways,
 //! `$(VAR)` and the downward API expand, requests below limits are Burstable, and `logs` of a
-//! container that never started says it is waiting to start.
+//! container that never started says it is waiting to start, and CrashLoopBackOff waits
+//! 10 s, 20 s, 40 s (scaled) between restarts.
 
 mod common;
 use common::*;
@@ -35,6 +36,7 @@ fn probes_expansion_qos_and_logs_on_a_live_cluster() {
         eprintln!("skipping the readiness part: no /usr/bin/python3 to serve HTTP");
     }
     expansion_qos_and_waiting_logs(&cluster);
+    back_off_doubles(&cluster);
     cluster.down();
     assert_eq!(before, root_net_snapshot(), "the root network namespace changed");
 }
@@ -110,4 +112,31 @@ fn expansion_qos_and_waiting_logs(cluster: &UpCluster) {
         t.contains("container \"app\" in pod \"never-starts\" is waiting to start: "),
         "{t}"
     );
+}
+
+/// RESTARTS of crash-loop goes 1 (at once), 2 (after 1 s), 3 (after 2 s more), 4 (after 4 s
+/// more): Kubernetes' 10 s, 20 s, 40 s back-off at timeScale 0.1.
+fn back_off_doubles(cluster: &UpCluster) {
+    let applied = cluster.run(&["apply", "-f", "tests/scenarios/crash-loop-pod.yaml"]);
+    assert!(applied.contains("created"), "{applied}");
+    let restarts = || col(&row(cluster, "crash-loop"), 3).parse::<u32>().unwrap_or(0);
+    let mut at = Vec::new();
+    let start = std::time::Instant::now();
+    while at.len() < 4 && start.elapsed() < std::time::Duration::from_secs(30) {
+        let n = restarts() as usize;
+        while at.len() < n.min(4) {
+            at.push(start.elapsed().as_secs_f64());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(at.len(), 4, "four restarts within 30 s: {at:?}");
+    let gaps: Vec<f64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    for (gap, want) in gaps.iter().zip([1.0, 2.0, 4.0]) {
+        assert!(
+            *gap > want * 0.8 && *gap < want + 1.5,
+            "restart gaps {gaps:?} (at {at:?}), expected about 1 s, 2 s, 4 s"
+        );
+    }
+    let d = cluster.run(&["describe", "pod", "crash-loop"]);
+    assert!(d.contains("CrashLoopBackOff") || d.contains("back-off"), "{d}");
 }

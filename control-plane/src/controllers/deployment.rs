@@ -87,7 +87,7 @@ pub fn reconcile(d: &Deployment, ctx: &Context<'_>) -> Result<Action, ApiError> 
         }
     }
     // Newest first; the ones past the limit go.
-    empty_old.sort_by(|a, b| b.0.cmp(&a.0));
+    empty_old.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (_, key) in empty_old.into_iter().skip(history) {
         ctx.store.remove_replicaset(&key)?;
     }

@@ -8,8 +8,9 @@ use podlab_control_plane::{ApiError, Cluster, Key};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The text to send now, or why not (kube-apiserver's 400s for a container that has not started).
-fn read(cluster: &Cluster, key: &Key, container: Option<&str>, previous: bool) -> Result<String, ApiError> {
+/// The text to send now, or why not (kube-apiserver's 400s for a container that has not
+/// started); `podlab logs` answers the same way.
+pub fn read(cluster: &Cluster, key: &Key, container: Option<&str>, previous: bool) -> Result<String, ApiError> {
     let pod = cluster.get_pod(key)?;
     let spec = pod.spec.clone().unwrap_or_default();
     let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();

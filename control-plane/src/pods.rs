@@ -62,6 +62,10 @@ impl Cluster {
             st.stamp(&mut pod.metadata);
             pod.status = Some(PodStatus {
                 phase: Some("Pending".into()),
+                qos_class: pod
+                    .spec
+                    .as_ref()
+                    .map(|s| podlab_node_agent::pod::qos_class(s).to_string()),
                 ..Default::default()
             });
             let entry = PodEntry {

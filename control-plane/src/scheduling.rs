@@ -74,6 +74,10 @@ impl Cluster {
                     ..Default::default()
                 }]),
                 container_statuses: Some(container_statuses_waiting(p, "ContainerCreating")),
+                qos_class: p
+                    .spec
+                    .as_ref()
+                    .map(|s| podlab_node_agent::pod::qos_class(s).to_string()),
                 ..Default::default()
             });
         })?;

@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - this file: the table renderer, ages, the pod columns (READY, STATUS, RESTARTS) computed as
-//!   kubectl computes them, `get pods` rows, events, `describe pod`.
+//!   kubectl computes them, `get pods` rows, events.
+//! - [`describe_pod`]: `describe pod` (init containers, probes, resources, QoS class).
 //! - [`objects`]: `get` for nodes, Deployments, ReplicaSets, namespaces and events; YAML/JSON
 //!   and `-o name`.
 //! - [`describe_node`]: `describe node`, with podlab's namespaces and routes.
@@ -13,7 +14,10 @@
 
 pub mod cells;
 pub mod describe_node;
+pub mod describe_pod;
 pub mod objects;
+
+pub use describe_pod::describe_pod;
 
 /// A rendering that could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -326,7 +330,7 @@ pub struct SandboxInfo {
     pub node: String,
 }
 
-fn labels_text(m: Option<&std::collections::BTreeMap<String, String>>, indent: usize) -> String {
+pub(crate) fn labels_text(m: Option<&std::collections::BTreeMap<String, String>>, indent: usize) -> String {
     match m {
         Some(m) if !m.is_empty() => m
             .iter()
@@ -341,171 +345,6 @@ fn labels_text(m: Option<&std::collections::BTreeMap<String, String>>, indent: u
             .collect::<Vec<_>>()
             .join("\n"),
         _ => "<none>".into(),
-    }
-}
-
-/// `kubectl describe pod`.
-pub fn describe_pod(pod: &Pod, events: &[Event], sandbox: Option<&SandboxInfo>) -> String {
-    let st = pod.status.clone().unwrap_or_default();
-    let spec = pod.spec.clone().unwrap_or_default();
-    let mut o = String::new();
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    o += &format!("Name:             {name}\nNamespace:        {ns}\nPriority:         0\n");
-    o += &format!(
-        "Service Account:  {}\n",
-        spec.service_account_name.clone().unwrap_or_else(|| "default".into())
-    );
-    let node = match (&spec.node_name, &st.host_ip) {
-        (Some(n), Some(ip)) => format!("{n}/{ip}"),
-        (Some(n), None) => n.clone(),
-        _ => "<none>".into(),
-    };
-    o += &format!("Node:             {node}\n");
-    if let Some(t) = &st.start_time {
-        o += &format!("Start Time:       {}\n", t.0);
-    }
-    o += &format!("Labels:           {}\n", labels_text(pod.metadata.labels.as_ref(), 18));
-    o += &format!(
-        "Annotations:      {}\n",
-        labels_text(pod.metadata.annotations.as_ref(), 18)
-    );
-    o += &format!(
-        "Status:           {}\n",
-        st.phase.clone().unwrap_or_else(|| "Pending".into())
-    );
-    o += &format!("IP:               {}\n", st.pod_ip.clone().unwrap_or_default());
-    o += "IPs:\n";
-    for ip in st.pod_ips.iter().flatten() {
-        o += &format!("  IP:  {}\n", ip.ip);
-    }
-    if st.pod_ips.as_ref().is_none_or(|v| v.is_empty()) {
-        o.truncate(o.len() - 1);
-        o += "              <none>\n";
-    }
-    if let Some(sb) = sandbox {
-        o += "Sandbox (podlab):\n";
-        o += &format!("  Pause PID:      {}   (nsenter -t {} -n -u -i)\n", sb.pid, sb.pid);
-        o += &format!("  Network NS:     /proc/{}/ns/net  {}\n", sb.pid, sb.netns_inode);
-        o += &format!("  Pod interface:  {} (in the pod's netns)\n", sb.pod_iface);
-        o += &format!(
-            "  Host veth:      {} (in node {}'s netns, on bridge cni0)\n",
-            sb.host_veth, sb.node
-        );
-    }
-    let statuses = st.container_statuses.clone().unwrap_or_default();
-    o += "Containers:\n";
-    for c in &spec.containers {
-        o += &format!("  {}:\n", c.name);
-        let cs = statuses.iter().find(|s| s.name == c.name);
-        if let Some(id) = cs.and_then(|s| s.container_id.clone()) {
-            o += &format!("    Container ID:  {id}\n");
-        }
-        o += &format!("    Image:         {}\n", c.image.clone().unwrap_or_default());
-        let ports: Vec<String> = c
-            .ports
-            .iter()
-            .flatten()
-            .map(|p| {
-                format!(
-                    "{}/{}",
-                    p.container_port,
-                    p.protocol.clone().unwrap_or_else(|| "TCP".into())
-                )
-            })
-            .collect();
-        o += &format!(
-            "    Port:          {}\n",
-            if ports.is_empty() {
-                "<none>".into()
-            } else {
-                ports.join(", ")
-            }
-        );
-        if let Some(cmd) = &c.command {
-            o += "    Command:\n";
-            for a in cmd {
-                o += &format!("      {a}\n");
-            }
-        }
-        if let Some(args) = &c.args {
-            o += "    Args:\n";
-            for a in args {
-                o += &format!("      {a}\n");
-            }
-        }
-        if let Some(s) = cs {
-            o += &state_text("State", s.state.as_ref());
-            if s.last_state
-                .as_ref()
-                .is_some_and(|l| l.terminated.is_some() || l.running.is_some() || l.waiting.is_some())
-            {
-                o += &state_text("Last State", s.last_state.as_ref());
-            }
-            o += &format!("    Ready:          {}\n", if s.ready { "True" } else { "False" });
-            o += &format!("    Restart Count:  {}\n", s.restart_count);
-        }
-        let req = c
-            .resources
-            .as_ref()
-            .and_then(|r| r.requests.clone())
-            .unwrap_or_default();
-        if !req.is_empty() {
-            o += "    Requests:\n";
-            for (k, v) in &req {
-                o += &format!("      {k}:  {}\n", v.0);
-            }
-        }
-    }
-    o += "Conditions:\n  Type                        Status\n";
-    for c in st.conditions.iter().flatten() {
-        o += &format!("  {:<28}{}\n", c.type_, c.status);
-    }
-    let sel = spec.node_selector.clone();
-    o += &format!("Node-Selectors:              {}\n", labels_text(sel.as_ref(), 29));
-    let events: Vec<&Event> = events
-        .iter()
-        .filter(|e| {
-            e.involved_object.name.as_deref() == Some(name.as_str())
-                && e.involved_object.namespace.as_deref() == Some(ns.as_str())
-        })
-        .collect();
-    o += &events_table(&events);
-    o
-}
-
-fn state_text(label: &str, s: Option<&k8s_openapi::api::core::v1::ContainerState>) -> String {
-    let Some(s) = s else { return String::new() };
-    let pad = |l: &str| format!("    {:<16}", format!("{l}:"));
-    if let Some(r) = &s.running {
-        format!(
-            "{}Running\n      Started:      {}\n",
-            pad(label),
-            r.started_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
-        )
-    } else if let Some(w) = &s.waiting {
-        let mut o = format!(
-            "{}Waiting\n      Reason:       {}\n",
-            pad(label),
-            w.reason.clone().unwrap_or_default()
-        );
-        if let Some(m) = &w.message {
-            o += &format!("      Message:      {m}\n");
-        }
-        o
-    } else if let Some(t) = &s.terminated {
-        let mut o = format!(
-            "{}Terminated\n      Reason:       {}\n",
-            pad(label),
-            t.reason.clone().unwrap_or_default()
-        );
-        if let Some(m) = &t.message {
-            o += &format!("      Message:      {m}\n");
-        }
-        o += &format!("      Exit Code:    {}\n", t.exit_code);
-        o
-    } else {
-        String::new()
     }
 }
 

@@ -5,7 +5,7 @@ use crate::client;
 use crate::daemon::{Conn, out};
 use crate::protocol::{Reply, Request};
 use anyhow::Result;
-use podlab_control_plane::{ApiError, Cluster, Key};
+use podlab_control_plane::{Cluster, Key};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,37 +42,26 @@ pub fn run(mut args: Args) -> Result<i32> {
     Ok(client::call(&cluster, &Request::Logs(args))?.0)
 }
 
-/// Daemon side.
+/// Daemon side: what the Kubernetes API's pods/log answers (a container that never started is
+/// "waiting to start: REASON", an error), then new output while following.
 pub async fn serve(args: Args, cluster: &Arc<Cluster>, conn: &mut Conn) -> i32 {
     let key: Key = (args.namespace.clone(), args.pod.clone());
-    let read = |c: &Cluster| {
-        c.with_entry(&key, |e| {
-            e.handle
-                .as_ref()
-                .and_then(|h| h.logs(args.container.as_deref(), args.previous))
-        })
-    };
-    let Some(first) = read(cluster) else {
-        return out(conn, Err(ApiError::not_found("pods", &key.1).into())).await;
-    };
-    let Some(mut text) = first else {
-        let what = match &args.container {
-            Some(c) => format!("container {c} is not valid for pod {}", key.1),
-            None => format!("pod {} has no running containers yet", key.1),
-        };
-        let what = if args.previous {
-            format!("previous terminated container not found ({what})")
-        } else {
-            what
-        };
-        return out(conn, Err(ApiError::BadRequest(what).into())).await;
+    // kubectl's default container: the first app container.
+    let container = args.container.clone().or_else(|| {
+        let pod = cluster.get_pod(&key).ok()?;
+        pod.spec?.containers.first().map(|c| c.name.clone())
+    });
+    let read = |c: &Cluster| podlab_api_server::logs::read(c, &key, container.as_deref(), args.previous);
+    let mut text = match read(cluster) {
+        Ok(t) => t,
+        Err(e) => return out(conn, Err(e.into())).await,
     };
     if !conn.send(Reply::Out { text: text.clone() }).await || !args.follow {
         return 0;
     }
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let Some(Some(now)) = read(cluster) else { return 0 };
+        let Ok(now) = read(cluster) else { return 0 };
         let new = match now.strip_prefix(text.as_str()) {
             Some(rest) => rest.to_string(),
             None => now.clone(),

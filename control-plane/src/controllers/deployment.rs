@@ -1,7 +1,9 @@
 //! The Deployment controller: one ReplicaSet per pod template, named
 //! `<deployment>-<pod-template-hash>` and labelled with the hash; the current template's
-//! ReplicaSet gets every replica, older ones are scaled to 0 and removed once empty (a
-//! Recreate-style rollout, simple and visible). The Deployment's status sums its ReplicaSets'.
+//! ReplicaSet gets every replica, older ones are scaled to 0 (a Recreate-style rollout,
+//! simple and visible) and kept for rollback, as Kubernetes keeps them: the newest
+//! `revisionHistoryLimit` (default 10) empty old ones stay, older ones are removed. The
+//! Deployment's status sums its ReplicaSets'.
 
 use super::replicaset::ALPHABET;
 use super::{Action, Context, controlled_by, owner};
@@ -10,6 +12,9 @@ use crate::error::ApiError;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// Kubernetes' default `revisionHistoryLimit`: old ReplicaSets kept for rollback.
+pub const DEFAULT_REVISION_HISTORY: i32 = 10;
 
 /// The label (on ReplicaSets, their selectors and pods) naming the pod template.
 pub const TEMPLATE_HASH_LABEL: &str = "pod-template-hash";
@@ -29,7 +34,7 @@ pub fn template_hash(t: &PodTemplateSpec) -> String {
 }
 
 /// Reconcile one Deployment: make its current ReplicaSet, scale every ReplicaSet it owns,
-/// remove old empty ones, and record its status.
+/// remove empty old ones beyond `revisionHistoryLimit`, and record its status.
 pub fn reconcile(d: &Deployment, ctx: &Context<'_>) -> Result<Action, ApiError> {
     let ns = d.metadata.namespace.clone().unwrap_or_else(|| "default".into());
     let uid = d.metadata.uid.clone().unwrap_or_default();
@@ -58,6 +63,8 @@ pub fn reconcile(d: &Deployment, ctx: &Context<'_>) -> Result<Action, ApiError> 
         ..Default::default()
     };
     let (mut ready_total, mut total, mut updated) = (0, 0, 0);
+    let history = spec.revision_history_limit.unwrap_or(DEFAULT_REVISION_HISTORY).max(0) as usize;
+    let mut empty_old: Vec<(Option<k8s_openapi::jiff::Timestamp>, Key)> = Vec::new();
     for rs in owned {
         let key: Key = (ns.clone(), rs.metadata.name.clone().unwrap_or_default());
         let current = rs.metadata.name.as_deref() == Some(rs_name.as_str());
@@ -75,8 +82,14 @@ pub fn reconcile(d: &Deployment, ctx: &Context<'_>) -> Result<Action, ApiError> 
             }
             ctx.store.put_replicaset(&key, rs)?;
         } else if !current && st.replicas == 0 {
-            ctx.store.remove_replicaset(&key)?;
+            let created = rs.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            empty_old.push((created, key));
         }
+    }
+    // Newest first; the ones past the limit go.
+    empty_old.sort_by_key(|e| std::cmp::Reverse(e.0));
+    for (_, key) in empty_old.into_iter().skip(history) {
+        ctx.store.remove_replicaset(&key)?;
     }
     status.replicas = Some(total);
     status.ready_replicas = Some(ready_total);

@@ -93,6 +93,7 @@ pub fn model_status(p: &Pod, host_ip: &str, ip: &str, images: &ImageCache, regis
         pod_ips: Some(vec![PodIP { ip: ip.into() }]),
         start_time: Some(now()),
         container_statuses: Some(statuses),
+        qos_class: p.spec.as_ref().map(|s| crate::pod::qos_class(s).to_string()),
         conditions: Some(vec![
             PodCondition {
                 type_: "PodScheduled".into(),

@@ -1,5 +1,10 @@
 //! What a container runs and with which environment (as Kubernetes builds it, plus podlab's
 //! downward-API basics), and the pod's termination grace period.
+//!
+//! `$(VAR)` references in `env[].value`, `command` and `args` are expanded as the kubelet
+//! does: an env value sees the entries before it (and podlab's defaults), command and args
+//! see the whole environment; `$$` is a literal `$`; an unknown reference stays as written.
+//! `valueFrom.fieldRef` is the downward API.
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::time::Duration;
@@ -17,16 +22,98 @@ pub fn grace_period(pod: &Pod, time_scale: f64) -> Duration {
     Duration::from_secs(secs).mul_f64(time_scale.max(0.0))
 }
 
-/// The program and arguments a container runs.
-pub(super) fn command_of(spec: &Container) -> (String, Vec<String>) {
+/// The program and arguments a container runs, `$(VAR)` expanded against its environment `env`.
+pub(super) fn command_of(spec: &Container, env: &[(String, String)]) -> (String, Vec<String>) {
     let mut argv: Vec<String> = spec.command.clone().unwrap_or_default();
     argv.extend(spec.args.clone().unwrap_or_default());
     if argv.is_empty() {
         argv.push("sh".into());
     }
+    let mut argv: Vec<String> = argv.iter().map(|a| expand(a, env)).collect();
     let prog = argv.remove(0);
     (prog, argv)
 }
+
+/// Kubernetes' `$(VAR)` expansion (k8s.io/kubernetes third_party/forked/golang/expansion):
+/// `$(NAME)` becomes NAME's value from `env` (the last entry of that name), or stays as
+/// written if there is none; `$$` becomes `$`; any other `$` is kept.
+pub fn expand(input: &str, env: &[(String, String)]) -> String {
+    let lookup = |name: &str| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('(')
+            && let Some(close) = inner.find(')')
+        {
+            let name = &inner[..close];
+            match lookup(name) {
+                Some(v) => out.push_str(v),
+                None => {
+                    out.push_str("$(");
+                    out.push_str(name);
+                    out.push(')');
+                }
+            }
+            rest = &inner[close + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A downward-API `fieldRef` of `pod` (None: a path Kubernetes does not offer in env).
+fn field_ref(pod: &Pod, path: &str, node: &str, host_ip: &str, pod_ip: &str) -> Option<String> {
+    let m = &pod.metadata;
+    let key_of = |prefix: &str| path.strip_prefix(prefix)?.strip_suffix("']").map(str::to_string);
+    if let Some(k) = key_of("metadata.labels['") {
+        return Some(m.labels.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default());
+    }
+    if let Some(k) = key_of("metadata.annotations['") {
+        return Some(
+            m.annotations
+                .as_ref()
+                .and_then(|l| l.get(&k))
+                .cloned()
+                .unwrap_or_default(),
+        );
+    }
+    let spec = pod.spec.as_ref();
+    Some(match path {
+        "metadata.name" => m.name.clone().unwrap_or_default(),
+        "metadata.namespace" => m.namespace.clone().unwrap_or_else(|| "default".into()),
+        "metadata.uid" => m.uid.clone().unwrap_or_default(),
+        "spec.nodeName" => node.to_string(),
+        "spec.serviceAccountName" => spec
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_else(|| "default".into()),
+        "status.podIP" | "status.podIPs" => pod_ip.to_string(),
+        "status.hostIP" | "status.hostIPs" => host_ip.to_string(),
+        _ => return None,
+    })
+}
+
+/// The `fieldRef` paths [`container_env`] answers (others are refused by validation).
+pub const FIELD_REFS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "metadata.labels['KEY']",
+    "metadata.annotations['KEY']",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.podIP",
+    "status.podIPs",
+    "status.hostIP",
+    "status.hostIPs",
+];
 
 /// The `PATH` every container (and every `exec`) gets.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -36,12 +123,12 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 pub fn container_env(pod: &Pod, node: &str, host_ip: &str, pod_ip: &str, spec: &Container) -> Vec<(String, String)> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
-    let mut env = vec![
+    let mut env: Vec<(String, String)> = vec![
         ("PATH".to_string(), DEFAULT_PATH.to_string()),
         ("HOME".into(), "/root".into()),
         ("HOSTNAME".into(), name.clone()),
-        ("POD_NAME".into(), name.clone()),
-        ("POD_NAMESPACE".into(), ns.clone()),
+        ("POD_NAME".into(), name),
+        ("POD_NAMESPACE".into(), ns),
         ("POD_IP".into(), pod_ip.to_string()),
         ("NODE_NAME".into(), node.to_string()),
     ];
@@ -54,17 +141,9 @@ pub fn container_env(pod: &Pod, node: &str, host_ip: &str, pod_ip: &str, spec: &
     env.push(("PODLAB_PORTS".into(), ports.join(",")));
     for e in spec.env.iter().flatten() {
         let value = if let Some(v) = &e.value {
-            Some(v.clone())
+            Some(expand(v, &env))
         } else if let Some(field) = e.value_from.as_ref().and_then(|v| v.field_ref.as_ref()) {
-            match field.field_path.as_str() {
-                "metadata.name" => Some(name.clone()),
-                "metadata.namespace" => Some(ns.clone()),
-                "metadata.uid" => pod.metadata.uid.clone(),
-                "status.podIP" => Some(pod_ip.to_string()),
-                "status.hostIP" => Some(host_ip.to_string()),
-                "spec.nodeName" => Some(node.to_string()),
-                _ => None,
-            }
+            field_ref(pod, &field.field_path, node, host_ip, pod_ip)
         } else {
             None
         };
@@ -110,5 +189,59 @@ mod tests {
         assert_eq!(get("HOSTNAME"), Some("custom"));
         assert_eq!(get("POD_IP"), Some("10.244.1.2"));
         assert_eq!(get("NODE_NAME"), Some("worker-1"));
+    }
+
+    #[test]
+    fn expansion_follows_kubernetes_rules() {
+        let env = vec![("A".to_string(), "x".to_string()), ("B".into(), "y".into())];
+        assert_eq!(expand("$(A)-$(B)", &env), "x-y");
+        assert_eq!(expand("$$(A) costs $$5", &env), "$(A) costs $5");
+        assert_eq!(expand("$(NOPE) $A $(A", &env), "$(NOPE) $A $(A");
+        assert_eq!(expand("end$", &env), "end$");
+        assert_eq!(expand("$()", &env), "$()");
+    }
+
+    #[test]
+    fn env_sees_earlier_entries_and_the_downward_api() {
+        let mut p = Pod::default();
+        p.metadata.name = Some("web".into());
+        p.metadata.labels = Some([("app".to_string(), "shop".to_string())].into());
+        let var = |n: &str, v: &str| EnvVar {
+            name: n.into(),
+            value: Some(v.into()),
+            ..Default::default()
+        };
+        let field = |n: &str, path: &str| EnvVar {
+            name: n.into(),
+            value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
+                field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+                    field_path: path.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let c = Container {
+            env: Some(vec![
+                var("GREETING", "hello $(WHO)"),
+                var("WHO", "world"),
+                var("MSG", "$(GREETING), $(WHO) on $(NODE_NAME)"),
+                field("APP", "metadata.labels['app']"),
+                field("SA", "spec.serviceAccountName"),
+            ]),
+            command: Some(vec!["echo".into(), "$(MSG)".into()]),
+            args: Some(vec!["$(APP)".into(), "$$(APP)".into()]),
+            ..Default::default()
+        };
+        let env = container_env(&p, "worker-1", "172.18.0.2", "10.244.1.2", &c);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("GREETING"), Some("hello $(WHO)"), "a later entry is not seen");
+        assert_eq!(get("MSG"), Some("hello $(WHO), world on worker-1"));
+        assert_eq!(get("APP"), Some("shop"));
+        assert_eq!(get("SA"), Some("default"));
+        let (prog, args) = command_of(&c, &env);
+        assert_eq!(prog, "echo");
+        assert_eq!(args, ["hello $(WHO), world on worker-1", "shop", "$(APP)"]);
     }
 }

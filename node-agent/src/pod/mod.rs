@@ -3,14 +3,19 @@
 //!
 //! - this module: [`PodHandle`] (start, stop, logs) and the pod's status;
 //! - `startup`: the order containers start in (init containers, then one after another);
-//! - `supervise`: one container's life (pull, run, readiness, restart with back-off);
+//! - `supervise`: one container's life (pull, run, restart with back-off);
+//! - `probe`: startup, liveness and readiness probes (and the default readiness);
+//! - [`qos`]: the pod's QoS class;
 //! - [`env`]: what a container runs and with which environment, and the grace period.
 
 pub mod env;
+mod probe;
+pub mod qos;
 mod startup;
 mod supervise;
 
 pub use env::{container_env, grace_period};
+pub use qos::qos_class;
 
 use crate::logs::LogFile;
 use crate::pull::ImageCache;
@@ -65,6 +70,8 @@ struct ContainerRun {
     last_state: Option<ContainerState>,
     restart_count: i32,
     ready: bool,
+    /// The startup probe passed (or there is none) for the current run.
+    started: bool,
     started_once: bool,
     log: Option<LogFile>,
     previous_log: Option<LogFile>,
@@ -126,6 +133,7 @@ impl PodHandle {
                 last_state: None,
                 restart_count: 0,
                 ready: false,
+                started: false,
                 started_once: false,
                 log: None,
                 previous_log: None,
@@ -154,7 +162,8 @@ impl PodHandle {
         let _ = tokio::time::timeout(grace + Duration::from_secs(5), self.task).await;
     }
 
-    /// The container's log (`previous`: the run before the last restart), or None if no such container.
+    /// The container's log (`previous`: the run before the last restart), or None if there is
+    /// no such container or that run never started (kubectl then says it is waiting to start).
     pub fn logs(&self, container: Option<&str>, previous: bool) -> Option<String> {
         let runs = lock_unpoisoned(&self.shared.containers);
         let run = match container {
@@ -166,7 +175,7 @@ impl PodHandle {
         } else {
             run.log.as_ref()
         };
-        Some(log.map(|l| l.read_all()).unwrap_or_default())
+        log.map(|l| l.read_all())
     }
 
     /// Pids of the running containers, by name.
@@ -241,7 +250,7 @@ impl Shared {
             container_id: r.pid.map(|p| format!("podlab://{p}")),
             ready: r.ready,
             restart_count: r.restart_count,
-            started: Some(r.state.running.is_some()),
+            started: Some(r.state.running.is_some() && r.started),
             state: Some(r.state.clone()),
             last_state: r.last_state.clone(),
             ..Default::default()
@@ -262,7 +271,7 @@ impl Shared {
             ]),
             init_container_statuses: (!inits.is_empty()).then(|| inits.iter().map(|r| status_of(r)).collect()),
             container_statuses: Some(apps.iter().map(|r| status_of(r)).collect()),
-            qos_class: Some("BestEffort".into()),
+            qos_class: self.pod.spec.as_ref().map(|s| qos_class(s).to_string()),
             ..Default::default()
         }
     }

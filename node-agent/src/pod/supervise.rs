@@ -3,7 +3,7 @@
 //! declared port), and restart it after it exits, with Kubernetes' back-off.
 
 use super::env::{command_of, grace_period};
-use super::startup::listens;
+use super::probe;
 use super::{
     BACKOFF_INITIAL, BACKOFF_MAX, ContainerRun, PULL_TIME, Shared, restart_policy, sleep_or_stop, stopped, waiting,
 };
@@ -161,7 +161,7 @@ impl Supervisor {
                 let msg = if e.kind() == std::io::ErrorKind::NotFound {
                     format!(
                         "exec: \"{}\": executable file not found in $PATH",
-                        command_of(&self.spec).0
+                        command_of(&self.spec, &[]).0
                     )
                 } else {
                     format!("failed to start container process: {e}")
@@ -178,9 +178,9 @@ impl Supervisor {
         };
         let pid = proc.pid();
         let sig = proc.signaler().ok()?;
-        // A built-in server is Ready once it listens on its first declared port (as a TCP
-        // readiness probe would say); anything else is Ready once it runs.
-        let probe_port = match (kind, self.spec.command.is_some()) {
+        // Without a readinessProbe, a built-in server is Ready once it listens on its first
+        // declared port (as a TCP readiness probe would say); anything else once it runs.
+        let default_port = match (kind, self.spec.command.is_some()) {
             (ImageKind::Toolbox, _) | (_, true) => None,
             _ => self
                 .spec
@@ -189,12 +189,15 @@ impl Supervisor {
                 .and_then(|p| p.first())
                 .map(|p| p.container_port as u16),
         };
+        let gated = probe::has_startup(&self.spec);
+        let immediately_ready = !init && default_port.is_none() && !gated && !probe::has_readiness(&self.spec);
         shared.update(idx, |r| {
             r.previous_log = r.log.take();
             r.log = Some(log);
             r.pid = Some(pid);
             r.started_once = true;
-            r.ready = !init && probe_port.is_none();
+            r.started = !gated;
+            r.ready = immediately_ready;
             r.state = ContainerState {
                 running: Some(ContainerStateRunning {
                     started_at: Some(started.clone()),
@@ -202,11 +205,29 @@ impl Supervisor {
                 ..Default::default()
             };
         });
-        if let Some(port) = probe_port.filter(|_| !init) {
-            spawn_readiness_probe(shared.clone(), idx, pid, port);
+        let kill = Arc::new(tokio::sync::Notify::new());
+        if !init {
+            probe::spawn(probe::Target {
+                shared: shared.clone(),
+                idx,
+                pid,
+                spec: self.spec.clone(),
+                cwd: container_cwd(&shared, &self.spec),
+                default_port,
+                kill: kill.clone(),
+                stop: self.stop.clone(),
+            });
         }
-        let (exit, was_stopped) =
-            process::wait_or_stop(proc.wait(), &sig, stopped(&mut self.stop.clone()), self.grace).await;
+        let mut stop = self.stop.clone();
+        let probe_killed = std::sync::atomic::AtomicBool::new(false);
+        let stop_or_kill = async {
+            tokio::select! {
+                _ = stopped(&mut stop) => {}
+                _ = kill.notified() => probe_killed.store(true, std::sync::atomic::Ordering::Relaxed),
+            }
+        };
+        let (exit, stop_asked) = process::wait_or_stop(proc.wait(), &sig, stop_or_kill, self.grace).await;
+        let was_stopped = stop_asked && !probe_killed.load(std::sync::atomic::Ordering::Relaxed);
         let code = exit.as_ref().map(|e| e.code()).unwrap_or(137);
         let reason = match exit {
             Ok(Exit::Signal(9)) | Ok(Exit::Code(137)) if was_stopped => "Error",
@@ -261,13 +282,15 @@ impl Supervisor {
         self.failures += 1;
         let crash_loop = self.failures > 1;
         let message = crash_loop.then(|| self.back_off_message());
-        shared.update(idx, |r| record_restart(r, terminated, message));
+        shared.update(idx, |r| record_exit(r, terminated, message));
         if crash_loop {
             if sleep_or_stop(self.scaled(self.backoff), &mut self.stop).await {
                 return Some(false);
             }
             self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
         }
+        // restartCount counts restarts made, not exits: it goes up as the container starts again.
+        shared.update(idx, |r| r.restart_count += 1);
         None
     }
 
@@ -284,49 +307,28 @@ impl Supervisor {
     }
 }
 
-/// A restart: the last run becomes `lastState`; from the second on, the container waits in
-/// CrashLoopBackOff (`message`).
-fn record_restart(r: &mut ContainerRun, terminated: ContainerState, message: Option<String>) {
+/// An exit that will be restarted: the last run becomes `lastState`; from the second on, the
+/// container waits in CrashLoopBackOff (`message`) before it starts again.
+fn record_exit(r: &mut ContainerRun, terminated: ContainerState, message: Option<String>) {
     r.last_state = Some(terminated);
-    r.restart_count += 1;
     if let Some(m) = message {
         r.state = waiting("CrashLoopBackOff", Some(m));
     }
 }
 
-/// Polls until the container (this run of it, `pid`) listens on `port`, then marks it Ready.
-fn spawn_readiness_probe(sh: Arc<Shared>, idx: usize, pid: i32, port: u16) {
-    tokio::spawn(async move {
-        loop {
-            let current = lock_unpoisoned(&sh.containers)
-                .get(idx)
-                .is_some_and(|r| r.pid == Some(pid));
-            if !current {
-                return;
-            }
-            if listens(pid, port) {
-                sh.update(idx, |r| {
-                    if r.pid == Some(pid) {
-                        r.ready = true;
-                    }
-                });
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
-}
-
 /// Start the container's process in the pod's sandbox, its output going to a fresh log.
 async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) -> std::io::Result<(Process, LogFile)> {
     let log = LogFile::new(&spec.name)?;
+    let env = super::container_env(
+        &shared.pod,
+        &shared.ctx.node,
+        &shared.ctx.host_ip,
+        &shared.ctx.pod_ip,
+        spec,
+    );
     let (program, args) = match kind {
-        ImageKind::Toolbox => {
-            let (p, a) = command_of(spec);
-            (std::path::PathBuf::from(p), a)
-        }
-        _ if spec.command.is_some() => {
-            let (p, a) = command_of(spec);
+        _ if *kind == ImageKind::Toolbox || spec.command.is_some() => {
+            let (p, a) = command_of(spec, &env);
             (std::path::PathBuf::from(p), a)
         }
         builtin => (
@@ -334,25 +336,14 @@ async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) ->
             vec!["__image".to_string(), images::program_name(builtin).to_string()],
         ),
     };
-    let cwd = spec
-        .working_dir
-        .as_ref()
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_dir())
-        .unwrap_or_else(|| shared.ctx.workdir.clone());
+    let cwd = container_cwd(shared, spec);
     let pid = shared
         .spawner
         .spawn_process_async(ProcessSpec {
             stdin: None,
             program,
             args,
-            env: super::container_env(
-                &shared.pod,
-                &shared.ctx.node,
-                &shared.ctx.host_ip,
-                &shared.ctx.pod_ip,
-                spec,
-            ),
+            env,
             join: shared.ctx.sandbox.join_fds(),
             stdout: log.writer()?,
             stderr: log.writer()?,
@@ -360,4 +351,14 @@ async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) ->
         })
         .await?;
     Ok((Process::adopt(pid)?, log))
+}
+
+/// The container's working directory (its `workingDir` if it exists, else the pod's scratch
+/// directory); exec probes run there too.
+fn container_cwd(shared: &Shared, spec: &Container) -> std::path::PathBuf {
+    spec.working_dir
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| shared.ctx.workdir.clone())
 }

@@ -11,6 +11,7 @@ use crate::images::{self, ImageKind};
 use crate::logs::LogFile;
 use crate::process::{self, Exit, Process};
 use crate::pull::{self, Decision, PullPolicy};
+use crate::rootfs;
 use crate::spawner::ProcessSpec;
 use crate::{lock_unpoisoned, now};
 use k8s_openapi::api::core::v1::{Container, ContainerState, ContainerStateRunning, ContainerStateTerminated};
@@ -317,47 +318,48 @@ fn spawn_readiness_probe(sh: Arc<Shared>, idx: usize, pid: i32, port: u16) {
     });
 }
 
-/// Start the container's process in the pod's sandbox, its output going to a fresh log.
+/// Start the container's process in the pod's sandbox, in a mount namespace whose root is a
+/// fresh copy-on-write view of its image (see [`crate::rootfs`]) and a PID namespace of its own
+/// (or the pod's), its output going to a fresh log.
 async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) -> std::io::Result<(Process, LogFile)> {
     let log = LogFile::new(&spec.name)?;
-    let (program, args) = match kind {
+    let (program, args, builtin) = match kind {
         ImageKind::Toolbox => {
             let (p, a) = command_of(spec);
-            (std::path::PathBuf::from(p), a)
+            (std::path::PathBuf::from(p), a, false)
         }
         _ if spec.command.is_some() => {
             let (p, a) = command_of(spec);
-            (std::path::PathBuf::from(p), a)
+            (std::path::PathBuf::from(p), a, false)
         }
         builtin => (
             shared.config.exe.clone(),
             vec!["__image".to_string(), images::program_name(builtin).to_string()],
+            true,
         ),
     };
-    let cwd = spec
-        .working_dir
-        .as_ref()
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_dir())
-        .unwrap_or_else(|| shared.ctx.workdir.clone());
+    let rootfs = rootfs::prepare_container(&shared.ctx.workdir, spec, builtin)?;
     let pid = shared
         .spawner
-        .spawn_process_async(ProcessSpec {
-            stdin: None,
-            program,
-            args,
-            env: super::container_env(
-                &shared.pod,
-                &shared.ctx.node,
-                &shared.ctx.host_ip,
-                &shared.ctx.pod_ip,
-                spec,
-            ),
-            join: shared.ctx.sandbox.join_fds(),
-            stdout: log.writer()?,
-            stderr: log.writer()?,
-            cwd,
-        })
+        .spawn_container_async(
+            ProcessSpec {
+                stdin: None,
+                program,
+                args,
+                env: super::container_env(
+                    &shared.pod,
+                    &shared.ctx.node,
+                    &shared.ctx.host_ip,
+                    &shared.ctx.pod_ip,
+                    spec,
+                ),
+                join: shared.ctx.sandbox.join_fds(),
+                stdout: log.writer()?,
+                stderr: log.writer()?,
+                cwd: rootfs::container_cwd(spec),
+            },
+            rootfs,
+        )
         .await?;
     Ok((Process::adopt(pid)?, log))
 }

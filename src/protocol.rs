@@ -73,6 +73,9 @@ pub enum Reply {
     Target {
         /// The pause process holding the namespaces.
         pid: i32,
+        /// The container process whose filesystem and processes `exec` joins (a pod's).
+        #[serde(default)]
+        container_pid: Option<i32>,
         /// The container's environment.
         env: Vec<(String, String)>,
         /// The pod's (or node's) IP.

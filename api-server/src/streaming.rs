@@ -85,11 +85,11 @@ async fn start(cluster: &Cluster, key: &Key, q: &Query) -> Result<ExecIo, ApiErr
         program: PathBuf::from(program),
         args: args.to_vec(),
         env: target.env.clone(),
-        join: target.sandbox.join_fds(),
+        join: target.join_fds(),
         stdin: in_r,
         stdout: out_w,
         stderr: err_w,
-        cwd: PathBuf::from("/"),
+        cwd: target.cwd.clone(),
     };
     let exit = spawn(cluster, spec).await?;
     let stdin = match in_w {
@@ -156,11 +156,11 @@ async fn start_tty(
         program: PathBuf::from(&program),
         args,
         env,
-        join: target.sandbox.join_fds(),
+        join: target.join_fds(),
         stdin: Some(dup(&pty.slave)?),
         stdout: dup(&pty.slave)?,
         stderr: dup(&pty.slave)?,
-        cwd: PathBuf::from("/"),
+        cwd: target.cwd.clone(),
     };
     let exit = spawn(cluster, spec).await?;
     drop(pty.slave);

@@ -219,4 +219,10 @@ impl PodApi for Cluster {
             .map(|r| r.pod_dir(pod_uid))
             .unwrap_or_else(std::env::temp_dir)
     }
+
+    fn remove_workdir(&self, pod_uid: &str) {
+        if let Some(r) = &self.rundir {
+            r.remove_pod_dir(pod_uid);
+        }
+    }
 }

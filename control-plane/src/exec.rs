@@ -27,8 +27,8 @@ impl Cluster {
         )?)
     }
 
-    /// `exec` in `container` (default: the first) of the pod: its sandbox, the container's
-    /// environment, the pod's IP.
+    /// `exec` in `container` (default: the first) of the pod: its sandbox and the container's
+    /// filesystem and processes, the container's environment, the pod's IP.
     pub fn pod_exec_target(&self, key: &Key, container: Option<&str>) -> Result<ExecTarget, ExecError> {
         let pod = self.get_pod(key)?;
         let (sandbox, ip) = self
@@ -37,6 +37,10 @@ impl Cluster {
                 (e.sandbox.clone(), ip)
             })
             .unwrap_or_default();
-        Ok(exec_target::pod_target(&pod, container, sandbox, ip)?)
+        let namespaces = |name: &str| {
+            self.with_entry(key, |e| e.handle.as_ref().and_then(|h| h.container_namespaces(name)))
+                .flatten()
+        };
+        Ok(exec_target::pod_target(&pod, container, sandbox, ip, namespaces)?)
     }
 }

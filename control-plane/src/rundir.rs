@@ -123,6 +123,21 @@ impl RunDir {
     }
 }
 
+impl RunDir {
+    /// Removes a deleted pod's scratch directory (its containers' writable layers).
+    pub fn remove_pod_dir(&self, uid: &str) {
+        if uid.is_empty() || uid.contains('/') || uid.starts_with('.') {
+            return;
+        }
+        let p = self.path.join("pods").join(uid);
+        if let Err(e) = std::fs::remove_dir_all(&p)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("removing {}: {e}", p.display());
+        }
+    }
+}
+
 impl Drop for RunDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);

@@ -1,22 +1,71 @@
-//! Where `exec` goes: for a pod, its sandbox (pause process) with the environment the chosen
-//! container was given (`PATH`, `HOSTNAME`, its `env:` values) and the pod's IP; for a node, the
-//! node's namespaces with a plain `PATH` and `HOSTNAME`. Every front end (the daemon's `exec`,
-//! the scenario runner's steps) asks here, so the target is worked out once.
+//! Where `exec` goes: for a pod, its sandbox (pause process) plus the chosen container's mount
+//! and PID namespaces (its filesystem, its processes, as `kubectl exec`), with the environment
+//! the container was given (`PATH`, `HOSTNAME`, its `env:` values) and the pod's IP; for a
+//! node, the node's namespaces with a plain `PATH` and `HOSTNAME` and the machine's filesystem.
+//! Every front end (the daemon's `exec`, the scenario runner's steps, the Kubernetes API) asks
+//! here, so the target is worked out once.
 
 use crate::pod::{container_env, env::DEFAULT_PATH};
 use crate::sandbox::Sandbox;
 use k8s_openapi::api::core::v1::Pod;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// A running container's mount and PID namespaces, held open, and its working directory.
+pub struct ContainerNs {
+    /// The container's process, as podlab sees it.
+    pub pid: i32,
+    mnt: OwnedFd,
+    pid_ns: OwnedFd,
+    /// Where an `exec` in it starts (inside its filesystem).
+    pub cwd: PathBuf,
+}
+
+impl ContainerNs {
+    /// Opens `/proc/<pid>/ns/{mnt,pid}` of the container process `pid`.
+    pub fn open(pid: i32, cwd: PathBuf) -> std::io::Result<ContainerNs> {
+        let open = |n: &str| std::fs::File::open(format!("/proc/{pid}/ns/{n}")).map(OwnedFd::from);
+        Ok(ContainerNs {
+            pid,
+            mnt: open("mnt")?,
+            pid_ns: open("pid")?,
+            cwd,
+        })
+    }
+}
 
 /// The namespaces, environment and address an `exec` runs with.
 #[derive(Clone)]
 pub struct ExecTarget {
     /// The pause process whose namespaces the command joins.
     pub sandbox: Arc<Sandbox>,
+    /// For a pod: the container's filesystem and processes, which the command joins too.
+    pub container: Option<Arc<ContainerNs>>,
     /// The command's environment.
     pub env: Vec<(String, String)>,
     /// The pod's (or node's) IP.
     pub ip: String,
+    /// The command's working directory (a pod's: inside the container's filesystem).
+    pub cwd: PathBuf,
+}
+
+impl ExecTarget {
+    /// Every namespace the command joins (see [`crate::spawner::ProcessSpec::join`]).
+    pub fn join_fds(&self) -> Vec<(RawFd, libc::c_int)> {
+        let mut v = self.sandbox.join_fds();
+        if let Some(c) = &self.container {
+            v.retain(|(_, f)| *f != libc::CLONE_NEWPID);
+            v.push((c.pid_ns.as_raw_fd(), libc::CLONE_NEWPID));
+            v.push((c.mnt.as_raw_fd(), libc::CLONE_NEWNS));
+        }
+        v
+    }
+
+    /// The container process whose mount and PID namespaces the command joins (a pod's).
+    pub fn container_pid(&self) -> Option<i32> {
+        self.container.as_ref().map(|c| c.pid)
+    }
 }
 
 /// Why there is nowhere to `exec`.
@@ -42,6 +91,14 @@ pub enum TargetError {
         /// The pod's name.
         pod: String,
     },
+    /// The container is not running (waiting to start, restarting, or ended).
+    #[error("container {container} in pod {pod} is not running")]
+    NotRunning {
+        /// The container asked for.
+        container: String,
+        /// The pod's name.
+        pod: String,
+    },
     /// The pod's sandbox is not running (not started yet, or being torn down).
     #[error("pod {} has no running sandbox", .pod.metadata.name.as_deref().unwrap_or_default())]
     NoSandbox {
@@ -58,19 +115,23 @@ pub fn node_target(node: &str, sandbox: Option<&Arc<Sandbox>>, ip: String) -> Re
         .ok_or_else(|| TargetError::NoNamespaces { node: node.into() })?;
     Ok(ExecTarget {
         sandbox,
+        container: None,
         env: vec![("PATH".into(), DEFAULT_PATH.into()), ("HOSTNAME".into(), node.into())],
         ip,
+        cwd: std::env::temp_dir(),
     })
 }
 
 /// `exec` in `container` (default: the first) of `pod`, whose sandbox is `sandbox` and whose IP
-/// is `ip`. The environment is the container's own, as the kubelet built it (the host IP is
-/// left empty, as it always was for `exec`).
+/// is `ip`; `namespaces` gives a running container's (see
+/// [`crate::PodHandle::container_namespaces`]). The environment is the container's own, as the
+/// kubelet built it (the host IP is left empty, as it always was for `exec`).
 pub fn pod_target(
     pod: &Pod,
     container: Option<&str>,
     sandbox: Option<Arc<Sandbox>>,
     ip: String,
+    namespaces: impl FnOnce(&str) -> Option<ContainerNs>,
 ) -> Result<ExecTarget, TargetError> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let containers = pod.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or_default();
@@ -91,10 +152,18 @@ pub fn pod_target(
             pod: Box::new(pod.clone()),
         });
     };
+    let Some(ns) = namespaces(&spec.name) else {
+        return Err(TargetError::NotRunning {
+            container: spec.name.clone(),
+            pod: name,
+        });
+    };
     let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
     Ok(ExecTarget {
         env: container_env(pod, &node, "", &ip, spec),
         sandbox,
+        cwd: ns.cwd.clone(),
+        container: Some(Arc::new(ns)),
         ip,
     })
 }
@@ -122,11 +191,14 @@ mod tests {
 
     #[test]
     fn the_container_is_checked_before_the_sandbox() {
-        let e = pod_target(&pod(&["a"]), Some("b"), None, String::new()).err().unwrap();
+        let none = |_: &str| None;
+        let e = pod_target(&pod(&["a"]), Some("b"), None, String::new(), none)
+            .err()
+            .unwrap();
         assert_eq!(e.to_string(), "container b not found in pod web");
-        let e = pod_target(&pod(&[]), None, None, String::new()).err().unwrap();
+        let e = pod_target(&pod(&[]), None, None, String::new(), none).err().unwrap();
         assert_eq!(e.to_string(), "pod web has no containers");
-        let e = pod_target(&pod(&["a"]), None, None, String::new()).err().unwrap();
+        let e = pod_target(&pod(&["a"]), None, None, String::new(), none).err().unwrap();
         assert!(matches!(e, TargetError::NoSandbox { .. }), "{e}");
     }
 

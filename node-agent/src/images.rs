@@ -96,8 +96,21 @@ pub fn program_name(kind: &ImageKind) -> &'static str {
     }
 }
 
+/// SIGTERM ends a built-in server at once, with exit code 0, as nginx's fast shutdown does.
+extern "C" fn on_sigterm(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(0) }
+}
+
 /// Entry point of `podlab __image NAME`: runs inside the pod's namespaces. Returns the exit code.
+///
+/// It is its container's PID 1, and PID 1 gets no signal it has no handler for: like a real
+/// server it handles SIGTERM, so a deleted pod ends at once instead of after its grace period.
 pub fn run_builtin(name: &str) -> i32 {
+    // SAFETY: installs an async-signal-safe handler; no other code of this process handles SIGTERM.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_sigterm as *const () as libc::sighandler_t);
+    }
     let env = |k: &str| std::env::var(k).unwrap_or_default();
     let port = |default: u16| -> u16 {
         std::env::var("PORT")

@@ -20,6 +20,10 @@ pub enum Space {
     Uts,
     /// The IPC namespace (System V queues, POSIX message queues).
     Ipc,
+    /// A container's mount namespace (its filesystem).
+    Mnt,
+    /// A container's PID namespace (its processes; joined by the children made after it).
+    Pid,
 }
 
 impl Space {
@@ -28,6 +32,8 @@ impl Space {
             Space::Net => "net",
             Space::Uts => "uts",
             Space::Ipc => "ipc",
+            Space::Mnt => "mnt",
+            Space::Pid => "pid",
         }
     }
 
@@ -36,6 +42,8 @@ impl Space {
             Space::Net => CloneFlags::CLONE_NEWNET,
             Space::Uts => CloneFlags::CLONE_NEWUTS,
             Space::Ipc => CloneFlags::CLONE_NEWIPC,
+            Space::Mnt => CloneFlags::CLONE_NEWNS,
+            Space::Pid => CloneFlags::CLONE_NEWPID,
         }
     }
 
@@ -58,13 +66,24 @@ pub fn open_ns(pid: i32, space: Space) -> io::Result<File> {
 /// Moves the calling thread into `pid`'s namespaces. For a single-threaded command-line
 /// process (see DESIGN.md's setns pitfalls: never on a runtime worker thread).
 pub fn enter(pid: i32, spaces: &[Space]) -> io::Result<()> {
+    enter_container(pid, spaces, None)
+}
+
+/// Like [`enter`], then into the mount and PID namespaces of container process `container`
+/// (as `kubectl exec`: its filesystem becomes this process's root, and the processes it starts
+/// from now on are in the container's PID namespace). Every namespace file is opened first:
+/// once in the container's mount namespace, `/proc` is the container's.
+pub fn enter_container(pid: i32, spaces: &[Space], container: Option<i32>) -> io::Result<()> {
+    let theirs = container.map(|c| [(c, Space::Pid), (c, Space::Mnt)]);
     let files = spaces
         .iter()
-        .map(|s| open_ns(pid, *s).map(|f| (f, *s)))
+        .map(|s| (pid, *s))
+        .chain(theirs.into_iter().flatten())
+        .map(|(p, s)| open_ns(p, s).map(|f| (f, s)))
         .collect::<io::Result<Vec<_>>>()?;
     for (f, space) in &files {
         nix::sched::setns(f.as_fd(), space.flag())
-            .map_err(|e| io::Error::other(format!("joining the {} namespace of pid {pid}: {e}", space.proc_name())))?;
+            .map_err(|e| io::Error::other(format!("joining the {} namespace: {e}", space.proc_name())))?;
     }
     Ok(())
 }
@@ -102,7 +121,10 @@ pub fn run_as_foreground_child(cmd: &mut Command) {
             for sig in [libc::SIGINT, libc::SIGQUIT] {
                 libc::signal(sig, libc::SIG_DFL);
             }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != me.as_raw() {
+            // In a container's PID namespace (see `enter_container`) the parent, outside it, is
+            // pid 0; had it died, the namespace's own PID 1 would have adopted the command.
+            let parent = libc::getppid();
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || (parent != me.as_raw() && parent != 0) {
                 return Err(io::Error::other("podlab exec ended before the command started"));
             }
             Ok(())

@@ -13,6 +13,7 @@
 //! - [`sandbox`], [`spawner`], [`zygote`], [`process`]: pause processes, namespaces and
 //!   processes made off the async runtime.
 //! - [`images`], [`pull`]: the built-in image catalog, image pulls and the node image cache.
+//! - [`rootfs`]: a container's filesystem (a copy-on-write view of the machine's `/`).
 //! - [`logs`]: containers' in-memory logs.
 //! - [`join`]: joining a pod's or node's namespaces from the CLI (`exec`, `capture`,
 //!   `port-forward`) and the process plumbing around it, so the binary needs no `unsafe`.
@@ -25,6 +26,7 @@ pub mod logs;
 pub mod pod;
 pub mod process;
 pub mod pull;
+pub mod rootfs;
 pub mod sandbox;
 pub mod spawner;
 pub mod zygote;
@@ -82,14 +84,12 @@ pub struct ExecOutput {
     pub timed_out: bool,
 }
 
-/// Run `argv` inside `sandbox`'s namespaces (like `kubectl exec` / `nsenter -t PID -n -u -i`),
-/// with the machine's binaries, and collect its combined output.
+/// Run `argv` where `target` says (like `kubectl exec`: a pod's namespaces and its container's
+/// filesystem and processes; or a node's namespaces), and collect its combined output.
 pub async fn exec(
     spawner: &Spawner,
-    sandbox: &Sandbox,
+    target: &ExecTarget,
     argv: &[String],
-    env: Vec<(String, String)>,
-    cwd: PathBuf,
     timeout: Duration,
 ) -> std::io::Result<ExecOutput> {
     let Some((prog, args)) = argv.split_first() else {
@@ -101,11 +101,11 @@ pub async fn exec(
             stdin: None,
             program: PathBuf::from(prog),
             args: args.to_vec(),
-            env,
-            join: sandbox.join_fds(),
+            env: target.env.clone(),
+            join: target.join_fds(),
             stdout: log.writer()?,
             stderr: log.writer()?,
-            cwd,
+            cwd: target.cwd.clone(),
         })
         .await?;
     let proc = process::Process::adopt(pid)?;

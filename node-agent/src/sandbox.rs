@@ -17,6 +17,8 @@ pub struct Sandbox {
     net: Netns,
     uts: OwnedFd,
     ipc: Option<OwnedFd>,
+    /// The pod's PID namespace (`shareProcessNamespace`), whose PID 1 is the pause process.
+    pid_ns: Option<OwnedFd>,
 }
 
 /// Reads the pause process's 4-byte report: Ok once its namespaces exist.
@@ -87,8 +89,13 @@ impl Sandbox {
         let opened = ready.and_then(|()| {
             let net = Netns::from_pid(pid as u32)?;
             let uts = open_ns(pid, "uts")?;
-            let ipc = if kind == SandboxKind::Pod {
+            let ipc = if kind == SandboxKind::Node {
+                None
+            } else {
                 Some(open_ns(pid, "ipc")?)
+            };
+            let pid_ns = if kind == SandboxKind::PodSharingPids {
+                Some(open_ns(pid, "pid")?)
             } else {
                 None
             };
@@ -97,16 +104,17 @@ impl Sandbox {
             if process.has_exited() {
                 return Err(io::Error::other("sandbox process died while starting"));
             }
-            Ok((net, uts, ipc))
+            Ok((net, uts, ipc, pid_ns))
         });
         match opened {
-            Ok((net, uts, ipc)) => Ok(Sandbox {
+            Ok((net, uts, ipc, pid_ns)) => Ok(Sandbox {
                 pid,
                 kind,
                 process: Mutex::new(Some(process)),
                 net,
                 uts,
                 ipc,
+                pid_ns,
             }),
             Err(e) => {
                 process.kill_and_reap();
@@ -116,7 +124,6 @@ impl Sandbox {
     }
 
     /// The pause process's pid (what `nsenter -t PID` takes).
-    /// The pause process's pid.
     pub fn pid(&self) -> i32 {
         self.pid
     }
@@ -131,7 +138,8 @@ impl Sandbox {
         &self.net
     }
 
-    /// The namespaces a process joins to run "inside" this sandbox.
+    /// The namespaces a process joins to run "inside" this sandbox (a pod's PID namespace
+    /// too, when its containers share one).
     pub fn join_fds(&self) -> Vec<(RawFd, libc::c_int)> {
         let mut v = vec![
             (self.net.as_raw_fd(), libc::CLONE_NEWNET),
@@ -139,6 +147,9 @@ impl Sandbox {
         ];
         if let Some(ipc) = &self.ipc {
             v.push((ipc.as_raw_fd(), libc::CLONE_NEWIPC));
+        }
+        if let Some(pid) = &self.pid_ns {
+            v.push((pid.as_raw_fd(), libc::CLONE_NEWPID));
         }
         v
     }

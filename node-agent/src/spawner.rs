@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
+use crate::rootfs::{MountPlan, RootFs};
 use crate::zygote::{Forked, Zygote};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -44,6 +45,9 @@ pub enum SandboxKind {
     Node,
     /// A pod: new net + UTS + IPC namespaces (as Kubernetes' pause container holds).
     Pod,
+    /// A pod with `shareProcessNamespace: true`: a pod's namespaces plus a PID namespace
+    /// whose PID 1 is the pause process; its containers join it instead of getting their own.
+    PodSharingPids,
 }
 
 /// What to start inside existing namespaces.
@@ -54,7 +58,9 @@ pub struct ProcessSpec {
     pub args: Vec<String>,
     /// Its whole environment.
     pub env: Vec<(String, String)>,
-    /// Namespaces to join first (fd, CLONE_NEW* flag), like `nsenter`.
+    /// Namespaces to join first (fd, CLONE_NEW* flag), like `nsenter`. A PID namespace
+    /// (`CLONE_NEWPID`) is the one the process starts in (its PID 1 must be alive); a mount
+    /// namespace (`CLONE_NEWNS`) gives it that namespace's root (a container's filesystem).
     pub join: Vec<(RawFd, libc::c_int)>,
     /// Where its stdin comes from (`None`: `/dev/null`), e.g. a pipe from `kubectl exec -i`.
     pub stdin: Option<OwnedFd>,
@@ -119,6 +125,9 @@ impl Spawner {
             // cheaper than a /proc/sys write in each of a thousand namespaces.
             SandboxKind::Node => libc::CLONE_NEWNET | libc::CLONE_NEWUTS | crate::zygote::IPV4_ONLY,
             SandboxKind::Pod => libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
+            SandboxKind::PodSharingPids => {
+                libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWPID
+            }
         };
         let guard = self
             .zygote
@@ -135,15 +144,27 @@ impl Spawner {
 
     /// Start a process inside the namespaces named in `spec.join`. Returns its pid.
     pub fn spawn_process(&self, spec: ProcessSpec) -> io::Result<i32> {
-        self.run(move || spawn_in_namespaces(spec))?
+        self.run(move || spawn_in_namespaces(spec, None))?
     }
 
     /// Like [`Spawner::spawn_process`], awaiting the spawner thread instead of blocking a
     /// runtime worker while other pods' containers are started ahead of this one.
     pub async fn spawn_process_async(&self, spec: ProcessSpec) -> io::Result<i32> {
+        self.spawn_async(spec, None).await
+    }
+
+    /// Start a container: a process in the namespaces of `spec.join`, in a mount namespace of
+    /// its own whose root is `rootfs` (see [`crate::rootfs`]), and in a PID namespace of its
+    /// own unless `spec.join` names one (the pod's, with `shareProcessNamespace`). Returns its
+    /// pid (as podlab sees it).
+    pub async fn spawn_container_async(&self, spec: ProcessSpec, rootfs: RootFs) -> io::Result<i32> {
+        self.spawn_async(spec, Some(rootfs)).await
+    }
+
+    async fn spawn_async(&self, spec: ProcessSpec, rootfs: Option<RootFs>) -> io::Result<i32> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Box::new(move || {
-            let _ = tx.send(spawn_in_namespaces(spec));
+            let _ = tx.send(spawn_in_namespaces(spec, rootfs.as_ref()));
         }))?;
         rx.await
             .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))?
@@ -157,12 +178,22 @@ struct ChildPlan {
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
     cwd: CString,
+    /// Namespaces joined first (all but mount and PID ones).
     join: Vec<(RawFd, libc::c_int)>,
+    /// A mount namespace to join once stdio is in place, by a path to podlab's descriptor
+    /// (the child's own table may be empty by then).
+    mount_ns: Option<CString>,
+    /// A root filesystem to build in the child's new mount namespace.
+    rootfs: Option<MountPlan>,
+    /// Run `program` from a descriptor opened before the switch of root (podlab's binary).
+    program_outside: bool,
     /// (source, target) descriptor pairs for stdin, stdout and stderr.
     stdio: [(RawFd, RawFd); 3],
     /// The same three, to be opened by path (path, open flags) into an empty table, when they can be.
     reopen: Option<[(CString, libc::c_int); 3]>,
-    parent: libc::pid_t,
+    /// A pidfd of podlab: readable once podlab is gone (the child's `getppid` says 0 when it
+    /// starts in another PID namespace, so it cannot tell).
+    parent: RawFd,
     mask: libc::sigset_t,
     /// errno of the step that failed in the child (0 = it reached `execve`).
     error: AtomicI32,
@@ -196,7 +227,15 @@ fn cstring(s: &OsStr) -> io::Result<CString> {
     CString::new(s.as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "argument has a NUL byte"))
 }
 
-fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
+/// `/proc/<pid>/task/<tid>/fd/<fd>`: a path to this thread's descriptor `fd`, which the child
+/// can open after it has given up podlab's descriptor table.
+fn own_fd_path(fd: RawFd) -> io::Result<CString> {
+    // SAFETY: getpid and gettid have no preconditions.
+    let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+    cstring(OsStr::new(&format!("/proc/{pid}/task/{tid}/fd/{fd}")))
+}
+
+fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result<i32> {
     let program = cstring(resolve(&spec.program, &spec.env)?.as_os_str())?;
     let args: Vec<CString> = std::iter::once(spec.program.as_os_str())
         .chain(spec.args.iter().map(OsStr::new))
@@ -209,18 +248,23 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
         .collect::<io::Result<_>>()?;
     let null = OwnedFd::from(std::fs::File::open("/dev/null")?);
     let reopen = match (reopenable(&spec.stdout), reopenable(&spec.stderr)) {
-        (Some(out), Some(err)) if spec.stdin.is_none() => {
-            // SAFETY: getpid and gettid have no preconditions.
-            let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
-            let path = |fd: &OwnedFd| cstring(OsStr::new(&format!("/proc/{pid}/task/{tid}/fd/{}", fd.as_raw_fd())));
-            Some([
-                (c"/dev/null".to_owned(), libc::O_RDONLY),
-                (path(&spec.stdout)?, out),
-                (path(&spec.stderr)?, err),
-            ])
-        }
+        (Some(out), Some(err)) if spec.stdin.is_none() => Some([
+            (c"/dev/null".to_owned(), libc::O_RDONLY),
+            (own_fd_path(spec.stdout.as_raw_fd())?, out),
+            (own_fd_path(spec.stderr.as_raw_fd())?, err),
+        ]),
         _ => None,
     };
+    let pid_ns = spec
+        .join
+        .iter()
+        .find(|(_, f)| *f == libc::CLONE_NEWPID)
+        .map(|(fd, _)| *fd);
+    let mount_ns = match spec.join.iter().find(|(_, f)| *f == libc::CLONE_NEWNS) {
+        Some((fd, _)) => Some(own_fd_path(*fd)?),
+        None => None,
+    };
+    let parent = crate::process::pidfd_open(std::process::id() as i32)?;
     let mut plan = ChildPlan {
         argv: args
             .iter()
@@ -234,18 +278,37 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
             .collect(),
         program,
         cwd: cstring(spec.cwd.as_os_str())?,
-        join: spec.join.clone(),
+        join: spec
+            .join
+            .iter()
+            .copied()
+            .filter(|(_, f)| *f != libc::CLONE_NEWPID && *f != libc::CLONE_NEWNS)
+            .collect(),
+        mount_ns,
+        rootfs: rootfs.map(MountPlan::new).transpose()?,
+        program_outside: rootfs.is_some_and(|r| r.program_outside),
         stdio: [
             (spec.stdin.as_ref().map_or(null.as_raw_fd(), |f| f.as_raw_fd()), 0),
             (spec.stdout.as_raw_fd(), 1),
             (spec.stderr.as_raw_fd(), 2),
         ],
         reopen,
-        // SAFETY: getpid has no preconditions.
-        parent: unsafe { libc::getpid() },
+        parent: parent.as_raw_fd(),
         // SAFETY: an all-zero sigset_t is a valid value to be overwritten below.
         mask: unsafe { std::mem::zeroed() },
         error: AtomicI32::new(0),
+    };
+    let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD;
+    if plan.rootfs.is_some() {
+        // A container: its own mount namespace, and its own PID namespace unless it joins the pod's.
+        flags |= libc::CLONE_NEWNS;
+        if pid_ns.is_none() {
+            flags |= libc::CLONE_NEWPID;
+        }
+    }
+    let _in_pid_ns = match pid_ns {
+        Some(fd) => Some(PidNsForChildren::enter(fd)?),
+        None => None,
     };
     let mut stack = vec![0u8; 64 * 1024];
     // SAFETY: signals are blocked across clone so no handler runs on the child's stack in our
@@ -260,12 +323,17 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
         let pid = libc::clone(
             child_main,
             top.cast(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+            flags,
             (&plan as *const ChildPlan).cast_mut().cast(),
         );
         let err = io::Error::last_os_error();
         libc::pthread_sigmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
         if pid < 0 {
+            if pid_ns.is_some() && err.raw_os_error() == Some(libc::ENOMEM) {
+                return Err(io::Error::other(
+                    "the container's PID namespace has no init process left",
+                ));
+            }
             return Err(err);
         }
         pid
@@ -279,6 +347,37 @@ fn spawn_in_namespaces(spec: ProcessSpec) -> io::Result<i32> {
     }
     // The child is reaped through its pidfd (see `process`).
     Ok(pid)
+}
+
+/// The spawner thread's children start in another PID namespace while this lives
+/// (`setns(CLONE_NEWPID)` moves only the children a thread makes from then on); dropped, the
+/// thread's own namespace is back.
+struct PidNsForChildren {
+    own: OwnedFd,
+}
+
+impl PidNsForChildren {
+    fn enter(fd: RawFd) -> io::Result<PidNsForChildren> {
+        let own = OwnedFd::from(std::fs::File::open("/proc/thread-self/ns/pid")?);
+        // SAFETY: setns on descriptors that stay open for the call.
+        if unsafe { libc::setns(fd, libc::CLONE_NEWPID) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PidNsForChildren { own })
+    }
+}
+
+impl Drop for PidNsForChildren {
+    fn drop(&mut self) {
+        // SAFETY: setns back to the thread's own PID namespace (an ancestor-or-self of any
+        // namespace it joined, which the kernel allows).
+        if unsafe { libc::setns(self.own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+            tracing::error!(
+                "the spawner thread could not return to its PID namespace: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 /// The open flags that reopen `fd` by path as the same kind of stdio, or None if a reopened
@@ -329,7 +428,12 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
             fail(plan);
         }
-        if libc::getppid() != plan.parent {
+        let mut gone = libc::pollfd {
+            fd: plan.parent,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut gone, 1, 0) != 0 {
             libc::_exit(127);
         }
         for &(fd, flag) in &plan.join {
@@ -337,10 +441,79 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(plan);
             }
         }
+        let private = take_private_stdio(plan);
+        if let Some(path) = &plan.mount_ns {
+            let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::setns(fd, libc::CLONE_NEWNS) != 0 {
+                fail(plan);
+            }
+            libc::close(fd);
+        }
+        let exe = if plan.program_outside {
+            let fd = libc::open(plan.program.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+            if fd < 0 {
+                fail(plan);
+            }
+            fd
+        } else {
+            -1
+        };
+        if let Some(rootfs) = &plan.rootfs
+            && rootfs.enter().is_err()
+        {
+            fail(plan);
+        }
+        if !private {
+            // Descriptors some thread left inheritable must not reach the container either.
+            let first = if exe >= 0 { exe.max(2) + 1 } else { 3 };
+            libc::syscall(
+                libc::SYS_close_range,
+                first as libc::c_uint,
+                libc::c_uint::MAX,
+                0 as libc::c_uint,
+            );
+            if exe > 3 {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3 as libc::c_uint,
+                    (exe - 1) as libc::c_uint,
+                    0 as libc::c_uint,
+                );
+            }
+        }
         if libc::chdir(plan.cwd.as_ptr()) != 0 {
             fail(plan);
         }
-        let mut private = false;
+        // Like std's Command: the program starts with no signal blocked.
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        if exe >= 0 {
+            libc::syscall(
+                libc::SYS_execveat,
+                exe,
+                c"".as_ptr(),
+                plan.argv.as_ptr(),
+                plan.envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
+        } else {
+            libc::execve(plan.program.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+        }
+        fail(plan)
+    }
+}
+
+/// Gives the child a descriptor table of its own holding just its stdio: an empty one with
+/// stdio opened anew by path (true), or, on kernels before 5.9 and for stdio that cannot be
+/// reopened, a private copy of podlab's with the stdio put in place (false: the rest is still
+/// to be closed).
+///
+/// # Safety
+/// Only in the child.
+unsafe fn take_private_stdio(plan: &ChildPlan) -> bool {
+    // SAFETY: raw descriptor syscalls in the child.
+    unsafe {
         if let Some(reopen) = &plan.reopen {
             // An empty table of our own; on kernels before 5.9 this fails and nothing changed.
             let (first, last) = (0 as libc::c_uint, libc::c_uint::MAX);
@@ -350,29 +523,15 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                         fail(plan);
                     }
                 }
-                private = true;
+                return true;
             }
         }
-        if !private {
-            // The old way: a private copy of the whole table, then the stdio into place.
-            if libc::unshare(libc::CLONE_FILES) != 0 {
-                fail(plan);
-            }
-            dup_stdio(plan);
-            // Descriptors some thread left inheritable must not reach the container either.
-            libc::syscall(
-                libc::SYS_close_range,
-                3 as libc::c_uint,
-                libc::c_uint::MAX,
-                0 as libc::c_uint,
-            );
+        // The old way: a private copy of the whole table, then the stdio into place.
+        if libc::unshare(libc::CLONE_FILES) != 0 {
+            fail(plan);
         }
-        // Like std's Command: the program starts with no signal blocked.
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        libc::execve(plan.program.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
-        fail(plan)
+        dup_stdio(plan);
+        false
     }
 }
 

@@ -261,6 +261,8 @@ struct PauseArgs {
     ready: RawFd,
     flags: libc::c_int,
     zygote: libc::pid_t,
+    /// A pidfd of the zygote (readable once it is gone).
+    zygote_fd: RawFd,
     hostname_len: usize,
     hostname: [u8; MAX_HOSTNAME],
 }
@@ -300,16 +302,18 @@ unsafe fn clone_pause(
             ready,
             flags,
             zygote,
+            zygote_fd: stacks.zygote_fd,
             hostname_len: hostname.len().min(MAX_HOSTNAME),
             hostname: [0; MAX_HOSTNAME],
         };
         a.hostname[..a.hostname_len].copy_from_slice(&hostname[..a.hostname_len]);
         std::ptr::write(args, a);
         let top = (args_at - 64) & !15;
+        // A pod sharing one PID namespace: the pause process is its PID 1.
         let pid = libc::clone(
             pause_process,
             top as *mut libc::c_void,
-            libc::CLONE_VM | libc::SIGCHLD,
+            libc::CLONE_VM | libc::SIGCHLD | (flags & libc::CLONE_NEWPID),
             args.cast(),
         );
         if pid < 0 {
@@ -326,6 +330,9 @@ unsafe fn clone_pause(
 /// fit keeps its stack until the zygote exits.
 struct Stacks {
     slots: *mut (libc::pid_t, usize),
+    /// A pidfd of the zygote itself, which pause processes inherit (kept here: the one piece
+    /// of state every `clone_pause` already gets).
+    zygote_fd: RawFd,
 }
 
 const STACK_SLOTS: usize = 1 << 16;
@@ -346,6 +353,8 @@ impl Stacks {
             )
         };
         Stacks {
+            // SAFETY: pidfd_open of our own pid.
+            zygote_fd: unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) as RawFd },
             slots: if p == libc::MAP_FAILED {
                 std::ptr::null_mut()
             } else {
@@ -406,10 +415,19 @@ extern "C" fn pause_process(arg: *mut libc::c_void) -> libc::c_int {
     unsafe {
         let a = &*(arg as *const PauseArgs);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if libc::getppid() != a.zygote {
+        let pid1 = a.flags & libc::CLONE_NEWPID != 0;
+        // PID 1 of a new PID namespace sees no parent (getppid is 0): it asks the zygote's pidfd.
+        let mut zygote = libc::pollfd {
+            fd: a.zygote_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if (!pid1 && libc::getppid() != a.zygote) || (pid1 && libc::poll(&mut zygote, 1, 0) != 0) {
             libc::_exit(1);
         }
-        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        // As PID 1 of the pod's PID namespace it inherits every orphan there: reaped by the
+        // kernel (SIGCHLD ignored), as Kubernetes' pause process reaps them.
+        libc::signal(libc::SIGCHLD, if pid1 { libc::SIG_IGN } else { libc::SIG_DFL });
         // Named before it reports ready, so `ps` never shows a ready pause process as the zygote.
         libc::prctl(libc::PR_SET_NAME, c"podlab-pause".as_ptr());
         // Making a network namespace is a millisecond of kernel CPU time; a thousand pause
@@ -419,7 +437,7 @@ extern "C" fn pause_process(arg: *mut libc::c_void) -> libc::c_int {
         let idle = libc::sched_param { sched_priority: 0 };
         libc::sched_setscheduler(0, libc::SCHED_IDLE, &idle);
         let mut err: i32 = 0;
-        if libc::unshare(a.flags & !IPV4_ONLY) != 0
+        if libc::unshare(a.flags & !IPV4_ONLY & !libc::CLONE_NEWPID) != 0
             || (a.flags & libc::CLONE_NEWUTS != 0 && libc::sethostname(a.hostname.as_ptr().cast(), a.hostname_len) != 0)
         {
             err = *libc::__errno_location();

@@ -56,13 +56,12 @@ pub(crate) fn expand_templates_with(
     Ok(out)
 }
 
-/// Namespaces and environment an `exec` step runs with.
-type ExecTarget = (Arc<podlab_node_agent::Sandbox>, Vec<(String, String)>);
+use podlab_node_agent::ExecTarget;
 
 /// Where `exec` runs for `node/NAME`: the node's namespaces, the machine's PATH.
 fn node_target(cluster: &Cluster, node: &str) -> Result<ExecTarget> {
     match cluster.node_exec_target(node) {
-        Ok(t) => Ok((t.sandbox, t.env)),
+        Ok(t) => Ok(t),
         Err(podlab_control_plane::ExecError::Api(_)) => Err(anyhow!("no node {node}")),
         Err(e) => Err(e.into()),
     }
@@ -73,13 +72,14 @@ fn pod_target(cluster: &Cluster, key: &Key, container: Option<&str>) -> Result<E
     use podlab_control_plane::ExecError;
     use podlab_node_agent::TargetError;
     match cluster.pod_exec_target(key, container) {
-        Ok(t) => Ok((t.sandbox, t.env)),
+        Ok(t) => Ok(t),
         Err(ExecError::Api(e)) => Err(anyhow!(e.kubectl_message())),
         Err(ExecError::Target(TargetError::NoSandbox { pod })) => Err(anyhow!(
             "pod {} has no running sandbox (it is {})",
             key.1,
             printers::pod_status_reason(&pod)
         )),
+        Err(ExecError::Target(e @ TargetError::NotRunning { .. })) => Err(anyhow!(e)),
         Err(ExecError::Target(_)) => Err(anyhow!(
             "container {} is not valid for pod {}",
             container.unwrap_or_default(),
@@ -102,7 +102,7 @@ pub(super) async fn exec_step(
         Some(node) => node_target(cluster, node),
         None => pod_target(cluster, &key, container),
     };
-    let (sandbox, ctx_env) = match target {
+    let target = match target {
         Ok(t) => t,
         Err(e) => return Outcome::Fail(e.to_string()),
     };
@@ -115,8 +115,7 @@ pub(super) async fn exec_step(
         Ok(w) => w,
         Err(e) => return Outcome::Fail(e.to_string()),
     };
-    let cwd = std::env::temp_dir();
-    match podlab_node_agent::exec(&cluster.spawner, &sandbox, &argv, ctx_env, cwd, timeout).await {
+    match podlab_node_agent::exec(&cluster.spawner, &target, &argv, timeout).await {
         Err(e) => Outcome::Fail(format!(
             "could not run {:?}: {e}",
             argv.first().cloned().unwrap_or_default()

@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Result<i32> {
             "tcpdump is not installed on this machine (apt-get install tcpdump): capture runs the machine's own tcpdump inside the {kind}'s network namespace"
         );
     };
-    let (pid, _) = exec::target(name, kind, obj, ns, None)?;
+    let pid = exec::target(name, kind, obj, ns, None)?.pid;
     let netns = join::open_ns(pid, Space::Net)?;
     let file = file
         .map(Path::to_path_buf)

@@ -1,6 +1,7 @@
-//! `podlab exec POD|node/NAME -- CMD...`: run CMD inside the pod's (or node's) namespaces with
-//! the machine's binaries, like `nsenter`, for as long as the pod lives. The daemon answers
-//! where to go (the sandbox's pause pid and the container's environment); the CLI joins the
+//! `podlab exec POD|node/NAME -- CMD...`: run CMD inside the pod's namespaces and its
+//! container's filesystem and processes (as `kubectl exec`), or a node's namespaces with the
+//! machine's binaries, like `nsenter`, for as long as the pod lives. The daemon answers where
+//! to go (the sandbox's pause pid, the container's pid and environment); the CLI joins the
 //! namespaces itself through `podlab_node_agent::join`.
 
 use super::{ClusterArg, split_target};
@@ -54,14 +55,18 @@ pub struct TargetRequest {
     pub container: Option<String>,
 }
 
-/// Asks the daemon for the pause pid and environment of a pod or node.
-pub fn target(
-    cluster: &str,
-    kind: &str,
-    obj: &str,
-    ns: &str,
-    container: Option<String>,
-) -> Result<(i32, Vec<(String, String)>)> {
+/// Where an `exec` joins: the pause process, the container process (a pod's), the environment.
+pub struct Joined {
+    /// The pause process holding the pod's (or node's) namespaces.
+    pub pid: i32,
+    /// The container whose filesystem and processes a pod's `exec` joins.
+    pub container_pid: Option<i32>,
+    /// The command's environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// Asks the daemon for the pause pid, container pid and environment of a pod or node.
+pub fn target(cluster: &str, kind: &str, obj: &str, ns: &str, container: Option<String>) -> Result<Joined> {
     let req = TargetRequest {
         kind: kind.into(),
         name: obj.into(),
@@ -70,7 +75,16 @@ pub fn target(
     };
     let (code, other) = client::call(cluster, &Request::Target(req))?;
     match other.into_iter().next() {
-        Some(Reply::Target { pid, env, .. }) if code == 0 => Ok((pid, env)),
+        Some(Reply::Target {
+            pid,
+            container_pid,
+            env,
+            ..
+        }) if code == 0 => Ok(Joined {
+            pid,
+            container_pid,
+            env,
+        }),
         _ => bail!("cannot reach {kind} {obj}"),
     }
 }
@@ -79,12 +93,17 @@ pub fn target(
 /// signal N ended it; 137 if its pod went away).
 pub fn run(args: Args) -> Result<i32> {
     let (kind, obj) = split_target(&args.target);
-    let (pid, env) = target(&args.c.cluster, kind, obj, &args.namespace, args.container.clone())?;
+    let Joined {
+        pid,
+        container_pid,
+        env,
+    } = target(&args.c.cluster, kind, obj, &args.namespace, args.container.clone())?;
     let Some((prog, rest)) = args.command.split_first() else {
         bail!("error: you must specify at least one command for the container");
     };
     let holder = pidfd_open(pid).with_context(|| format!("watching the {kind}'s pause process (pid {pid})"))?;
-    join::enter(pid, Space::for_exec(kind == "pod")).context("joining the pod's namespaces")?;
+    join::enter_container(pid, Space::for_exec(kind == "pod"), container_pid)
+        .context("joining the pod's namespaces")?;
     // Ctrl-C and Ctrl-\ reach CMD (same process group); this process stays to report.
     join::leave_interactive_signals_to_child();
     let mut cmd = Command::new(prog);
@@ -147,6 +166,7 @@ fn target_of(cluster: &Cluster, kind: &str, name: &str, ns: &str, container: Opt
     };
     Ok(Reply::Target {
         pid: t.sandbox.pid(),
+        container_pid: t.container_pid(),
         env: t.env,
         ip: Some(t.ip),
     })

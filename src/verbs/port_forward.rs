@@ -29,7 +29,7 @@ pub fn run(args: Args) -> Result<i32> {
     if kind != "pod" {
         bail!("error: port-forward needs a pod (pod/NAME)");
     }
-    let (pid, _) = exec::target(name, "pod", obj, ns, None)?;
+    let pid = exec::target(name, "pod", obj, ns, None)?.pid;
     let mut listeners = Vec::new();
     for p in ports {
         let (local, remote) = match p.split_once(':') {

@@ -40,8 +40,10 @@ pub trait PodApi: Send + Sync {
     fn node_event(&self, node: &str, type_: &str, reason: &str, message: String);
     /// Whether `node` was taken down (its agent leaves it alone).
     fn node_failed(&self, node: &str) -> bool;
-    /// The pod's scratch directory (its containers' working directory).
+    /// The pod's scratch directory (its containers' writable layers, see [`crate::rootfs`]).
     fn workdir(&self, pod_uid: &str) -> PathBuf;
+    /// Removes a deleted pod's scratch directory (nothing of its containers' layers stays).
+    fn remove_workdir(&self, _pod_uid: &str) {}
 }
 
 /// What a started pod runs on; the control plane keeps it with the pod and hands it back to
@@ -138,11 +140,16 @@ impl Kubelet {
         })
     }
 
-    /// Tear `pod` down: stop its containers (SIGKILL after `grace`), kill its pause process and
-    /// release its network; a network that cannot be released is a `FailedKillPod` event.
+    /// Tear `pod` down: stop its containers (SIGKILL after `grace`), kill its pause process,
+    /// remove its scratch directory (the containers' layers) and release its network; a
+    /// network that cannot be released is a `FailedKillPod` event.
     pub async fn kill_pod(&self, api: &dyn PodApi, pod: &Pod, runtime: PodRuntime, grace: Duration) {
         let networked = runtime.net.is_some();
+        let ran = runtime.handle.is_some();
         runtime.stop(grace).await;
+        if ran {
+            api.remove_workdir(pod.metadata.uid.as_deref().unwrap_or_default());
+        }
         if networked {
             // The namespace is gone with its pause process, and its veth with it: what is left
             // is the node bridge's neighbour entry and the address.

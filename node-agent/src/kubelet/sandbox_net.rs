@@ -29,7 +29,7 @@ impl Kubelet {
             if !api.pod_exists(&podref.namespace, &podref.name) {
                 return None;
             }
-            match self.create_sandbox(podref).await {
+            match self.create_sandbox(pod, podref).await {
                 Ok(x) => return Some(x),
                 Err(msg) => {
                     api.pod_event(pod, "Warning", "FailedCreatePodSandBox", msg);
@@ -42,7 +42,7 @@ impl Kubelet {
     }
 
     /// One try: the pause process (kernel dataplane only), then the pod's network in it.
-    async fn create_sandbox(&self, podref: &PodRef) -> Result<(Option<Arc<Sandbox>>, PodNetwork), String> {
+    async fn create_sandbox(&self, pod: &Pod, podref: &PodRef) -> Result<(Option<Arc<Sandbox>>, PodNetwork), String> {
         if self.dataplane.is_model() {
             return self
                 .dataplane
@@ -55,7 +55,14 @@ impl Kubelet {
         if let Some(e) = &self.explain {
             e(&format!("ip netns add {host}"));
         }
-        let sandbox = match Sandbox::create_async(&self.spawner, SandboxKind::Pod, host).await {
+        // `shareProcessNamespace: true`: one PID namespace for the pod, the pause process its PID 1.
+        let shared_pids = pod.spec.as_ref().and_then(|s| s.share_process_namespace) == Some(true);
+        let kind = if shared_pids {
+            SandboxKind::PodSharingPids
+        } else {
+            SandboxKind::Pod
+        };
+        let sandbox = match Sandbox::create_async(&self.spawner, kind, host).await {
             Ok(s) => Arc::new(s),
             Err(e) => return Err(format!("Failed to create pod sandbox: {e}")),
         };

@@ -54,7 +54,8 @@ pub struct PodContext {
     pub pod_ip: String,
     /// The pod's pause process and namespaces, which every container joins.
     pub sandbox: Arc<Sandbox>,
-    /// Scratch directory used as the containers' working directory.
+    /// The pod's scratch directory: its containers' writable layers and the files they share
+    /// (see [`crate::rootfs`]); removed with the pod.
     pub workdir: std::path::PathBuf,
     /// The node's image cache (shared by the node's pods); pulls add to it.
     pub images: ImageCache,
@@ -184,6 +185,18 @@ impl PodHandle {
             .iter()
             .filter_map(|r| r.pid.map(|p| (r.spec.name.clone(), p)))
             .collect()
+    }
+
+    /// The mount and PID namespaces of `container`'s running process and its working
+    /// directory, for an `exec` in it; None if it is not running.
+    pub fn container_namespaces(&self, container: &str) -> Option<crate::exec_target::ContainerNs> {
+        let runs = lock_unpoisoned(&self.shared.containers);
+        let run = runs
+            .iter()
+            .find(|r| r.spec.name == container && r.state.running.is_some())?;
+        // `pid` is podlab's child; it is cleared just after the reap, so only a pid reused in
+        // those microseconds could be opened instead.
+        crate::exec_target::ContainerNs::open(run.pid?, crate::rootfs::container_cwd(&run.spec)).ok()
     }
 
     /// The current status.

@@ -291,7 +291,21 @@ impl Target {
     async fn exec(&self, argv: Vec<String>, timeout: Duration) -> Result<(), String> {
         let sh = &self.shared;
         let env = super::container_env(&sh.pod, &sh.ctx.node, &sh.ctx.host_ip, &sh.ctx.pod_ip, &self.spec);
-        let out = crate::exec(&sh.spawner, &sh.ctx.sandbox, &argv, env, self.cwd.clone(), timeout)
+        // Inside the container's own filesystem and processes, as `kubectl exec` runs.
+        let container = {
+            let runs = crate::lock_unpoisoned(&sh.containers);
+            runs.iter()
+                .find(|r| r.spec.name == self.spec.name && r.state.running.is_some())
+                .and_then(|r| crate::exec_target::ContainerNs::open(r.pid?, crate::rootfs::container_cwd(&r.spec)).ok())
+        };
+        let target = crate::exec_target::ExecTarget {
+            sandbox: sh.ctx.sandbox.clone(),
+            cwd: container.as_ref().map_or_else(|| self.cwd.clone(), |c| c.cwd.clone()),
+            container: container.map(std::sync::Arc::new),
+            env,
+            ip: sh.ctx.pod_ip.clone(),
+        };
+        let out = crate::exec(&sh.spawner, &target, &argv, timeout)
             .await
             .map_err(|e| format!("exec {argv:?}: {e}"))?;
         if out.timed_out {

@@ -9,6 +9,13 @@ use tokio::sync::watch;
 
 /// Runs the pod: init containers, then app containers, until every container is done.
 pub(super) async fn run_pod(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    // The files every container of the pod sees: /etc/hosts, /etc/hostname, /dev/shm.
+    if let Err(e) = crate::rootfs::prepare_pod(&shared.ctx.workdir, &shared.pod, &shared.ctx.pod_ip) {
+        tracing::warn!(
+            "preparing the pod's shared files in {}: {e}",
+            shared.ctx.workdir.display()
+        );
+    }
     let (n, init_count) = {
         let runs = lock_unpoisoned(&shared.containers);
         (runs.len(), runs.iter().filter(|c| c.init).count())

@@ -11,6 +11,7 @@ use crate::images::{self, ImageKind};
 use crate::logs::LogFile;
 use crate::process::{self, Exit, Process};
 use crate::pull::{self, Decision, PullPolicy};
+use crate::rootfs;
 use crate::spawner::ProcessSpec;
 use crate::{lock_unpoisoned, now};
 use k8s_openapi::api::core::v1::{Container, ContainerState, ContainerStateRunning, ContainerStateTerminated};
@@ -316,7 +317,9 @@ fn record_exit(r: &mut ContainerRun, terminated: ContainerState, message: Option
     }
 }
 
-/// Start the container's process in the pod's sandbox, its output going to a fresh log.
+/// Start the container's process in the pod's sandbox, in a mount namespace whose root is a
+/// fresh copy-on-write view of its image (see [`crate::rootfs`]) and a PID namespace of its own
+/// (or the pod's), its output going to a fresh log.
 async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) -> std::io::Result<(Process, LogFile)> {
     let log = LogFile::new(&spec.name)?;
     let env = super::container_env(
@@ -326,29 +329,33 @@ async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) ->
         &shared.ctx.pod_ip,
         spec,
     );
-    let (program, args) = match kind {
+    let (program, args, builtin) = match kind {
         _ if *kind == ImageKind::Toolbox || spec.command.is_some() => {
             let (p, a) = command_of(spec, &env);
-            (std::path::PathBuf::from(p), a)
+            (std::path::PathBuf::from(p), a, false)
         }
         builtin => (
             shared.config.exe.clone(),
             vec!["__image".to_string(), images::program_name(builtin).to_string()],
+            true,
         ),
     };
-    let cwd = container_cwd(shared, spec);
+    let rootfs = rootfs::prepare_container(&shared.ctx.workdir, spec, builtin)?;
     let pid = shared
         .spawner
-        .spawn_process_async(ProcessSpec {
-            stdin: None,
-            program,
-            args,
-            env,
-            join: shared.ctx.sandbox.join_fds(),
-            stdout: log.writer()?,
-            stderr: log.writer()?,
-            cwd,
-        })
+        .spawn_container_async(
+            ProcessSpec {
+                stdin: None,
+                program,
+                args,
+                env,
+                join: shared.ctx.sandbox.join_fds(),
+                stdout: log.writer()?,
+                stderr: log.writer()?,
+                cwd: rootfs::container_cwd(spec),
+            },
+            rootfs,
+        )
         .await?;
     Ok((Process::adopt(pid)?, log))
 }

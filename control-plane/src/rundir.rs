@@ -115,10 +115,11 @@ impl RunDir {
         Ok(RunDir { path })
     }
 
-    /// A scratch directory for one pod.
+    /// A scratch directory for one pod. Never re-creates the runtime directory itself: once the
+    /// cluster is going away (the directory removed), a pod still starting gets none.
     pub fn pod_dir(&self, uid: &str) -> PathBuf {
         let p = self.path.join("pods").join(uid);
-        let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&p);
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&p);
         p
     }
 }
@@ -140,7 +141,15 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        // A pod that was still starting may write into its directory while this runs: try again.
+        for _ in 0..5 {
+            match std::fs::remove_dir_all(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                _ => break,
+            }
+        }
         // Leave /run/podlab itself only if other clusters still use it.
         let _ = std::fs::remove_dir(base());
     }

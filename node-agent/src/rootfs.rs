@@ -76,7 +76,11 @@ pub fn hosts_file(pod: &Pod, pod_ip: &str) -> String {
 /// Writes the files the pod's containers share (`/etc/hosts`, `/etc/hostname`, `/dev/shm`)
 /// into the pod's scratch directory `pod_dir`. Once per pod, before its first container.
 pub fn prepare_pod(pod_dir: &Path, pod: &Pod, pod_ip: &str) -> io::Result<()> {
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(pod_dir)?;
+    // Not recursive: a cluster going away has removed its runtime directory, which must stay gone.
+    match std::fs::DirBuilder::new().mode(0o700).create(pod_dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
     std::fs::write(pod_file(pod_dir, "etc-hosts"), hosts_file(pod, pod_ip))?;
     std::fs::write(pod_file(pod_dir, "etc-hostname"), format!("{}\n", pod_hostname(pod)))?;
     let shm = pod_file(pod_dir, "shm");
@@ -165,6 +169,13 @@ fn lower_has(path: &str) -> bool {
 /// is `pod_dir` (a restarted container starts from its image again, as in Kubernetes), and
 /// says how its root is put together. `program_outside`: the program is podlab's own binary.
 pub fn prepare_container(pod_dir: &Path, spec: &Container, program_outside: bool) -> io::Result<RootFs> {
+    if !pod_dir.is_dir() {
+        // The pod's (or the cluster's) directory is gone: it is going away; re-create nothing.
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} is gone (the pod or its cluster is being deleted)", pod_dir.display()),
+        ));
+    }
     let dir = pod_dir.join("containers").join(&spec.name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;

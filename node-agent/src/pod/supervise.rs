@@ -206,8 +206,7 @@ impl Supervisor {
         if let Some(port) = probe_port.filter(|_| !init) {
             spawn_readiness_probe(shared.clone(), idx, pid, port);
         }
-        let (exit, was_stopped) =
-            process::wait_or_stop(proc.wait(), &sig, stopped(&mut self.stop.clone()), self.grace).await;
+        let (exit, was_stopped) = process::wait_or_stop_with(proc.wait(), &sig, self.stopped_with_grace()).await;
         let code = exit.as_ref().map(|e| e.code()).unwrap_or(137);
         let reason = match exit {
             Ok(Exit::Signal(9)) | Ok(Exit::Code(137)) if was_stopped => "Error",
@@ -270,6 +269,16 @@ impl Supervisor {
             self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
         }
         None
+    }
+
+    /// Resolves when the pod is stopped, with the grace period to give the container: the one
+    /// the pod was stopped with (a delete's, or zero when the cluster goes down), else its own.
+    fn stopped_with_grace(&self) -> impl std::future::Future<Output = Duration> + use<> {
+        let (mut rx, shared, own) = (self.stop.clone(), self.shared.clone(), self.grace);
+        async move {
+            stopped(&mut rx).await;
+            lock_unpoisoned(&shared.stop_grace).unwrap_or(own)
+        }
     }
 
     /// The kubelet's CrashLoopBackOff message.

@@ -190,10 +190,23 @@ pub async fn wait_or_stop(
     stop: impl std::future::Future<Output = ()>,
     grace: Duration,
 ) -> (io::Result<Exit>, bool) {
+    wait_or_stop_with(wait, sig, async move {
+        stop.await;
+        grace
+    })
+    .await
+}
+
+/// Like [`wait_or_stop`], with the grace period given by `stop` when it resolves.
+pub async fn wait_or_stop_with(
+    wait: impl std::future::Future<Output = io::Result<Exit>>,
+    sig: &Signaler,
+    stop: impl std::future::Future<Output = Duration>,
+) -> (io::Result<Exit>, bool) {
     tokio::pin!(wait);
     tokio::select! {
         r = &mut wait => (r, false),
-        _ = stop => {
+        grace = stop => {
             sig.signal(libc::SIGTERM);
             match tokio::time::timeout(grace, &mut wait).await {
                 Ok(r) => (r, true),

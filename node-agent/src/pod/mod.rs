@@ -89,6 +89,8 @@ struct Shared {
     containers: Mutex<Vec<ContainerRun>>,
     /// Woken at every change of `containers`.
     changed: tokio::sync::Notify,
+    /// The grace period the pod was stopped with (set just before the stop is sent).
+    stop_grace: Mutex<Option<Duration>>,
 }
 
 /// A running pod on this node.
@@ -150,6 +152,7 @@ impl PodHandle {
             start_time: now(),
             containers: Mutex::new(runs),
             changed: tokio::sync::Notify::new(),
+            stop_grace: Mutex::new(None),
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(startup::run_pod(shared.clone(), stop_rx));
@@ -158,7 +161,9 @@ impl PodHandle {
     }
 
     /// Stop every container (SIGTERM, SIGKILL after `grace`) and wait for the worker to end.
+    /// A container's PID 1 without a SIGTERM handler ignores the SIGTERM and lasts the grace.
     pub async fn stop(self, grace: Duration) {
+        *lock_unpoisoned(&self.shared.stop_grace) = Some(grace);
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(grace + Duration::from_secs(5), self.task).await;
     }

@@ -219,15 +219,19 @@ impl Supervisor {
                 stop: self.stop.clone(),
             });
         }
-        let mut stop = self.stop.clone();
+        let stop = self.stopped_with_grace();
+        let own = self.grace;
         let probe_killed = std::sync::atomic::AtomicBool::new(false);
         let stop_or_kill = async {
             tokio::select! {
-                _ = stopped(&mut stop) => {}
-                _ = kill.notified() => probe_killed.store(true, std::sync::atomic::Ordering::Relaxed),
+                grace = stop => grace,
+                _ = kill.notified() => {
+                    probe_killed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    own
+                }
             }
         };
-        let (exit, stop_asked) = process::wait_or_stop(proc.wait(), &sig, stop_or_kill, self.grace).await;
+        let (exit, stop_asked) = process::wait_or_stop_with(proc.wait(), &sig, stop_or_kill).await;
         let was_stopped = stop_asked && !probe_killed.load(std::sync::atomic::Ordering::Relaxed);
         let code = exit.as_ref().map(|e| e.code()).unwrap_or(137);
         let reason = match exit {
@@ -293,6 +297,16 @@ impl Supervisor {
         // restartCount counts restarts made, not exits: it goes up as the container starts again.
         shared.update(idx, |r| r.restart_count += 1);
         None
+    }
+
+    /// Resolves when the pod is stopped, with the grace period to give the container: the one
+    /// the pod was stopped with (a delete's, or zero when the cluster goes down), else its own.
+    fn stopped_with_grace(&self) -> impl std::future::Future<Output = Duration> + use<> {
+        let (mut rx, shared, own) = (self.stop.clone(), self.shared.clone(), self.grace);
+        async move {
+            stopped(&mut rx).await;
+            lock_unpoisoned(&shared.stop_grace).unwrap_or(own)
+        }
     }
 
     /// The kubelet's CrashLoopBackOff message.

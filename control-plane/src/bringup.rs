@@ -81,6 +81,7 @@ impl Cluster {
             rundir,
             time_scale: opts.time_scale,
             me: me.clone(),
+            closing: Default::default(),
         });
         for n in &cluster.nodes {
             cluster
@@ -96,6 +97,7 @@ impl Cluster {
 
     /// Remove everything: every container, pause process and node namespace.
     pub async fn down(&self) {
+        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
         let taken = or_log(
             self.store.write(|s| std::mem::take(&mut s.pods)),
             "taking the cluster down",

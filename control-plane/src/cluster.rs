@@ -97,6 +97,9 @@ pub struct Cluster {
     pub(crate) rundir: Option<RunDir>,
     pub(crate) time_scale: f64,
     pub(crate) me: Weak<Cluster>,
+    /// Set by `down`: no new pod is created or started any more (controllers would otherwise
+    /// replace the pods `down` removes, while their runtime directory goes away).
+    pub(crate) closing: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {

@@ -45,6 +45,11 @@ impl Cluster {
 
     /// Create a pod, schedule it and start it on its node. Returns kubectl's one-line answer.
     pub fn apply_pod(&self, mut pod: Pod) -> Result<Outcome, ApiError> {
+        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ApiError::Forbidden {
+                message: format!("cluster {} is going down: no new pods", self.name),
+            });
+        }
         let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         pod.metadata.namespace = Some(ns.clone());
         let name = pod.metadata.name.clone().unwrap_or_default();

@@ -173,7 +173,10 @@ pub fn prepare_container(pod_dir: &Path, spec: &Container, program_outside: bool
         // The pod's (or the cluster's) directory is gone: it is going away; re-create nothing.
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
-            format!("{} is gone (the pod or its cluster is being deleted)", pod_dir.display()),
+            format!(
+                "{} is gone (the pod or its cluster is being deleted)",
+                pod_dir.display()
+            ),
         ));
     }
     let dir = pod_dir.join("containers").join(&spec.name);

@@ -335,6 +335,19 @@ fn container(c: &Container, path: &str, e: &mut Errs) {
         if env.name.is_empty() {
             e.required(&format!("{path}.env[{i}].name"));
         }
+        let from = env.value_from.as_ref();
+        for (field, set) in [
+            ("configMapKeyRef", from.is_some_and(|f| f.config_map_key_ref.is_some())),
+            ("secretKeyRef", from.is_some_and(|f| f.secret_key_ref.is_some())),
+            ("resourceFieldRef", from.is_some_and(|f| f.resource_field_ref.is_some())),
+        ] {
+            if set {
+                e.forbidden(
+                    &format!("{path}.env[{i}].valueFrom.{field}"),
+                    "podlab does not implement it yet (no ConfigMaps, Secrets or resource fields to read): use `value:` or a `fieldRef`",
+                );
+            }
+        }
     }
     if let Some(r) = &c.resources {
         resources(r, &format!("{path}.resources"), e);

@@ -52,6 +52,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "spec.hostNetwork: Forbidden: podlab refuses it: it would reach the machine's own network namespace",
     ),
     (
+        "env-from-secret.yaml",
+        ":",
+        "spec.containers[0].env[0].valueFrom.secretKeyRef: Forbidden: podlab does not implement it yet",
+    ),
+    (
         "host-path.yaml",
         ":",
         "spec.volumes[0].hostPath: Forbidden: podlab refuses it: it would reach the machine's own files",

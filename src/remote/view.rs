@@ -76,24 +76,12 @@ impl Remote {
             .map(|p| (**p).clone())
             .collect();
         pods.sort_by_key(key_of);
-        match sel {
-            PodSelector::All => pods
-                .into_iter()
-                .filter(|p| self.namespaces.contains(&key_of(p).0))
-                .collect(),
-            PodSelector::Names { namespace, names } => pods
-                .into_iter()
-                .filter(|p| {
-                    let (ns, name) = key_of(p);
-                    &ns == namespace && names.contains(&name)
-                })
-                .collect(),
-            PodSelector::Labels { namespace, selector } => pods
-                .into_iter()
-                .filter(|p| namespace.as_ref().is_none_or(|ns| &key_of(p).0 == ns))
-                .filter(|p| selector.matches(&p.metadata.labels.clone().unwrap_or_default()))
-                .collect(),
-        }
+        // `All` means the scenario's own namespaces on a shared cluster.
+        pods.retain(|p| {
+            crate::runner::selects(sel, p)
+                && (!matches!(sel, PodSelector::All) || self.namespaces.contains(&key_of(p).0))
+        });
+        pods
     }
 
     /// A pod's IP, as the watch last saw it.

@@ -318,20 +318,20 @@ fn apply(cluster: &Arc<Cluster>, obj: &Object) -> Result<Vec<String>> {
 
 /// The pods a selector picks, sorted by namespace/name.
 pub fn select(cluster: &Cluster, sel: &PodSelector) -> Vec<Pod> {
-    let pods = sorted(cluster.pods());
+    sorted(cluster.pods()).into_iter().filter(|p| selects(sel, p)).collect()
+}
+
+/// Whether `p` is one of the pods `sel` names (`All`: every pod).
+pub(crate) fn selects(sel: &PodSelector, p: &Pod) -> bool {
     match sel {
-        PodSelector::All => pods,
-        PodSelector::Names { namespace, names } => pods
-            .into_iter()
-            .filter(|p| {
-                let (ns, name) = key_of(p);
-                &ns == namespace && names.contains(&name)
-            })
-            .collect(),
-        PodSelector::Labels { namespace, selector } => pods
-            .into_iter()
-            .filter(|p| namespace.as_ref().is_none_or(|ns| &key_of(p).0 == ns))
-            .filter(|p| selector.matches(&p.metadata.labels.clone().unwrap_or_default()))
-            .collect(),
+        PodSelector::All => true,
+        PodSelector::Names { namespace, names } => {
+            let (ns, name) = key_of(p);
+            &ns == namespace && names.contains(&name)
+        }
+        PodSelector::Labels { namespace, selector } => {
+            namespace.as_ref().is_none_or(|ns| &key_of(p).0 == ns)
+                && selector.matches(&p.metadata.labels.clone().unwrap_or_default())
+        }
     }
 }

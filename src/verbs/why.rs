@@ -1,33 +1,15 @@
 //! `podlab why SRC DST[:PORT]`: the first hop or reason where traffic would fail, from the kernel;
 //! exit 0 when the path works.
 
-use super::ClusterArg;
 use crate::client;
 use crate::daemon::{Conn, out};
 use crate::protocol::Request;
 use anyhow::Result;
 use podlab_control_plane::Cluster;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// `podlab why SRC DST[:PORT]`.
-#[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
-pub struct Args {
-    /// Source: POD, node/NAME or an IP.
-    pub src: String,
-    /// Destination: POD, node/NAME or an IP, optionally :PORT (an app port to probe).
-    pub dst: String,
-    /// text (default) or json.
-    #[arg(short = 'o', long)]
-    pub output: Option<String>,
-    /// Namespace of the pods.
-    #[arg(short = 'n', long, default_value = "default")]
-    pub namespace: String,
-    #[command(flatten)]
-    #[serde(skip)]
-    #[allow(missing_docs)]
-    pub c: ClusterArg,
-}
+/// `podlab why SRC DST[:PORT]`: the same arguments as `podlab trace`.
+pub use super::trace::Args;
 
 /// CLI side.
 pub fn run(args: Args) -> Result<i32> {

@@ -34,11 +34,21 @@ fn pods_dir(name: &str) -> PathBuf {
     PathBuf::from("/run/podlab").join(name).join("pods")
 }
 
-/// The upper layer of `container` in whichever pod of the cluster has one.
-fn upper_of(name: &str, container: &str) -> Option<PathBuf> {
-    std::fs::read_dir(pods_dir(name)).ok()?.flatten().find_map(|e| {
-        let p = e.path().join("containers").join(container).join("upper");
-        p.is_dir().then_some(p)
+/// The scratch directory of the pod whose containers include `container`.
+fn pod_dir_of(name: &str, container: &str) -> Option<PathBuf> {
+    std::fs::read_dir(pods_dir(name))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("containers").join(container).is_dir())
+}
+
+/// The pid of the process whose command line is `cmdline` (NULs read as spaces).
+fn pid_running(cmdline: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        (String::from_utf8_lossy(&c).replace('\0', " ").trim() == cmdline).then_some(pid)
     })
 }
 
@@ -71,7 +81,7 @@ fn a_container_sees_its_own_processes_and_files_and_writes_nothing_of_the_machin
     );
     assert_eq!(code, 0, "{out}");
     let mut lines = out.lines();
-    assert_eq!(lines.next().map(str::trim), Some("sleep 3600"), "{out}");
+    assert_eq!(lines.next().map(str::trim), Some("sleep 3471"), "{out}");
     let pids: usize = lines.next().and_then(|n| n.trim().parse().ok()).expect(&out);
     assert!(pids < 8, "a container sees {pids} processes:\n{out}");
     let (_, ps) = sh(&cluster, "solo", "first", "ps -e -o args");
@@ -91,12 +101,10 @@ fn a_container_sees_its_own_processes_and_files_and_writes_nothing_of_the_machin
     assert!(out.contains("tmp-ok") && out.contains(&in_tmp), "{out}");
     assert!(!Path::new(&in_tmp).exists(), "{in_tmp} reached the machine");
     assert!(!Path::new(&in_usr).exists(), "{in_usr} reached the machine");
-    let upper = upper_of(&cluster.name, "first").expect("the container's layer");
-    assert!(
-        upper.join(in_tmp.trim_start_matches('/')).exists(),
-        "written into {}",
-        upper.display()
-    );
+    // The machine sees the write only through the container's own root.
+    let sleeper = pid_running("sleep 3471").expect("the container's process");
+    assert!(Path::new(&format!("/proc/{sleeper}/root{in_tmp}")).exists());
+    let pod_dir = pod_dir_of(&cluster.name, "first").expect("the pod's scratch directory");
     // The machine's /tmp is not the container's.
     let (_, out) = sh(&cluster, "solo", "first", "ls -A /tmp");
     assert_eq!(
@@ -142,9 +150,9 @@ fn a_container_sees_its_own_processes_and_files_and_writes_nothing_of_the_machin
     let out = cluster.run(&["delete", "pod", "solo"]);
     assert!(out.contains("deleted"), "{out}");
     assert!(
-        eventually(20, || !upper.exists()),
+        eventually(20, || !pod_dir.exists()),
         "{} is still there after the pod was deleted",
-        upper.display()
+        pod_dir.display()
     );
 }
 

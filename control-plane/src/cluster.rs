@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodStatus};
 use podlab_netplugin::{Dataplane, NodeAddressing, PodNetwork};
 use podlab_node_agent::{Kubelet, PodApi, PodHandle, Sandbox, Spawner};
+use podlab_node_agent::config_data::{Data, DataKind};
 use podlab_scheduler::Scheduler;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -227,5 +228,23 @@ impl PodApi for Cluster {
         if let Some(r) = &self.rundir {
             r.remove_pod_dir(pod_uid);
         }
+    }
+
+    fn object_data(&self, kind: DataKind, namespace: &str, name: &str) -> Option<Data> {
+        let key = (namespace.to_string(), name.to_string());
+        let mut out = Data::new();
+        match kind {
+            DataKind::ConfigMap => {
+                let cm = self.store.config_map(&key)?;
+                out.extend(cm.data.into_iter().flatten().map(|(k, v)| (k, v.into_bytes())));
+                out.extend(cm.binary_data.into_iter().flatten().map(|(k, v)| (k, v.0)));
+            }
+            DataKind::Secret => {
+                let s = self.store.secret(&key)?;
+                out.extend(s.data.into_iter().flatten().map(|(k, v)| (k, v.0)));
+                out.extend(s.string_data.into_iter().flatten().map(|(k, v)| (k, v.into_bytes())));
+            }
+        }
+        Some(out)
     }
 }

@@ -5,7 +5,7 @@
 //! Every front end (the daemon's `exec`, the scenario runner's steps, the Kubernetes API) asks
 //! here, so the target is worked out once.
 
-use crate::pod::{container_env, env::DEFAULT_PATH};
+use crate::pod::env::DEFAULT_PATH;
 use crate::sandbox::Sandbox;
 use k8s_openapi::api::core::v1::Pod;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -20,6 +20,9 @@ pub struct ContainerNs {
     pid_ns: OwnedFd,
     /// Where an `exec` in it starts (inside its filesystem).
     pub cwd: PathBuf,
+    /// The environment the container was started with (`/proc/<pid>/environ`): an `exec`
+    /// gets it, as the runtime gives an exec the container's environment.
+    pub env: Vec<(String, String)>,
 }
 
 impl ContainerNs {
@@ -31,8 +34,22 @@ impl ContainerNs {
             mnt: open("mnt")?,
             pid_ns: open("pid")?,
             cwd,
+            env: environ(pid)?,
         })
     }
+}
+
+/// The environment of process `pid`.
+fn environ(pid: i32) -> std::io::Result<Vec<(String, String)>> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ"))?;
+    Ok(raw
+        .split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect())
 }
 
 /// The namespaces, environment and address an `exec` runs with.
@@ -158,9 +175,8 @@ pub fn pod_target(
             pod: name,
         });
     };
-    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
     Ok(ExecTarget {
-        env: container_env(pod, &node, "", &ip, spec),
+        env: ns.env.clone(),
         sandbox,
         cwd: ns.cwd.clone(),
         container: Some(Arc::new(ns)),

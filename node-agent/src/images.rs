@@ -242,7 +242,28 @@ fn echo_page(req: &Request) -> (String, String) {
     ("text/plain; charset=utf-8".into(), body)
 }
 
-fn nginx_page(_req: &Request) -> (String, String) {
+/// Where nginx serves files from (its image's default root).
+const NGINX_ROOT: &str = "/usr/share/nginx/html";
+
+/// A file under nginx's root for `path` (`/` is `index.html`), if there is one; `..` never
+/// leaves the root.
+fn nginx_file(path: &str) -> Option<(String, String)> {
+    let rel = path.split('?').next().unwrap_or("").trim_start_matches('/');
+    let rel = if rel.is_empty() { "index.html" } else { rel };
+    if rel.split('/').any(|p| p == "..") {
+        return None;
+    }
+    let body = std::fs::read_to_string(std::path::Path::new(NGINX_ROOT).join(rel)).ok()?;
+    let kind = if rel.ends_with(".html") { "text/html" } else { "text/plain" };
+    Some((kind.into(), body))
+}
+
+/// What is in `/usr/share/nginx/html` (a volume mounted there, as in the book's sidecar
+/// example), else nginx's welcome page.
+fn nginx_page(req: &Request) -> (String, String) {
+    if let Some(found) = nginx_file(&req.path) {
+        return found;
+    }
     let env = |k: &str| std::env::var(k).unwrap_or_default();
     let body = format!(
         "<!DOCTYPE html>\n<html>\n<head><title>Welcome to nginx!</title></head>\n<body>\n<h1>Welcome to nginx!</h1>\n\

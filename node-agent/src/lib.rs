@@ -18,6 +18,7 @@
 //! - [`join`]: joining a pod's or node's namespaces from the CLI (`exec`, `capture`,
 //!   `port-forward`) and the process plumbing around it, so the binary needs no `unsafe`.
 
+pub mod config_data;
 pub mod exec_target;
 pub mod images;
 pub mod join;
@@ -29,6 +30,7 @@ pub mod pull;
 pub mod rootfs;
 pub mod sandbox;
 pub mod spawner;
+pub mod volumes;
 pub mod zygote;
 
 pub use exec_target::{ExecTarget, TargetError};

@@ -134,8 +134,9 @@ pub struct RootFs {
     pub(crate) root: PathBuf,
     /// The overlay's mount options (lower, upper and work dirs).
     pub(crate) overlay: String,
-    /// (path on the machine, path inside the container) pairs bound over the image's.
-    pub(crate) binds: Vec<(PathBuf, PathBuf)>,
+    /// (path on the machine, path inside the container, read-only) bound over the image's:
+    /// the pod's shared files, then the container's volume mounts.
+    pub(crate) binds: Vec<(PathBuf, PathBuf, bool)>,
     /// The program is podlab's own binary (a built-in image), which need not be visible in
     /// the container's view: it is opened before the switch and run from that descriptor.
     pub(crate) program_outside: bool,
@@ -149,7 +150,12 @@ fn lower_has(path: &str) -> bool {
 /// Says how one run of `spec` in the pod whose scratch directory is `pod_dir` gets its root:
 /// a fresh writable layer each run (a restarted container starts from its image again, as in
 /// Kubernetes). `program_outside`: the program is podlab's own binary.
-pub fn prepare_container(pod_dir: &Path, spec: &Container, program_outside: bool) -> io::Result<RootFs> {
+pub fn prepare_container(
+    pod_dir: &Path,
+    spec: &Container,
+    program_outside: bool,
+    mounts: &[crate::volumes::VolumeBind],
+) -> io::Result<RootFs> {
     if !pod_dir.is_dir() {
         // The pod's (or the cluster's) directory is gone: it is going away; re-create nothing.
         return Err(io::Error::new(
@@ -190,17 +196,32 @@ pub fn prepare_container(pod_dir: &Path, spec: &Container, program_outside: bool
             seed.push(Seed::File(upper.join(file.trim_start_matches('/'))));
         }
     }
+    // Each volume mount's target exists in the layer (a file for a file), parents included.
+    for m in mounts {
+        let mut at = upper.clone();
+        let parts: Vec<_> = m.target.components().skip(1).collect();
+        for (i, part) in parts.iter().enumerate() {
+            at.push(part);
+            if i + 1 == parts.len() && m.is_file {
+                seed.push(Seed::File(at.clone()));
+            } else {
+                seed.push(Seed::Dir(at.clone(), 0o755, true));
+            }
+        }
+    }
+    let mut binds = vec![
+        (pod_file(pod_dir, "shm"), "/dev/shm".into(), false),
+        (pod_file(pod_dir, "etc-hosts"), "/etc/hosts".into(), false),
+        (pod_file(pod_dir, "etc-hostname"), "/etc/hostname".into(), false),
+    ];
+    binds.extend(mounts.iter().map(|m| (m.source.clone(), m.target.clone(), m.read_only)));
     let overlay = format!("lowerdir=/,upperdir={},workdir={}", upper.display(), work.display());
     Ok(RootFs {
         layer,
         seed,
         root,
         overlay,
-        binds: vec![
-            (pod_file(pod_dir, "shm"), "/dev/shm".into()),
-            (pod_file(pod_dir, "etc-hosts"), "/etc/hosts".into()),
-            (pod_file(pod_dir, "etc-hostname"), "/etc/hostname".into()),
-        ],
+        binds,
         program_outside,
     })
 }
@@ -232,7 +253,7 @@ pub(crate) struct MountPlan {
     proc_: CString,
     sys: CString,
     pts: CString,
-    binds: Vec<(CString, CString)>,
+    binds: Vec<(CString, CString, bool)>,
 }
 
 fn c(p: &Path) -> io::Result<CString> {
@@ -266,7 +287,7 @@ impl MountPlan {
             binds: fs
                 .binds
                 .iter()
-                .map(|(from, to)| Ok((c(from)?, c(&inside(&to.to_string_lossy()))?)))
+                .map(|(from, to, ro)| Ok((c(from)?, c(&inside(&to.to_string_lossy()))?, *ro)))
                 .collect::<io::Result<_>>()?,
         })
     }
@@ -329,7 +350,7 @@ impl MountPlan {
                 libc::MS_NOSUID | libc::MS_NOEXEC,
                 c"newinstance,ptmxmode=0666,mode=0620".as_ptr().cast(),
             ))?;
-            for (from, to) in &self.binds {
+            for (from, to, read_only) in &self.binds {
                 ok(libc::mount(
                     from.as_ptr(),
                     to.as_ptr(),
@@ -337,6 +358,15 @@ impl MountPlan {
                     libc::MS_BIND,
                     std::ptr::null(),
                 ))?;
+                if *read_only {
+                    ok(libc::mount(
+                        null,
+                        to.as_ptr(),
+                        null,
+                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                        std::ptr::null(),
+                    ))?;
+                }
             }
             // The overlay becomes `/`; the machine's root, stacked under it, is detached.
             ok(libc::chdir(self.root.as_ptr()))?;

@@ -8,6 +8,8 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ResourceRe
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, ObjectMeta};
 
+mod volumes;
+
 use crate::names;
 use crate::objects::Object;
 use crate::quantity::parse_quantity;
@@ -236,6 +238,7 @@ fn pod_spec(spec: &PodSpec, path: &str, e: &mut Errs) {
         e.required(&format!("{path}.containers"));
     }
     host_fields(spec, path, e);
+    let volume_names = volumes::volumes(spec.volumes.as_deref().unwrap_or_default(), path, e);
     let mut names_seen = BTreeSet::new();
     let groups = [
         ("initContainers", spec.init_containers.as_deref().unwrap_or(&[])),
@@ -245,6 +248,7 @@ fn pod_spec(spec: &PodSpec, path: &str, e: &mut Errs) {
         for (i, c) in list.iter().enumerate() {
             let cpath = format!("{path}.{field}[{i}]");
             container(c, &cpath, e);
+            volumes::mounts(c, &volume_names, &cpath, e);
             if !c.name.is_empty() && !names_seen.insert(c.name.clone()) {
                 e.duplicate(&format!("{cpath}.name"), &c.name);
             }
@@ -336,17 +340,11 @@ fn container(c: &Container, path: &str, e: &mut Errs) {
             e.required(&format!("{path}.env[{i}].name"));
         }
         let from = env.value_from.as_ref();
-        for (field, set) in [
-            ("configMapKeyRef", from.is_some_and(|f| f.config_map_key_ref.is_some())),
-            ("secretKeyRef", from.is_some_and(|f| f.secret_key_ref.is_some())),
-            ("resourceFieldRef", from.is_some_and(|f| f.resource_field_ref.is_some())),
-        ] {
-            if set {
-                e.forbidden(
-                    &format!("{path}.env[{i}].valueFrom.{field}"),
-                    "podlab does not implement it yet (no ConfigMaps, Secrets or resource fields to read): use `value:` or a `fieldRef`",
-                );
-            }
+        if from.is_some_and(|f| f.resource_field_ref.is_some()) {
+            e.forbidden(
+                &format!("{path}.env[{i}].valueFrom.resourceFieldRef"),
+                "podlab does not implement it yet: use `value:`, a `fieldRef`, a `configMapKeyRef` or a `secretKeyRef`",
+            );
         }
     }
     if let Some(r) = &c.resources {

@@ -52,9 +52,9 @@ const CASES: &[(&str, &str, &str)] = &[
         "spec.hostNetwork: Forbidden: podlab refuses it: it would reach the machine's own network namespace",
     ),
     (
-        "env-from-secret.yaml",
+        "mount-unknown-volume.yaml",
         ":",
-        "spec.containers[0].env[0].valueFrom.secretKeyRef: Forbidden: podlab does not implement it yet",
+        "spec.containers[0].volumeMounts[0].name: Not found: \"html\"",
     ),
     (
         "host-path.yaml",

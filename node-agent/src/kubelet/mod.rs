@@ -16,6 +16,7 @@ pub mod status_events;
 pub use routes::start_route_reconciler;
 pub use status_events::{container_events, container_statuses_waiting};
 
+use crate::config_data::{Data, DataKind, ObjectData};
 use crate::AgentConfig;
 use crate::pod::{PodContext, PodHandle};
 use crate::pull::ImageCache;
@@ -44,6 +45,20 @@ pub trait PodApi: Send + Sync {
     fn workdir(&self, pod_uid: &str) -> PathBuf;
     /// Removes a deleted pod's scratch directory (nothing of its containers' layers stays).
     fn remove_workdir(&self, _pod_uid: &str) {}
+    /// The data of ConfigMap or Secret `namespace/name` (None: no such object).
+    fn object_data(&self, _kind: DataKind, _namespace: &str, _name: &str) -> Option<Data> {
+        None
+    }
+}
+
+/// A pod's view of the cluster's ConfigMaps and Secrets, through the control plane (weakly:
+/// a pod worker never keeps the cluster alive).
+struct ApiData(std::sync::Weak<dyn PodApi>);
+
+impl ObjectData for ApiData {
+    fn data(&self, kind: DataKind, namespace: &str, name: &str) -> Option<Data> {
+        self.0.upgrade()?.object_data(kind, namespace, name)
+    }
 }
 
 /// What a started pod runs on; the control plane keeps it with the pod and hands it back to
@@ -130,6 +145,7 @@ impl Kubelet {
             workdir: api.workdir(&podref.uid),
             images: self.images.clone(),
             events: Some(status_events::event_hook(Arc::downgrade(&api), pod.clone())),
+            data: Arc::new(ApiData(Arc::downgrade(&api))),
         };
         let publish = status_events::publisher(Arc::downgrade(&api), pod.clone());
         let handle = PodHandle::start(pod, ctx, self.config.clone(), self.spawner.clone(), publish);

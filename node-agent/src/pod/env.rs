@@ -4,8 +4,10 @@
 //! `$(VAR)` references in `env[].value`, `command` and `args` are expanded as the kubelet
 //! does: an env value sees the entries before it (and podlab's defaults), command and args
 //! see the whole environment; `$$` is a literal `$`; an unknown reference stays as written.
-//! `valueFrom.fieldRef` is the downward API.
+//! `valueFrom.fieldRef` is the downward API; `configMapKeyRef`, `secretKeyRef` and `envFrom`
+//! read the cluster's ConfigMaps and Secrets.
 
+use crate::config_data::{self, DataError, DataKind, ObjectData};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::time::Duration;
 
@@ -70,7 +72,7 @@ pub fn expand(input: &str, env: &[(String, String)]) -> String {
 }
 
 /// A downward-API `fieldRef` of `pod` (None: a path Kubernetes does not offer in env).
-fn field_ref(pod: &Pod, path: &str, node: &str, host_ip: &str, pod_ip: &str) -> Option<String> {
+pub(crate) fn field_ref(pod: &Pod, path: &str, node: &str, host_ip: &str, pod_ip: &str) -> Option<String> {
     let m = &pod.metadata;
     let key_of = |prefix: &str| path.strip_prefix(prefix)?.strip_suffix("']").map(str::to_string);
     if let Some(k) = key_of("metadata.labels['") {
@@ -119,8 +121,17 @@ pub const FIELD_REFS: &[&str] = &[
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The environment Kubernetes would give container `spec` of `pod` on `node` (IP `host_ip`)
-/// with IP `pod_ip`, plus podlab's downward-API basics.
-pub fn container_env(pod: &Pod, node: &str, host_ip: &str, pod_ip: &str, spec: &Container) -> Vec<(String, String)> {
+/// with IP `pod_ip`, plus podlab's downward-API basics: `envFrom` first, then `env` (later
+/// entries win), ConfigMap and Secret references read from `data`. Err: a reference that is
+/// not `optional` names a missing object or key (the kubelet's CreateContainerConfigError).
+pub fn container_env(
+    pod: &Pod,
+    node: &str,
+    host_ip: &str,
+    pod_ip: &str,
+    spec: &Container,
+    data: &dyn ObjectData,
+) -> Result<Vec<(String, String)>, DataError> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
     let mut env: Vec<(String, String)> = vec![
@@ -128,7 +139,7 @@ pub fn container_env(pod: &Pod, node: &str, host_ip: &str, pod_ip: &str, spec: &
         ("HOME".into(), "/root".into()),
         ("HOSTNAME".into(), name.clone()),
         ("POD_NAME".into(), name),
-        ("POD_NAMESPACE".into(), ns),
+        ("POD_NAMESPACE".into(), ns.clone()),
         ("POD_IP".into(), pod_ip.to_string()),
         ("NODE_NAME".into(), node.to_string()),
     ];
@@ -139,23 +150,56 @@ pub fn container_env(pod: &Pod, node: &str, host_ip: &str, pod_ip: &str, spec: &
         .map(|p| p.container_port.to_string())
         .collect();
     env.push(("PODLAB_PORTS".into(), ports.join(",")));
+    let set = |env: &mut Vec<(String, String)>, k: String, v: String| {
+        env.retain(|(n, _)| n != &k);
+        env.push((k, v));
+    };
+    for from in spec.env_from.iter().flatten() {
+        let prefix = from.prefix.clone().unwrap_or_default();
+        let source = match (&from.config_map_ref, &from.secret_ref) {
+            (Some(c), _) => Some((DataKind::ConfigMap, &c.name, c.optional)),
+            (None, Some(s)) => Some((DataKind::Secret, &s.name, s.optional)),
+            (None, None) => None,
+        };
+        let Some((kind, obj, optional)) = source else { continue };
+        let found = config_data::lookup(data, kind, &ns, obj, optional == Some(true))?;
+        for (k, v) in found.into_iter().flatten() {
+            // Names with `=` cannot be environment variables (the kubelet skips them too).
+            if !k.contains('=') {
+                set(&mut env, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
+            }
+        }
+    }
     for e in spec.env.iter().flatten() {
+        let from = e.value_from.as_ref();
         let value = if let Some(v) = &e.value {
             Some(expand(v, &env))
-        } else if let Some(field) = e.value_from.as_ref().and_then(|v| v.field_ref.as_ref()) {
+        } else if let Some(field) = from.and_then(|v| v.field_ref.as_ref()) {
             field_ref(pod, &field.field_path, node, host_ip, pod_ip)
+        } else if let Some(r) = from.and_then(|v| v.config_map_key_ref.as_ref()) {
+            let opt = r.optional == Some(true);
+            match config_data::key(data, DataKind::ConfigMap, &ns, &r.name, &r.key, opt)? {
+                Some(v) => Some(v),
+                None => continue,
+            }
+        } else if let Some(r) = from.and_then(|v| v.secret_key_ref.as_ref()) {
+            let opt = r.optional == Some(true);
+            match config_data::key(data, DataKind::Secret, &ns, &r.name, &r.key, opt)? {
+                Some(v) => Some(v),
+                None => continue,
+            }
         } else {
             None
         };
-        env.retain(|(k, _)| k != &e.name);
-        env.push((e.name.clone(), value.unwrap_or_default()));
+        set(&mut env, e.name.clone(), value.unwrap_or_default());
     }
-    env
+    Ok(env)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config_data::NoData;
     use k8s_openapi::api::core::v1::{EnvVar, PodSpec};
 
     #[test]
@@ -183,7 +227,7 @@ mod tests {
             }]),
             ..Default::default()
         };
-        let env = container_env(&p, "worker-1", "172.18.0.2", "10.244.1.2", &c);
+        let env = container_env(&p, "worker-1", "172.18.0.2", "10.244.1.2", &c, &NoData).unwrap();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("PATH"), Some(DEFAULT_PATH));
         assert_eq!(get("HOSTNAME"), Some("custom"));
@@ -234,7 +278,7 @@ mod tests {
             args: Some(vec!["$(APP)".into(), "$$(APP)".into()]),
             ..Default::default()
         };
-        let env = container_env(&p, "worker-1", "172.18.0.2", "10.244.1.2", &c);
+        let env = container_env(&p, "worker-1", "172.18.0.2", "10.244.1.2", &c, &NoData).unwrap();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("GREETING"), Some("hello $(WHO)"), "a later entry is not seen");
         assert_eq!(get("MSG"), Some("hello $(WHO), world on worker-1"));

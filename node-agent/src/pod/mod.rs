@@ -14,7 +14,8 @@ pub mod qos;
 mod startup;
 mod supervise;
 
-pub use env::{container_env, grace_period};
+pub use env::{container_env, expand, grace_period};
+pub(crate) use env::field_ref;
 pub use qos::qos_class;
 
 use crate::logs::LogFile;
@@ -61,6 +62,8 @@ pub struct PodContext {
     pub images: ImageCache,
     /// Receives the pull events ("Pulling", "Pulled", "Failed"); None drops them.
     pub events: Option<EventHook>,
+    /// The cluster's ConfigMaps and Secrets (env references and volumes).
+    pub data: Arc<dyn crate::config_data::ObjectData>,
 }
 
 #[derive(Clone)]

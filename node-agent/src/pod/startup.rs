@@ -8,13 +8,16 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Runs the pod: init containers, then app containers, until every container is done.
-pub(super) async fn run_pod(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+pub(super) async fn run_pod(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     // The files every container of the pod sees: /etc/hosts, /etc/hostname, /dev/shm.
     if let Err(e) = crate::rootfs::prepare_pod(&shared.ctx.workdir, &shared.pod, &shared.ctx.pod_ip) {
         tracing::warn!(
             "preparing the pod's shared files in {}: {e}",
             shared.ctx.workdir.display()
         );
+    }
+    if !volumes_ready(&shared, &mut stop).await {
+        return;
     }
     let (n, init_count) = {
         let runs = lock_unpoisoned(&shared.containers);
@@ -52,6 +55,34 @@ pub(super) async fn run_pod(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     }
     for t in tasks {
         let _ = t.await;
+    }
+}
+
+/// Makes the pod's volumes; while one cannot be made (a ConfigMap or Secret it needs is
+/// missing), the pod stays ContainerCreating with the kubelet's FailedMount event, and it is
+/// tried again. False if the pod was stopped meanwhile.
+async fn volumes_ready(shared: &Shared, stop: &mut watch::Receiver<bool>) -> bool {
+    let place = crate::volumes::PodPlace {
+        node: &shared.ctx.node,
+        host_ip: &shared.ctx.host_ip,
+        pod_ip: &shared.ctx.pod_ip,
+    };
+    let mut last = String::new();
+    loop {
+        match crate::volumes::prepare(&shared.ctx.workdir, &shared.pod, &place, &*shared.ctx.data) {
+            Ok(()) => return true,
+            Err(e) => {
+                let message = e.to_string();
+                if message != last {
+                    shared.event("Warning", "FailedMount", message.clone());
+                    last = message;
+                }
+            }
+        }
+        let wait = Duration::from_secs(2).mul_f64(shared.config.time_scale.clamp(0.05, 1.0));
+        if super::sleep_or_stop(wait, stop).await {
+            return false;
+        }
     }
 }
 

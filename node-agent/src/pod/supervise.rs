@@ -47,7 +47,13 @@ pub(super) async fn supervise(shared: Arc<Shared>, idx: usize, stop: watch::Rece
             Pulled::Retry => continue,
             Pulled::Stopped => return false,
         };
-        let Some(ended) = s.run(&kind).await else {
+        let Some(env) = s.environment().await else {
+            if *s.stop.borrow() {
+                return false;
+            }
+            continue;
+        };
+        let Some(ended) = s.run(&kind, env).await else {
             return false;
         };
         if let Some(done) = s.after_exit(ended).await {
@@ -151,12 +157,29 @@ impl Supervisor {
         Pulled::Retry
     }
 
+    /// The container's environment; None (after the kubelet's CreateContainerConfigError
+    /// state, event and a wait) while a ConfigMap or Secret it needs is missing.
+    async fn environment(&mut self) -> Option<Vec<(String, String)>> {
+        let sh = &self.shared;
+        match super::container_env(&sh.pod, &sh.ctx.node, &sh.ctx.host_ip, &sh.ctx.pod_ip, &self.spec, &*sh.ctx.data) {
+            Ok(env) => Some(env),
+            Err(e) => {
+                let message = e.to_string();
+                sh.event("Warning", "Failed", format!("Error: {message}"));
+                sh.update(self.idx, |r| r.state = waiting("CreateContainerConfigError", Some(message)));
+                let wait = self.scaled(Duration::from_secs(2));
+                sleep_or_stop(wait, &mut self.stop).await;
+                None
+            }
+        }
+    }
+
     /// Start the container and wait for it to exit (or be stopped). None if it cannot be
     /// watched at all.
-    async fn run(&mut self, kind: &ImageKind) -> Option<Ended> {
+    async fn run(&mut self, kind: &ImageKind, env: Vec<(String, String)>) -> Option<Ended> {
         let (shared, idx, init) = (self.shared.clone(), self.idx, self.init);
         let started = now();
-        let (proc, log) = match start_container(&shared, &self.spec, kind).await {
+        let (proc, log) = match start_container(&shared, &self.spec, kind, env).await {
             Ok(x) => x,
             Err(e) => {
                 let msg = if e.kind() == std::io::ErrorKind::NotFound {
@@ -334,15 +357,15 @@ fn record_exit(r: &mut ContainerRun, terminated: ContainerState, message: Option
 /// Start the container's process in the pod's sandbox, in a mount namespace whose root is a
 /// fresh copy-on-write view of its image (see [`crate::rootfs`]) and a PID namespace of its own
 /// (or the pod's), its output going to a fresh log.
-async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) -> std::io::Result<(Process, LogFile)> {
+async fn start_container(
+    shared: &Shared,
+    spec: &Container,
+    kind: &ImageKind,
+    env: Vec<(String, String)>,
+) -> std::io::Result<(Process, LogFile)> {
     let log = LogFile::new(&spec.name)?;
-    let env = super::container_env(
-        &shared.pod,
-        &shared.ctx.node,
-        &shared.ctx.host_ip,
-        &shared.ctx.pod_ip,
-        spec,
-    );
+    let mounts = crate::volumes::container_binds(&shared.ctx.workdir, &shared.pod, spec, &env)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let (program, args, builtin) = match kind {
         _ if *kind == ImageKind::Toolbox || spec.command.is_some() => {
             let (p, a) = command_of(spec, &env);
@@ -354,7 +377,7 @@ async fn start_container(shared: &Shared, spec: &Container, kind: &ImageKind) ->
             true,
         ),
     };
-    let rootfs = rootfs::prepare_container(&shared.ctx.workdir, spec, builtin)?;
+    let rootfs = rootfs::prepare_container(&shared.ctx.workdir, spec, builtin, &mounts)?;
     let pid = shared
         .spawner
         .spawn_container_async(

@@ -248,9 +248,11 @@ fn create(cluster: &Arc<Cluster>, req: &ResourceRequest) -> Result<Response, Api
         )));
     }
     if dry_run(&req.query) {
-        let obj = objects::typed(t.kind, t.namespace.as_deref(), body.clone())?;
-        drop(obj);
-        return Ok(with_warnings(json_response(StatusCode::CREATED, &body), &warnings));
+        let obj = objects::checked(t.kind, t.namespace.as_deref(), body)?;
+        return Ok(with_warnings(
+            json_response(StatusCode::CREATED, &obj.to_json()),
+            &warnings,
+        ));
     }
     let obj = objects::create(cluster, t.kind, t.namespace.as_deref(), body)?;
     Ok(with_warnings(one(cluster, req, obj, StatusCode::CREATED), &warnings))

@@ -57,15 +57,18 @@ pub fn list(cluster: &Cluster, kind: Kind, ns: Option<&str>) -> Vec<Value> {
             .filter(|d| in_ns(&d.metadata))
             .map(to_json)
             .collect(),
+        Kind::ConfigMap => cluster.config_maps(ns).iter().map(to_json).collect(),
+        Kind::Secret => cluster.secrets(ns).iter().map(to_json).collect(),
     }
 }
 
 /// One object, or `NotFound`.
 pub fn get(cluster: &Cluster, kind: Kind, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    let key = || (ns.unwrap_or("default").to_string(), name.to_string());
     let found = match kind {
-        Kind::Pod => cluster
-            .pod(&(ns.unwrap_or("default").to_string(), name.to_string()))
-            .map(|p| to_json(&p)),
+        Kind::Pod => cluster.pod(&key()).map(|p| to_json(&p)),
+        Kind::ConfigMap => cluster.config_map(&key()).map(|c| to_json(&c)),
+        Kind::Secret => cluster.secret(&key()).map(|s| to_json(&s)),
         Kind::Node => cluster.node_object(name).ok().map(|n| to_json(&n)),
         _ => list(cluster, kind, ns)
             .into_iter()
@@ -96,19 +99,21 @@ pub fn typed(kind: Kind, ns: Option<&str>, mut body: Value) -> Result<Object, Ap
             _ => body["metadata"]["namespace"] = Value::String(url_ns.into()),
         }
     }
-    let parse_err = |e: serde_json::Error| bad(format!("error decoding the {} object: {e}", kind.kind()));
-    Ok(match kind {
-        Kind::Pod => Object::Pod(Box::new(serde_json::from_value(body).map_err(parse_err)?)),
-        Kind::Namespace => Object::Namespace(serde_json::from_value(body).map_err(parse_err)?),
-        Kind::Deployment => Object::Deployment(Box::new(serde_json::from_value(body).map_err(parse_err)?)),
-        Kind::ReplicaSet => Object::ReplicaSet(Box::new(serde_json::from_value(body).map_err(parse_err)?)),
-        Kind::Node | Kind::Event => {
-            return Err(ApiError::MethodNotAllowed(format!(
-                "podlab does not create {} through the API (they come from the scenario's cluster)",
-                kind.plural()
-            )));
-        }
-    })
+    if matches!(kind, Kind::Node | Kind::Event) {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "podlab does not create {} through the API (they come from the scenario's cluster)",
+            kind.plural()
+        )));
+    }
+    Object::from_json(kind.kind(), body).map_err(|e| bad(format!("error decoding the {} object: {e}", kind.kind())))
+}
+
+/// The typed object a request body describes ([`typed`]), validated as kube-apiserver does:
+/// what a create would store (a dry run answers with it).
+pub fn checked(kind: Kind, ns: Option<&str>, body: Value) -> Result<Object, ApiError> {
+    let obj = typed(kind, ns, body)?;
+    validate(kind, &obj)?;
+    Ok(obj)
 }
 
 /// kube-apiserver's validation, as `Invalid` with every failure.
@@ -136,8 +141,7 @@ pub fn create(cluster: &Cluster, kind: Kind, ns: Option<&str>, mut body: Value) 
         let name = format!("{prefix}{}", suffix());
         body["metadata"]["name"] = Value::String(name);
     }
-    let obj = typed(kind, ns, body)?;
-    validate(kind, &obj)?;
+    let obj = checked(kind, ns, body)?;
     let name = obj.name().to_string();
     if get(cluster, kind, obj.namespace(), &name).is_ok() {
         return Err(ApiError::AlreadyExists {
@@ -220,10 +224,8 @@ pub fn update(cluster: &Cluster, kind: Kind, ns: Option<&str>, name: &str, body:
         Kind::Namespace => {
             cluster.update_namespace_metadata(name, labels, annotations)?;
         }
-        Kind::Deployment | Kind::ReplicaSet => {
-            let obj = typed(kind, ns, body)?;
-            validate(kind, &obj)?;
-            cluster.apply(obj)?;
+        Kind::Deployment | Kind::ReplicaSet | Kind::ConfigMap | Kind::Secret => {
+            cluster.apply(checked(kind, ns, body)?)?;
         }
         Kind::Event => return Err(ApiError::MethodNotAllowed("events are read-only in podlab".into())),
     }
@@ -344,6 +346,14 @@ pub async fn delete(
         Kind::Namespace => {
             cluster.delete_namespace(name)?;
             get(cluster, kind, None, name).or(Ok(live))
+        }
+        Kind::ConfigMap => {
+            cluster.delete_config_map(&(nsn, name.to_string()))?;
+            Ok(live)
+        }
+        Kind::Secret => {
+            cluster.delete_secret(&(nsn, name.to_string()))?;
+            Ok(live)
         }
         Kind::Node | Kind::Event => Err(ApiError::MethodNotAllowed(format!(
             "podlab does not delete {} through the API",

@@ -118,7 +118,18 @@ pub fn checked(kind: Kind, ns: Option<&str>, body: Value) -> Result<Object, ApiE
 
 /// kube-apiserver's validation, as `Invalid` with every failure.
 fn validate(kind: Kind, obj: &Object) -> Result<(), ApiError> {
-    let errors = podlab_scenario::validation::object_errors(obj);
+    invalid(kind, obj, podlab_scenario::validation::object_errors(obj))
+}
+
+/// An update's validation, as kube-apiserver's `Validate*Update`: what may not change from
+/// `live` (immutable data, a Secret's type), then the new object's own checks.
+fn validate_update(kind: Kind, ns: Option<&str>, live: Value, obj: &Object) -> Result<(), ApiError> {
+    let mut errors = podlab_scenario::validation::update_errors(&typed(kind, ns, live)?, obj);
+    errors.extend(podlab_scenario::validation::object_errors(obj));
+    invalid(kind, obj, errors)
+}
+
+fn invalid(kind: Kind, obj: &Object, errors: Vec<String>) -> Result<(), ApiError> {
     if errors.is_empty() {
         return Ok(());
     }
@@ -224,8 +235,13 @@ pub fn update(cluster: &Cluster, kind: Kind, ns: Option<&str>, name: &str, body:
         Kind::Namespace => {
             cluster.update_namespace_metadata(name, labels, annotations)?;
         }
-        Kind::Deployment | Kind::ReplicaSet | Kind::ConfigMap | Kind::Secret => {
+        Kind::Deployment | Kind::ReplicaSet => {
             cluster.apply(checked(kind, ns, body)?)?;
+        }
+        Kind::ConfigMap | Kind::Secret => {
+            let obj = typed(kind, ns, body)?;
+            validate_update(kind, ns, live, &obj)?;
+            cluster.apply(obj)?;
         }
         Kind::Event => return Err(ApiError::MethodNotAllowed("events are read-only in podlab".into())),
     }

@@ -52,6 +52,8 @@ pub fn resource(r: &str) -> Result<&'static str> {
         "rs" | "replicaset" | "replicasets" => "replicasets",
         "ns" | "namespace" | "namespaces" => "namespaces",
         "ev" | "event" | "events" => "events",
+        "cm" | "configmap" | "configmaps" => "configmaps",
+        "secret" | "secrets" => "secrets",
         other => bail!("error: the server doesn't have a resource type \"{other}\""),
     })
 }

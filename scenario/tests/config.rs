@@ -39,7 +39,10 @@ fn a_config_map_loads_with_warnings_for_unknown_fields() {
     assert_eq!(cm.data.as_ref().unwrap()["game.properties"], "a=1\n");
     assert_eq!(cm.binary_data.as_ref().unwrap()["logo"].0, b"\x89PNG");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("cm.yaml:9") && warnings[0].contains("unknown field \"datta\""), "{warnings:?}");
+    assert!(
+        warnings[0].contains("cm.yaml:9") && warnings[0].contains("unknown field \"datta\""),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -73,28 +76,47 @@ fn bad_keys_names_and_duplicates_are_refused_where_they_are() {
         e.contains("data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'"),
         "{e}"
     );
-    let e = load("dots", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {\"..\": x}\n").unwrap_err();
+    let e = load(
+        "dots",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {\"..\": x}\n",
+    )
+    .unwrap_err();
     assert!(e.contains("data[..]: Invalid value: \"..\": must not be '..'"), "{e}");
     let e = load(
         "dup",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Game}\ndata: {a: x}\nbinaryData: {a: eA==}\n",
     )
     .unwrap_err();
-    assert!(e.contains("The ConfigMap \"Game\" is invalid: [metadata.name: Invalid value: \"Game\""), "{e}");
-    assert!(e.contains("data[a]: Invalid value: \"a\": duplicate of key present in binaryData"), "{e}");
+    assert!(
+        e.contains("The ConfigMap \"Game\" is invalid: [metadata.name: Invalid value: \"Game\""),
+        "{e}"
+    );
+    assert!(
+        e.contains("data[a]: Invalid value: \"a\": duplicate of key present in binaryData"),
+        "{e}"
+    );
 }
 
 #[test]
 fn secret_types_need_their_keys() {
-    let e = load("tls", "apiVersion: v1\nkind: Secret\nmetadata: {name: t}\ntype: kubernetes.io/tls\nstringData: {tls.crt: x}\n")
-        .unwrap_err();
-    assert!(e.contains("The Secret \"t\" is invalid: data[tls.key]: Required value"), "{e}");
+    let e = load(
+        "tls",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: t}\ntype: kubernetes.io/tls\nstringData: {tls.crt: x}\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("The Secret \"t\" is invalid: data[tls.key]: Required value"),
+        "{e}"
+    );
     let e = load(
         "docker",
         "apiVersion: v1\nkind: Secret\nmetadata: {name: r}\ntype: kubernetes.io/dockerconfigjson\nstringData: {.dockerconfigjson: \"not json\"}\n",
     )
     .unwrap_err();
-    assert!(e.contains("data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\""), "{e}");
+    assert!(
+        e.contains("data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\""),
+        "{e}"
+    );
     let ok = load(
         "basic",
         "apiVersion: v1\nkind: Secret\nmetadata: {name: b}\ntype: kubernetes.io/basic-auth\nstringData: {username: u}\n",
@@ -110,14 +132,30 @@ fn more_than_one_mebibyte_is_too_long() {
         &format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata: {{a: {big}, b: z}}\n"),
     )
     .unwrap_err();
-    assert!(e.contains("[]: Too long: may not be more than 1048576 bytes"), "{}", &e[..200.min(e.len())]);
+    assert!(
+        e.contains("[]: Too long: may not be more than 1048576 bytes"),
+        "{}",
+        &e[..200.min(e.len())]
+    );
 }
 
 #[test]
 fn immutable_data_may_not_change() {
-    let (old, _) = load("imm", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nimmutable: true\ndata: {a: \"1\"}\n").unwrap();
-    let (same, _) = load("imm2", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nimmutable: true\ndata: {a: \"1\"}\n").unwrap();
-    let (changed, _) = load("imm3", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: \"2\"}\n").unwrap();
+    let (old, _) = load(
+        "imm",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nimmutable: true\ndata: {a: \"1\"}\n",
+    )
+    .unwrap();
+    let (same, _) = load(
+        "imm2",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nimmutable: true\ndata: {a: \"1\"}\n",
+    )
+    .unwrap();
+    let (changed, _) = load(
+        "imm3",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: \"2\"}\n",
+    )
+    .unwrap();
     assert!(validation::update_errors(&old[0], &same[0]).is_empty());
     assert_eq!(
         validation::update_errors(&old[0], &changed[0]),
@@ -126,7 +164,11 @@ fn immutable_data_may_not_change() {
             "data: Forbidden: field is immutable when `immutable` is set"
         ]
     );
-    let (opaque, _) = load("t1", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {tls.crt: a, tls.key: b}\n").unwrap();
+    let (opaque, _) = load(
+        "t1",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {tls.crt: a, tls.key: b}\n",
+    )
+    .unwrap();
     let (tls, _) = load(
         "t2",
         "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/tls\nstringData: {tls.crt: a, tls.key: b}\n",

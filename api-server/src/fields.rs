@@ -54,6 +54,8 @@ pub fn round_trip(kind: Kind, body: &Value) -> Option<Value> {
         Kind::Event => via::<core::Event>(body),
         Kind::Deployment => via::<apps::Deployment>(body),
         Kind::ReplicaSet => via::<apps::ReplicaSet>(body),
+        Kind::ConfigMap => via::<core::ConfigMap>(body),
+        Kind::Secret => via::<core::Secret>(body),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::request::{Query, Target};
 use crate::selectors::Selectors;
 use crate::status::{error_response, json_response};
 use crate::table::{self, Include};
-use crate::{Api, fields, logs, objects, watch};
+use crate::{Api, fields, logs, objects, protobuf, watch};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -190,9 +190,10 @@ fn parse_body(req: &ResourceRequest) -> Result<Value, ApiError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     if ct.contains("protobuf") {
-        return Err(ApiError::UnsupportedMediaType(
-            "podlab's Kubernetes API speaks JSON, not protobuf: kubectl's generators (`kubectl create deployment|namespace|...`) send protobuf. Write a manifest and use `kubectl create -f FILE` or `kubectl apply -f FILE`, or pipe a generator through JSON: `kubectl create deployment NAME --image=IMAGE --dry-run=client -o json | kubectl create -f -`".into(),
-        ));
+        return protobuf::to_json(&req.body).map_err(|e| match e {
+            protobuf::ProtoError::Kind(m) => ApiError::UnsupportedMediaType(m),
+            e => ApiError::BadRequest(e.to_string()),
+        });
     }
     if req.body.is_empty() {
         return Err(ApiError::BadRequest("the request body is empty".into()));
@@ -248,9 +249,11 @@ fn create(cluster: &Arc<Cluster>, req: &ResourceRequest) -> Result<Response, Api
         )));
     }
     if dry_run(&req.query) {
-        let obj = objects::typed(t.kind, t.namespace.as_deref(), body.clone())?;
-        drop(obj);
-        return Ok(with_warnings(json_response(StatusCode::CREATED, &body), &warnings));
+        let obj = objects::checked(t.kind, t.namespace.as_deref(), body)?;
+        return Ok(with_warnings(
+            json_response(StatusCode::CREATED, &obj.to_json()),
+            &warnings,
+        ));
     }
     let obj = objects::create(cluster, t.kind, t.namespace.as_deref(), body)?;
     Ok(with_warnings(one(cluster, req, obj, StatusCode::CREATED), &warnings))

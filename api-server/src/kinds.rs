@@ -17,16 +17,22 @@ pub enum Kind {
     Deployment,
     /// `apps/v1` ReplicaSet.
     ReplicaSet,
+    /// `v1` ConfigMap.
+    ConfigMap,
+    /// `v1` Secret.
+    Secret,
 }
 
 /// Every kind podlab serves.
-pub const ALL: [Kind; 6] = [
+pub const ALL: [Kind; 8] = [
     Kind::Pod,
     Kind::Node,
     Kind::Namespace,
     Kind::Event,
     Kind::Deployment,
     Kind::ReplicaSet,
+    Kind::ConfigMap,
+    Kind::Secret,
 ];
 
 impl Kind {
@@ -55,6 +61,8 @@ impl Kind {
             Kind::Event => "Event",
             Kind::Deployment => "Deployment",
             Kind::ReplicaSet => "ReplicaSet",
+            Kind::ConfigMap => "ConfigMap",
+            Kind::Secret => "Secret",
         }
     }
 
@@ -67,6 +75,8 @@ impl Kind {
             Kind::Event => "events",
             Kind::Deployment => "deployments",
             Kind::ReplicaSet => "replicasets",
+            Kind::ConfigMap => "configmaps",
+            Kind::Secret => "secrets",
         }
     }
 
@@ -87,6 +97,8 @@ impl Kind {
             Kind::Event => &["ev"],
             Kind::Deployment => &["deploy"],
             Kind::ReplicaSet => &["rs"],
+            Kind::ConfigMap => &["cm"],
+            Kind::Secret => &[],
         }
     }
 
@@ -133,7 +145,7 @@ impl Kind {
             ],
             Kind::Deployment | Kind::ReplicaSet => &[("scale", &["get", "patch", "update"]), ("status", &["get"])],
             Kind::Node | Kind::Namespace => &[("status", &["get"])],
-            Kind::Event => &[],
+            Kind::Event | Kind::ConfigMap | Kind::Secret => &[],
         }
     }
 

@@ -14,6 +14,7 @@
 //! - [`logs`]: the `pods/log` subresource.
 //! - [`selectors`]: `labelSelector`, `fieldSelector`.
 //! - [`fields`]: `fieldValidation` (unknown fields).
+//! - [`protobuf`]: the protobuf bodies of `kubectl create configmap|secret`.
 //! - [`status`]: answers and `Status` errors.
 //! - [`kinds`]: the resources served and their discovery facts.
 //! - [`patch`]: JSON patch, merge patch, strategic merge patch and server-side apply.
@@ -27,6 +28,7 @@ pub mod kinds;
 pub mod logs;
 pub mod objects;
 pub mod patch;
+pub mod protobuf;
 pub mod request;
 pub mod selectors;
 pub mod status;

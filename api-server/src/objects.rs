@@ -57,15 +57,18 @@ pub fn list(cluster: &Cluster, kind: Kind, ns: Option<&str>) -> Vec<Value> {
             .filter(|d| in_ns(&d.metadata))
             .map(to_json)
             .collect(),
+        Kind::ConfigMap => cluster.config_maps(ns).iter().map(to_json).collect(),
+        Kind::Secret => cluster.secrets(ns).iter().map(to_json).collect(),
     }
 }
 
 /// One object, or `NotFound`.
 pub fn get(cluster: &Cluster, kind: Kind, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    let key = || (ns.unwrap_or("default").to_string(), name.to_string());
     let found = match kind {
-        Kind::Pod => cluster
-            .pod(&(ns.unwrap_or("default").to_string(), name.to_string()))
-            .map(|p| to_json(&p)),
+        Kind::Pod => cluster.pod(&key()).map(|p| to_json(&p)),
+        Kind::ConfigMap => cluster.config_map(&key()).map(|c| to_json(&c)),
+        Kind::Secret => cluster.secret(&key()).map(|s| to_json(&s)),
         Kind::Node => cluster.node_object(name).ok().map(|n| to_json(&n)),
         _ => list(cluster, kind, ns)
             .into_iter()
@@ -96,24 +99,37 @@ pub fn typed(kind: Kind, ns: Option<&str>, mut body: Value) -> Result<Object, Ap
             _ => body["metadata"]["namespace"] = Value::String(url_ns.into()),
         }
     }
-    let parse_err = |e: serde_json::Error| bad(format!("error decoding the {} object: {e}", kind.kind()));
-    Ok(match kind {
-        Kind::Pod => Object::Pod(Box::new(serde_json::from_value(body).map_err(parse_err)?)),
-        Kind::Namespace => Object::Namespace(serde_json::from_value(body).map_err(parse_err)?),
-        Kind::Deployment => Object::Deployment(Box::new(serde_json::from_value(body).map_err(parse_err)?)),
-        Kind::ReplicaSet => Object::ReplicaSet(Box::new(serde_json::from_value(body).map_err(parse_err)?)),
-        Kind::Node | Kind::Event => {
-            return Err(ApiError::MethodNotAllowed(format!(
-                "podlab does not create {} through the API (they come from the scenario's cluster)",
-                kind.plural()
-            )));
-        }
-    })
+    if matches!(kind, Kind::Node | Kind::Event) {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "podlab does not create {} through the API (they come from the scenario's cluster)",
+            kind.plural()
+        )));
+    }
+    Object::from_json(kind.kind(), body).map_err(|e| bad(format!("error decoding the {} object: {e}", kind.kind())))
+}
+
+/// The typed object a request body describes ([`typed`]), validated as kube-apiserver does:
+/// what a create would store (a dry run answers with it).
+pub fn checked(kind: Kind, ns: Option<&str>, body: Value) -> Result<Object, ApiError> {
+    let obj = typed(kind, ns, body)?;
+    validate(kind, &obj)?;
+    Ok(obj)
 }
 
 /// kube-apiserver's validation, as `Invalid` with every failure.
 fn validate(kind: Kind, obj: &Object) -> Result<(), ApiError> {
-    let errors = podlab_scenario::validation::object_errors(obj);
+    invalid(kind, obj, podlab_scenario::validation::object_errors(obj))
+}
+
+/// An update's validation, as kube-apiserver's `Validate*Update`: what may not change from
+/// `live` (immutable data, a Secret's type), then the new object's own checks.
+fn validate_update(kind: Kind, ns: Option<&str>, live: Value, obj: &Object) -> Result<(), ApiError> {
+    let mut errors = podlab_scenario::validation::update_errors(&typed(kind, ns, live)?, obj);
+    errors.extend(podlab_scenario::validation::object_errors(obj));
+    invalid(kind, obj, errors)
+}
+
+fn invalid(kind: Kind, obj: &Object, errors: Vec<String>) -> Result<(), ApiError> {
     if errors.is_empty() {
         return Ok(());
     }
@@ -136,8 +152,7 @@ pub fn create(cluster: &Cluster, kind: Kind, ns: Option<&str>, mut body: Value) 
         let name = format!("{prefix}{}", suffix());
         body["metadata"]["name"] = Value::String(name);
     }
-    let obj = typed(kind, ns, body)?;
-    validate(kind, &obj)?;
+    let obj = checked(kind, ns, body)?;
     let name = obj.name().to_string();
     if get(cluster, kind, obj.namespace(), &name).is_ok() {
         return Err(ApiError::AlreadyExists {
@@ -221,8 +236,11 @@ pub fn update(cluster: &Cluster, kind: Kind, ns: Option<&str>, name: &str, body:
             cluster.update_namespace_metadata(name, labels, annotations)?;
         }
         Kind::Deployment | Kind::ReplicaSet => {
+            cluster.apply(checked(kind, ns, body)?)?;
+        }
+        Kind::ConfigMap | Kind::Secret => {
             let obj = typed(kind, ns, body)?;
-            validate(kind, &obj)?;
+            validate_update(kind, ns, live, &obj)?;
             cluster.apply(obj)?;
         }
         Kind::Event => return Err(ApiError::MethodNotAllowed("events are read-only in podlab".into())),
@@ -344,6 +362,14 @@ pub async fn delete(
         Kind::Namespace => {
             cluster.delete_namespace(name)?;
             get(cluster, kind, None, name).or(Ok(live))
+        }
+        Kind::ConfigMap => {
+            cluster.delete_config_map(&(nsn, name.to_string()))?;
+            Ok(live)
+        }
+        Kind::Secret => {
+            cluster.delete_secret(&(nsn, name.to_string()))?;
+            Ok(live)
         }
         Kind::Node | Kind::Event => Err(ApiError::MethodNotAllowed(format!(
             "podlab does not delete {} through the API",

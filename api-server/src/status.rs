@@ -31,6 +31,9 @@ pub fn status_object(e: &ApiError) -> Value {
         }
         _ => {}
     }
+    if let ApiError::Invalid { message, .. } = e {
+        details.insert("causes".into(), Value::Array(causes(message)));
+    }
     json!({
         "kind": "Status",
         "apiVersion": "v1",
@@ -41,6 +44,48 @@ pub fn status_object(e: &ApiError) -> Value {
         "details": details,
         "code": e.code(),
     })
+}
+
+/// The kinds of field error kube-apiserver reports, by the words that start their text, and
+/// the `StatusCause` type of each.
+const CAUSE_TYPES: [(&str, &str); 8] = [
+    ("Invalid value", "FieldValueInvalid"),
+    ("Required value", "FieldValueRequired"),
+    ("Forbidden", "FieldValueForbidden"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Duplicate value", "FieldValueDuplicate"),
+    ("Too long", "FieldValueTooLong"),
+    ("Too many", "FieldValueTooMany"),
+    ("Not found", "FieldValueNotFound"),
+];
+
+/// One field error (`data: Forbidden: ...`) as a cause: its field, type and text.
+fn cause(text: &str) -> Option<Value> {
+    let (field, body) = text.split_once(": ")?;
+    let (_, ty) = CAUSE_TYPES.iter().find(|(words, _)| body.starts_with(words))?;
+    Some(json!({"reason": ty, "message": body, "field": field}))
+}
+
+/// The field errors of an `Invalid` message (`a: Required value` or `[a: ..., b: ...]`) as
+/// `details.causes`: kubectl prints an invalid object's causes, not its message.
+pub fn causes(message: &str) -> Vec<Value> {
+    let inner = message
+        .strip_prefix('[')
+        .and_then(|m| m.strip_suffix(']'))
+        .unwrap_or(message);
+    // A new error starts after ", " where what follows reads `field: <Type>`.
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, _) in inner.match_indices(", ") {
+        let rest = &inner[i + 2..];
+        if i >= start && cause(rest).is_some_and(|c| c["field"].as_str().is_some_and(|f| !f.contains(", "))) {
+            parts.push(&inner[start..i]);
+            start = i + 2;
+        }
+    }
+    parts.push(&inner[start..]);
+    let found: Option<Vec<Value>> = parts.iter().map(|p| cause(p)).collect();
+    found.unwrap_or_else(|| vec![json!({"message": message})])
 }
 
 /// The HTTP answer for an error.
@@ -72,5 +117,20 @@ mod tests {
         assert_eq!(s["reason"], "NotFound");
         assert_eq!(s["message"], "pods \"web\" not found");
         assert_eq!(s["details"]["kind"], "pods");
+    }
+
+    #[test]
+    fn invalid_carries_one_cause_per_field_error() {
+        let one = causes("data: Forbidden: field is immutable when `immutable` is set");
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0]["field"], "data");
+        assert_eq!(one[0]["reason"], "FieldValueForbidden");
+        let two = causes(
+            "[data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.', data[tls.crt]: Required value]",
+        );
+        assert_eq!(two.len(), 2, "{two:?}");
+        assert_eq!(two[0]["field"], "data[a b]");
+        assert_eq!(two[1]["field"], "data[tls.crt]");
+        assert_eq!(two[1]["message"], "Required value");
     }
 }

@@ -42,6 +42,8 @@ fn columns(kind: Kind) -> &'static [Column] {
         Kind::Event => &cells::EVENT_COLUMNS,
         Kind::Deployment => &cells::DEPLOYMENT_COLUMNS,
         Kind::ReplicaSet => &cells::REPLICASET_COLUMNS,
+        Kind::ConfigMap => &cells::CONFIGMAP_COLUMNS,
+        Kind::Secret => &cells::SECRET_COLUMNS,
     }
 }
 
@@ -63,6 +65,8 @@ fn row_cells(kind: Kind, obj: &Value, failed: &dyn Fn(&str) -> bool) -> Vec<Stri
         Kind::Event => cells::event_cells(&typed(obj)),
         Kind::Deployment => cells::deployment_cells(&typed(obj)),
         Kind::ReplicaSet => cells::replicaset_cells(&typed(obj)),
+        Kind::ConfigMap => cells::configmap_cells(&typed(obj)),
+        Kind::Secret => cells::secret_cells(&typed(obj)),
     }
 }
 

@@ -7,11 +7,13 @@
 //! - [`cluster`]: [`Cluster`] and the types its rooms share ([`NodeRt`], [`PodEntry`],
 //!   [`Key`], [`Workload`]); the read accessors; the [`podlab_node_agent::PodApi`] the kubelets
 //!   call back through.
-//! - [`store`]: [`Store`], the objects (pods, namespaces, ReplicaSets, Deployments, events)
+//! - [`store`]: [`Store`], the objects (pods, namespaces, ReplicaSets, Deployments,
+//!   ConfigMaps, Secrets, events)
 //!   behind one lock, the store-wide resourceVersion every write takes, the change channel.
 //! - `events`: the event recorder, folding repeats in O(1).
 //! - `pods`: `apply` for every kind, namespaces, pods (create, label, delete).
 //! - `workloads`: ReplicaSets and Deployments (apply, scale, cascading delete).
+//! - `config`: ConfigMaps and Secrets (apply with kube-apiserver's update checks, delete).
 //! - `scheduling`: binding pods through the scheduler; `FailedScheduling`.
 //! - `nodes`: node lookups and lifecycle (unreachable taint, `fail_node`, `node_down` with
 //!   eviction, `node_up`).
@@ -33,6 +35,7 @@
 
 mod bringup;
 pub mod cluster;
+mod config;
 pub mod controllers;
 pub mod error;
 mod events;

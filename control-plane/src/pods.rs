@@ -23,6 +23,8 @@ impl Cluster {
             Object::Pod(p) => self.apply_pod(*p),
             Object::Deployment(d) => self.apply_deployment(*d),
             Object::ReplicaSet(r) => self.apply_replicaset(*r),
+            Object::ConfigMap(c) => self.apply_config_map(*c),
+            Object::Secret(s) => self.apply_secret(*s),
         }
     }
 

@@ -65,7 +65,7 @@ pub fn needs(scenario: &Scenario) -> Needs {
                     .map_or(1, |s| s.containers.len());
                 (s.and_then(|s| s.replicas).unwrap_or(1).max(0) as u64, c)
             }
-            Object::Namespace(_) => (0, 0),
+            Object::Namespace(_) | Object::ConfigMap(_) | Object::Secret(_) => (0, 0),
         };
         n.pods += replicas;
         n.containers += replicas * containers as u64;

@@ -1,5 +1,5 @@
 //! The object store of one cluster: pods (with what runs them), namespaces, ReplicaSets,
-//! Deployments and events, behind one lock, with a store-wide resourceVersion and a change
+//! Deployments, ConfigMaps, Secrets and events, behind one lock, with a store-wide resourceVersion and a change
 //! channel to wait on.
 //!
 //! Every write goes through [`Store::write`]: it takes the lock (a poisoned lock is an
@@ -13,7 +13,7 @@ use crate::cluster::{Key, PodEntry};
 use crate::error::{ApiError, poisoned};
 use crate::events::EventLog;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podlab_node_agent::{lock_unpoisoned, now};
 use std::collections::BTreeMap;
@@ -28,6 +28,8 @@ pub(crate) struct State {
     pub(crate) namespaces: BTreeMap<String, Namespace>,
     pub(crate) replicasets: BTreeMap<Key, ReplicaSet>,
     pub(crate) deployments: BTreeMap<Key, Deployment>,
+    pub(crate) config_maps: BTreeMap<Key, ConfigMap>,
+    pub(crate) secrets: BTreeMap<Key, Secret>,
     /// The live Node objects (labels, annotations, taints, cordon), by name.
     pub(crate) nodes: BTreeMap<String, Node>,
     pub(crate) events: EventLog,
@@ -52,6 +54,10 @@ pub enum Removed {
     ReplicaSet(Box<ReplicaSet>),
     /// A Deployment.
     Deployment(Box<Deployment>),
+    /// A ConfigMap.
+    ConfigMap(Box<ConfigMap>),
+    /// A Secret.
+    Secret(Box<Secret>),
 }
 
 /// One removal, with the resourceVersion the store took for it.
@@ -288,6 +294,27 @@ impl Store {
         })
     }
 
+    /// A copy of a ConfigMap (the kubelet reads it for volumes and env).
+    pub fn config_map(&self, key: &Key) -> Option<ConfigMap> {
+        self.read(|s| s.config_maps.get(key).cloned())
+    }
+
+    /// A copy of a Secret (the kubelet reads it for volumes and env); its `data` holds the
+    /// decoded bytes.
+    pub fn secret(&self, key: &Key) -> Option<Secret> {
+        self.read(|s| s.secrets.get(key).cloned())
+    }
+
+    /// Copies of the ConfigMaps in namespace `ns` (every namespace when `None`), in key order.
+    pub fn config_maps(&self, ns: Option<&str>) -> Vec<ConfigMap> {
+        self.read(|s| in_namespace(&s.config_maps, ns))
+    }
+
+    /// Copies of the Secrets in namespace `ns` (every namespace when `None`), in key order.
+    pub fn secrets(&self, ns: Option<&str>) -> Vec<Secret> {
+        self.read(|s| in_namespace(&s.secrets, ns))
+    }
+
     /// Copies of the live Node objects, in name order.
     pub fn nodes(&self) -> Vec<Node> {
         self.read(|s| s.nodes.values().cloned().collect())
@@ -336,6 +363,18 @@ impl Store {
     /// A copy of every event.
     pub fn events(&self) -> Vec<Event> {
         self.read(|s| s.events.all().to_vec())
+    }
+}
+
+/// Copies of the objects of `map` in namespace `ns` (all when `None`).
+fn in_namespace<T: Clone>(map: &BTreeMap<Key, T>, ns: Option<&str>) -> Vec<T> {
+    match ns {
+        None => map.values().cloned().collect(),
+        Some(ns) => map
+            .range((ns.to_string(), String::new())..)
+            .take_while(|((n, _), _)| n == ns)
+            .map(|(_, v)| v.clone())
+            .collect(),
     }
 }
 

@@ -95,8 +95,8 @@ impl Cluster {
     }
 
     /// Delete a namespace and everything in it, as the namespace controller does: it turns
-    /// `Terminating`, its Deployments, ReplicaSets and pods are deleted, and it goes once they
-    /// are gone.
+    /// `Terminating`, its Deployments, ReplicaSets and pods are deleted, then its ConfigMaps and
+    /// Secrets, and it goes once they are gone.
     pub fn delete_namespace(self: &Arc<Self>, name: &str) -> Result<Outcome, ApiError> {
         if UNDELETABLE.contains(&name) {
             return Err(ApiError::Forbidden {
@@ -123,6 +123,9 @@ impl Cluster {
         tokio::spawn(async move {
             let deletes = pods.iter().map(|k| me.delete_pod(k));
             futures::future::join_all(deletes).await;
+            if let Err(e) = me.store.remove_configs_in(&ns) {
+                tracing::error!("removing the ConfigMaps and Secrets of namespace {ns}: {e}");
+            }
             if let Err(e) = me.store.remove_namespace(&ns) {
                 tracing::error!("removing namespace {ns}: {e}");
             }

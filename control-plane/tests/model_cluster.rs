@@ -503,3 +503,125 @@ fn the_runtime_directory_is_released_with_the_cluster() {
     drop(rt);
     assert!(!dir.exists(), "{} is left behind", dir.display());
 }
+
+fn config_map(name: &str, data: &[(&str, &str)]) -> k8s_openapi::api::core::v1::ConfigMap {
+    k8s_openapi::api::core::v1::ConfigMap {
+        metadata: meta(name),
+        data: Some(data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_maps_and_secrets_are_stored_changed_and_removed() {
+    use k8s_openapi::api::core::v1::Secret;
+    use podlab_control_plane::controllers::PodControl;
+    let c = up("config").await;
+    let mut changes = c.subscribe();
+    changes.borrow_and_update();
+    let out = c.apply(podlab_scenario::Object::ConfigMap(Box::new(config_map(
+        "game",
+        &[("lives", "3")],
+    ))));
+    assert_eq!(out.unwrap().to_string(), "configmap/game created");
+    assert!(
+        changes.has_changed().unwrap(),
+        "a new ConfigMap rings the change channel"
+    );
+    let first = c
+        .store()
+        .config_map(&key("game"))
+        .expect("stored, read by the kubelet side");
+    assert_eq!(first.metadata.namespace.as_deref(), Some("default"));
+    assert!(first.metadata.uid.is_some() && first.metadata.creation_timestamp.is_some());
+
+    assert_eq!(
+        c.apply_config_map(config_map("game", &[("lives", "3")])).unwrap().verb,
+        Verb::Unchanged
+    );
+    let same = c.config_map(&key("game")).unwrap();
+    assert_eq!(
+        same.metadata.resource_version, first.metadata.resource_version,
+        "an unchanged apply writes nothing"
+    );
+    changes.borrow_and_update();
+    let out = c.apply_config_map(config_map("game", &[("lives", "5")])).unwrap();
+    assert_eq!(out.to_string(), "configmap/game configured");
+    assert!(changes.has_changed().unwrap());
+    let second = c.config_map(&key("game")).unwrap();
+    assert!(rv(&second.metadata) > rv(&first.metadata));
+    assert_eq!(second.metadata.uid, first.metadata.uid);
+
+    // A Secret's stringData is stored as data, whichever front end applied it.
+    let s = Secret {
+        metadata: meta("db"),
+        string_data: Some([("password".to_string(), "s3cret".to_string())].into()),
+        ..Default::default()
+    };
+    assert_eq!(c.apply_secret(s).unwrap().to_string(), "secret/db created");
+    let stored = c.store().secret(&key("db")).unwrap();
+    assert_eq!(stored.data.unwrap()["password"].0, b"s3cret");
+    assert!(stored.string_data.is_none());
+    assert_eq!(stored.type_.as_deref(), Some("Opaque"));
+    assert_eq!(c.store().secrets(Some("default")).len(), 1);
+    assert!(c.store().secrets(Some("other")).is_empty());
+
+    // immutable: the data may not change any more.
+    let mut frozen = config_map("frozen", &[("a", "1")]);
+    frozen.immutable = Some(true);
+    c.apply_config_map(frozen.clone()).unwrap();
+    let mut thawed = config_map("frozen", &[("a", "2")]);
+    thawed.immutable = Some(true);
+    let e = c.apply_config_map(thawed).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
+    );
+    assert_eq!(c.apply_config_map(frozen).unwrap().verb, Verb::Unchanged);
+
+    // Deleted: gone, a tombstone for watches, NotFound the second time.
+    let before = c.resource_version();
+    assert_eq!(
+        c.delete_config_map(&key("game")).unwrap().to_string(),
+        "configmap \"game\" deleted"
+    );
+    assert!(c.config_map(&key("game")).is_none());
+    assert!(
+        c.removed_since(before)
+            .iter()
+            .any(|t| matches!(&t.object, podlab_control_plane::store::Removed::ConfigMap(m) if m.metadata.name.as_deref() == Some("game")))
+    );
+    assert!(matches!(
+        c.delete_config_map(&key("game")),
+        Err(ApiError::NotFound { .. })
+    ));
+    assert!(matches!(c.delete_secret(&key("nope")), Err(ApiError::NotFound { .. })));
+    c.down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_takes_its_config_maps_and_secrets_with_it() {
+    let c = up("config-ns").await;
+    c.apply_namespace(&Namespace {
+        metadata: meta("team-a"),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut cm = config_map("settings", &[("a", "1")]);
+    cm.metadata.namespace = Some("team-a".into());
+    c.apply_config_map(cm).unwrap();
+    let mut lost = config_map("lost", &[]);
+    lost.metadata.namespace = Some("nowhere".into());
+    assert!(matches!(c.apply_config_map(lost), Err(ApiError::NotFound { .. })));
+    c.delete_namespace("team-a").unwrap();
+    assert!(
+        c.wait_for(WAIT, |c| c.config_maps(Some("team-a")).is_empty()
+            && !c
+                .namespace_objects()
+                .iter()
+                .any(|n| n.metadata.name.as_deref() == Some("team-a")))
+            .await
+    );
+    assert_eq!(c.config_maps(None).len(), 0);
+    c.down().await;
+}

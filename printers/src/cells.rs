@@ -4,7 +4,7 @@
 
 use super::{age_secs, human_duration, pod_status_reason, ready_column, restarts_column};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, PodTemplateSpec, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, Time};
 use podlab_scenario::LabelSelector;
 
@@ -174,6 +174,32 @@ pub fn namespace_cells(n: &Namespace) -> Vec<String> {
         n.metadata.name.clone().unwrap_or_default(),
         phase.unwrap_or_else(|| "Active".into()),
         age(n.metadata.creation_timestamp.as_ref()),
+    ]
+}
+
+/// ConfigMaps: Name, Data, Age.
+pub const CONFIGMAP_COLUMNS: [Column; 3] = [("Name", 0), ("Data", 0), ("Age", 0)];
+
+/// A ConfigMap's cells, in [`CONFIGMAP_COLUMNS`] order: DATA counts `data` and `binaryData`.
+pub fn configmap_cells(c: &ConfigMap) -> Vec<String> {
+    let n = c.data.as_ref().map_or(0, |d| d.len()) + c.binary_data.as_ref().map_or(0, |d| d.len());
+    vec![
+        c.metadata.name.clone().unwrap_or_default(),
+        n.to_string(),
+        age(c.metadata.creation_timestamp.as_ref()),
+    ]
+}
+
+/// Secrets: Name, Type, Data, Age.
+pub const SECRET_COLUMNS: [Column; 4] = [("Name", 0), ("Type", 0), ("Data", 0), ("Age", 0)];
+
+/// A Secret's cells, in [`SECRET_COLUMNS`] order.
+pub fn secret_cells(s: &Secret) -> Vec<String> {
+    vec![
+        s.metadata.name.clone().unwrap_or_default(),
+        s.type_.clone().unwrap_or_else(|| "Opaque".into()),
+        s.data.as_ref().map_or(0, |d| d.len()).to_string(),
+        age(s.metadata.creation_timestamp.as_ref()),
     ]
 }
 

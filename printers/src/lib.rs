@@ -10,9 +10,11 @@
 //! - [`objects`]: `get` for nodes, Deployments, ReplicaSets, namespaces and events; YAML/JSON
 //!   and `-o name`.
 //! - [`describe_node`]: `describe node`, with podlab's namespaces and routes.
+//! - [`describe_config`]: `describe configmap` and `describe secret` (sizes, never values).
 //! - [`cells`]: each kind's columns (kube-apiserver's server-side printing) and cells.
 
 pub mod cells;
+pub mod describe_config;
 pub mod describe_node;
 pub mod describe_pod;
 pub mod objects;

@@ -1,11 +1,11 @@
 //! `get`'s renderings of objects other than pods (nodes, Deployments, ReplicaSets,
-//! namespaces, events) and of any object as YAML, JSON or `kind/name` lines, as kubectl
+//! namespaces, events, ConfigMaps, Secrets) and of any object as YAML, JSON or `kind/name` lines, as kubectl
 //! prints them.
 
 use super::{age_secs, cells, human_duration, labels_csv, table};
 use crate::PrintError;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::Serialize;
 
@@ -142,6 +142,69 @@ pub fn workloads<T: Serialize>(items: &[T], v: &WorkloadView<T>, view: &View) ->
         }
     };
     Ok(Some(text))
+}
+
+/// `get configmaps`: NAME, DATA, AGE; `None` when there is nothing to show.
+pub fn config_maps(items: &[ConfigMap], view: &View) -> Result<Option<String>, PrintError> {
+    let headers = ["NAME", "DATA", "AGE"];
+    data_objects(
+        items,
+        "configmap",
+        &headers,
+        |c| &c.metadata,
+        cells::configmap_cells,
+        view,
+    )
+}
+
+/// `get secrets`: NAME, TYPE, DATA, AGE; `None` when there is nothing to show.
+pub fn secrets(items: &[Secret], view: &View) -> Result<Option<String>, PrintError> {
+    let headers = ["NAME", "TYPE", "DATA", "AGE"];
+    data_objects(items, "secret", &headers, |s| &s.metadata, cells::secret_cells, view)
+}
+
+/// A kind whose cells are all its columns, with `-A`'s NAMESPACE and `--show-labels`' LABELS.
+fn data_objects<T: Serialize>(
+    items: &[T],
+    kind: &str,
+    headers: &[&'static str],
+    meta: fn(&T) -> &ObjectMeta,
+    cells: fn(&T) -> Vec<String>,
+    view: &View,
+) -> Result<Option<String>, PrintError> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(match view.output {
+        "yaml" | "json" => serialize_all(items, view.output)?,
+        "name" => names(kind, items.iter().map(meta)),
+        _ => {
+            let mut h = vec![];
+            if view.with_namespace {
+                h.push("NAMESPACE");
+            }
+            h.extend(headers);
+            if view.show_labels {
+                h.push("LABELS");
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|o| {
+                    let m = meta(o);
+                    let mut r = vec![];
+                    if view.with_namespace {
+                        r.push(m.namespace.clone().unwrap_or_default());
+                    }
+                    r.extend(cells(o));
+                    if view.show_labels {
+                        r.push(labels_csv(m.labels.as_ref()));
+                    }
+                    r
+                })
+                .collect();
+            table(&h, &rows)
+        }
+    }))
 }
 
 /// `get namespaces`; `None` when there is nothing to show.

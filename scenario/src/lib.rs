@@ -15,12 +15,15 @@
 //! - `cluster`: the `cluster:` part ([`ClusterSpec`]); its node list in `cluster/nodes.rs`.
 //! - `steps`: the `steps:` list ([`Step`], [`Action`]); `traffic`: the `compare:` block.
 //! - `objects`: the Kubernetes kinds podlab runs, one YAML document each; `validate`: the
-//!   API server's checks with kubectl's wording; `names`: name and label checks.
+//!   API server's checks with kubectl's wording; `names`: name and label checks; `config`:
+//!   ConfigMaps and Secrets (a Secret's `stringData` merged on write, keys, sizes, Secret
+//!   types, `immutable`).
 //! - `images`: preloaded and registry images; `links`: uplink shaping; `selector`: label
 //!   selectors; `duration`, `quantity`: value formats (quantities and image names come
 //!   from `podlab-k8s-values`).
 
 mod cluster;
+mod config;
 mod de;
 mod duration;
 mod error;
@@ -41,6 +44,7 @@ mod yaml;
 pub use cluster::{
     ClusterSpec, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, SCORE_PLUGINS, SCORING_STRATEGIES, SchedulerSpec,
 };
+pub use config::{DEFAULT_SECRET_TYPE, MAX_DATA_BYTES, config_key, normalize_secret};
 pub use duration::{DurationError, parse_duration};
 pub use error::{LoadError, Position, Warning};
 pub use images::{
@@ -64,5 +68,15 @@ pub mod validation {
     /// (the Kubernetes API).
     pub fn object_errors(obj: &crate::Object) -> Vec<String> {
         crate::validate::object(obj).iter().map(ToString::to_string).collect()
+    }
+
+    /// What an update from `old` to `new` (the same object) may not change, as kube-apiserver
+    /// words it (`data: Forbidden: field is immutable when `immutable` is set`); empty when the
+    /// update is allowed.
+    pub fn update_errors(old: &crate::Object, new: &crate::Object) -> Vec<String> {
+        crate::validate::update(old, new)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 }

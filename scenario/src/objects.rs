@@ -1,4 +1,5 @@
-//! Kubernetes objects podlab understands (Pod, Namespace, Deployment, ReplicaSet): reading
+//! Kubernetes objects podlab understands (Pod, Namespace, Deployment, ReplicaSet, ConfigMap,
+//! Secret): reading
 //! one YAML document into its typed k8s-openapi form, warnings for unknown fields, and
 //! defaults (namespace "default").
 
@@ -7,7 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,14 +51,21 @@ pub enum Object {
     Deployment(Box<Deployment>),
     /// An `apps/v1` ReplicaSet.
     ReplicaSet(Box<ReplicaSet>),
+    /// A `v1` ConfigMap.
+    ConfigMap(Box<ConfigMap>),
+    /// A `v1` Secret, as stored: `stringData` merged into `data`, `type` defaulted
+    /// ([`crate::normalize_secret`]).
+    Secret(Box<Secret>),
 }
 
 /// Kinds podlab supports, with their apiVersion.
-pub const SUPPORTED_KINDS: [(&str, &str); 4] = [
+pub const SUPPORTED_KINDS: [(&str, &str); 6] = [
     ("Pod", "v1"),
     ("Namespace", "v1"),
     ("Deployment", "apps/v1"),
     ("ReplicaSet", "apps/v1"),
+    ("ConfigMap", "v1"),
+    ("Secret", "v1"),
 ];
 
 impl Object {
@@ -78,17 +86,55 @@ impl Object {
             Object::Namespace(n) => &mut n.metadata,
             Object::Deployment(d) => &mut d.metadata,
             Object::ReplicaSet(r) => &mut r.metadata,
+            Object::ConfigMap(c) => &mut c.metadata,
+            Object::Secret(s) => &mut s.metadata,
         }
     }
 
-    /// The kind: "Pod", "Namespace", "Deployment" or "ReplicaSet".
+    /// The kind: "Pod", "Namespace", "Deployment", "ReplicaSet", "ConfigMap" or "Secret".
     pub fn kind(&self) -> &'static str {
         match self {
             Object::Pod(_) => "Pod",
             Object::Namespace(_) => "Namespace",
             Object::Deployment(_) => "Deployment",
             Object::ReplicaSet(_) => "ReplicaSet",
+            Object::ConfigMap(_) => "ConfigMap",
+            Object::Secret(_) => "Secret",
         }
+    }
+
+    /// The object of kind `kind` (one of [`SUPPORTED_KINDS`]) that `value` describes, as the
+    /// API stores it (a Secret normalized). `Err` names what could not be read.
+    pub fn from_json(kind: &str, value: serde_json::Value) -> Result<Object, String> {
+        fn boxed<T: DeserializeOwned>(v: serde_json::Value) -> Result<Box<T>, String> {
+            serde_json::from_value(v).map(Box::new).map_err(|e| e.to_string())
+        }
+        Ok(match kind {
+            "Pod" => Object::Pod(boxed(value)?),
+            "Namespace" => Object::Namespace(*boxed(value)?),
+            "Deployment" => Object::Deployment(boxed(value)?),
+            "ReplicaSet" => Object::ReplicaSet(boxed(value)?),
+            "ConfigMap" => Object::ConfigMap(boxed(value)?),
+            "Secret" => {
+                let mut s: Box<Secret> = boxed(value)?;
+                crate::config::normalize_secret(&mut s);
+                Object::Secret(s)
+            }
+            other => return Err(format!("kind {other:?} is not supported by podlab yet")),
+        })
+    }
+
+    /// The object as the Kubernetes API shows it (JSON with `apiVersion` and `kind`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let v = match self {
+            Object::Pod(p) => serde_json::to_value(p),
+            Object::Namespace(n) => serde_json::to_value(n),
+            Object::Deployment(d) => serde_json::to_value(d),
+            Object::ReplicaSet(r) => serde_json::to_value(r),
+            Object::ConfigMap(c) => serde_json::to_value(c),
+            Object::Secret(s) => serde_json::to_value(s),
+        };
+        v.unwrap_or(serde_json::Value::Null)
     }
 
     /// The object's metadata.
@@ -98,6 +144,8 @@ impl Object {
             Object::Namespace(n) => &n.metadata,
             Object::Deployment(d) => &d.metadata,
             Object::ReplicaSet(r) => &r.metadata,
+            Object::ConfigMap(c) => &c.metadata,
+            Object::Secret(s) => &s.metadata,
         }
     }
 
@@ -241,10 +289,21 @@ pub(crate) fn objects_from_node(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<Ob
             default_namespace(&mut d.metadata);
             Object::Deployment(Box::new(d))
         }
-        _ => {
+        "ReplicaSet" => {
             let mut r: ReplicaSet = typed(node, ctx, kind)?;
             default_namespace(&mut r.metadata);
             Object::ReplicaSet(Box::new(r))
+        }
+        "ConfigMap" => {
+            let mut c: ConfigMap = typed(node, ctx, kind)?;
+            default_namespace(&mut c.metadata);
+            Object::ConfigMap(Box::new(c))
+        }
+        _ => {
+            let mut s: Secret = typed(node, ctx, kind)?;
+            default_namespace(&mut s.metadata);
+            crate::config::normalize_secret(&mut s);
+            Object::Secret(Box::new(s))
         }
     };
     let errors = validate::object(&object);

@@ -411,7 +411,7 @@ fn check_references(s: &Scenario, ctx: &mut Ctx<'_>) {
                         .and_then(|s| s.template.as_ref()?.metadata.as_ref()?.labels.clone());
                     label_sets.push((ns, l.unwrap_or_default()));
                 }
-                Object::Namespace(_) => {}
+                Object::Namespace(_) | Object::ConfigMap(_) | Object::Secret(_) => {}
             }
         }
     };

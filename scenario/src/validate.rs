@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelecto
 
 mod volumes;
 
+use crate::config;
 use crate::names;
 use crate::objects::Object;
 use crate::quantity::parse_quantity;
@@ -28,33 +29,34 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// The failures found so far, in order.
 #[derive(Default)]
-struct Errs(Vec<FieldError>);
+pub(crate) struct Errs(Vec<FieldError>);
 
 impl Errs {
-    fn required(&mut self, path: &str) {
+    pub(crate) fn required(&mut self, path: &str) {
         self.push(path, "Required value".into());
     }
-    fn required_why(&mut self, path: &str, why: &str) {
+    pub(crate) fn required_why(&mut self, path: &str, why: &str) {
         self.push(path, format!("Required value: {why}"));
     }
-    fn invalid(&mut self, path: &str, value: impl fmt::Debug, detail: &str) {
+    pub(crate) fn invalid(&mut self, path: &str, value: impl fmt::Debug, detail: &str) {
         self.push(path, format!("Invalid value: {value:?}: {detail}"));
     }
-    fn unsupported(&mut self, path: &str, value: &str, supported: &[&str]) {
+    pub(crate) fn unsupported(&mut self, path: &str, value: &str, supported: &[&str]) {
         let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
         self.push(
             path,
             format!("Unsupported value: {value:?}: supported values: {}", quoted.join(", ")),
         );
     }
-    fn forbidden(&mut self, path: &str, why: &str) {
+    pub(crate) fn forbidden(&mut self, path: &str, why: &str) {
         self.push(path, format!("Forbidden: {why}"));
     }
-    fn duplicate(&mut self, path: &str, value: &str) {
+    pub(crate) fn duplicate(&mut self, path: &str, value: &str) {
         self.push(path, format!("Duplicate value: {value:?}"));
     }
-    fn push(&mut self, path: &str, text: String) {
+    pub(crate) fn push(&mut self, path: &str, text: String) {
         self.0.push(FieldError {
             path: path.to_owned(),
             text,
@@ -90,11 +92,25 @@ pub(crate) fn object(obj: &Object) -> Vec<FieldError> {
                 None => e.required("spec"),
             }
         }
+        Object::ConfigMap(cm) => config::config_map(cm, &mut e),
+        Object::Secret(s) => config::secret(s, &mut e),
     }
     e.0
 }
 
-fn meta(m: &ObjectMeta, subdomain_name: bool, e: &mut Errs) {
+/// What an update from `old` to `new` (the same kind and object) may not change.
+pub(crate) fn update(old: &Object, new: &Object) -> Vec<FieldError> {
+    let mut e = Errs::default();
+    match (old, new) {
+        (Object::ConfigMap(o), Object::ConfigMap(n)) => config::config_map_update(o, n, &mut e),
+        (Object::Secret(o), Object::Secret(n)) => config::secret_update(o, n, &mut e),
+        _ => {}
+    }
+    e.0
+}
+
+/// `metadata`: name (a DNS subdomain, or a label for Namespaces), namespace, labels, annotations.
+pub(crate) fn meta(m: &ObjectMeta, subdomain_name: bool, e: &mut Errs) {
     match (&m.name, &m.generate_name) {
         (Some(name), _) if !name.is_empty() => {
             let problems = if subdomain_name {

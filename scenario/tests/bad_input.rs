@@ -94,7 +94,7 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "service.yaml",
         ":2:7: ",
-        "kind \"Service\" is not supported by podlab yet (supported: Pod, Namespace, Deployment, ReplicaSet)",
+        "kind \"Service\" is not supported by podlab yet (supported: Pod, Namespace, Deployment, ReplicaSet, ConfigMap, Secret)",
     ),
     (
         "wrong-api-version.yaml",

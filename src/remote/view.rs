@@ -6,7 +6,7 @@ use crate::runner::expect::PodFacts;
 use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -186,6 +186,20 @@ impl Remote {
                     .await
                     .map(drop),
             ),
+            Object::ConfigMap(m) => (
+                "configmap",
+                true,
+                ssa(Api::<ConfigMap>::namespaced(c, &ns), &name, &pp, m.as_ref())
+                    .await
+                    .map(drop),
+            ),
+            Object::Secret(s) => (
+                "secret",
+                true,
+                ssa(Api::<Secret>::namespaced(c, &ns), &name, &pp, s.as_ref())
+                    .await
+                    .map(drop),
+            ),
         };
         res.map_err(|e| anyhow!("applying {kind}/{name}: {}", api_message(&e)))?;
         if let Ok(mut applied) = self.applied.lock() {
@@ -215,6 +229,8 @@ impl Remote {
                 "pod" => Api::<Pod>::namespaced(c, ns).delete(name, &dp).await.map(drop),
                 "namespace" => Api::<Namespace>::all(c).delete(name, &dp).await.map(drop),
                 "deployment.apps" => Api::<Deployment>::namespaced(c, ns).delete(name, &dp).await.map(drop),
+                "configmap" => Api::<ConfigMap>::namespaced(c, ns).delete(name, &dp).await.map(drop),
+                "secret" => Api::<Secret>::namespaced(c, ns).delete(name, &dp).await.map(drop),
                 _ => Api::<ReplicaSet>::namespaced(c, ns).delete(name, &dp).await.map(drop),
             };
             // Already gone (a step deleted it) counts as deleted.

@@ -194,7 +194,7 @@ fn expected_pods(manifests: &[Object]) -> usize {
         .iter()
         .map(|o| match o {
             Object::Pod(_) => 1,
-            Object::Namespace(_) => 0,
+            Object::Namespace(_) | Object::ConfigMap(_) | Object::Secret(_) => 0,
             Object::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as usize,
             Object::ReplicaSet(r) => r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as usize,
         })

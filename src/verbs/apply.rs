@@ -5,7 +5,7 @@ use super::{ClusterArg, objects_json};
 use crate::client;
 use crate::daemon::{Conn, out};
 use crate::protocol::Request;
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 use podlab_control_plane::Cluster;
 use podlab_scenario::Object;
 use std::path::PathBuf;
@@ -37,13 +37,7 @@ fn apply(cluster: &Cluster, objects: &[serde_json::Value]) -> Result<String> {
     let mut out = String::new();
     for v in objects {
         let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
-        let object = match kind {
-            "Pod" => Object::Pod(Box::new(serde_json::from_value(v.clone())?)),
-            "Namespace" => Object::Namespace(serde_json::from_value(v.clone())?),
-            "Deployment" => Object::Deployment(Box::new(serde_json::from_value(v.clone())?)),
-            "ReplicaSet" => Object::ReplicaSet(Box::new(serde_json::from_value(v.clone())?)),
-            other => bail!("kind \"{other}\" is not supported by podlab yet"),
-        };
+        let object = Object::from_json(kind, v.clone()).map_err(|e| anyhow!("{e}"))?;
         out += &format!("{}\n", cluster.apply(object)?);
     }
     Ok(out)

@@ -1,4 +1,4 @@
-//! `podlab delete pod|deployment|replicaset NAME... | -l SELECTOR | -f FILE`: pods get their
+//! `podlab delete pod|deployment|replicaset|configmap|secret NAME... | -l SELECTOR | -f FILE`: pods get their
 //! grace period; Deployments and ReplicaSets take what they own with them.
 
 use super::{ClusterArg, labels_of, objects_json, resource, selector};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// `podlab delete`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// pod, deployment or replicaset (or TYPE/NAME).
+    /// pod, deployment, replicaset, configmap or secret (or TYPE/NAME).
     pub resource: Option<String>,
     /// Names to delete.
     pub names: Vec<String>,
@@ -130,12 +130,43 @@ async fn delete(cluster: &Arc<Cluster>, req: &Request) -> Result<String> {
                 }
             }
         }
+        "configmaps" | "secrets" => out += &delete_data(cluster, kind, req, pick),
         other => bail!("delete {other} is not supported yet"),
     }
     if out.is_empty() {
         out = "No resources found\n".into();
     }
     Ok(out)
+}
+
+/// Deletes the ConfigMaps or Secrets `pick` selects; one line each, and NotFound for names
+/// that are not there.
+fn delete_data(cluster: &Cluster, kind: &str, req: &Request, pick: impl Fn(&ObjectMeta) -> bool) -> String {
+    let ns = req.namespace.as_str();
+    let metas: Vec<ObjectMeta> = if kind == "configmaps" {
+        cluster.config_maps(Some(ns)).into_iter().map(|c| c.metadata).collect()
+    } else {
+        cluster.secrets(Some(ns)).into_iter().map(|s| s.metadata).collect()
+    };
+    let mut out = String::new();
+    for n in &req.names {
+        if !metas.iter().any(|m| m.name.as_ref() == Some(n)) {
+            out += &format!("{}\n", ApiError::not_found(kind, n).kubectl_message());
+        }
+    }
+    for m in metas.iter().filter(|m| pick(m)) {
+        let key = (ns.to_string(), m.name.clone().unwrap_or_default());
+        let done = if kind == "configmaps" {
+            cluster.delete_config_map(&key)
+        } else {
+            cluster.delete_secret(&key)
+        };
+        out += &match done {
+            Ok(o) => format!("{o}\n"),
+            Err(e) => format!("{}\n", e.kubectl_message()),
+        };
+    }
+    out
 }
 
 /// Deletes the pods at once (each waits its own grace period); one line each, in order.

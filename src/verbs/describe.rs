@@ -1,4 +1,4 @@
-//! `podlab describe pod|node|deployment|replicaset NAME`: kubectl's fields, plus what podlab
+//! `podlab describe pod|node|deployment|replicaset|configmap|secret NAME`: kubectl's fields, plus what podlab
 //! can show of the kernel objects behind them (sandbox pid, veths, routes).
 
 use super::{ClusterArg, resource};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// `podlab describe RESOURCE NAME`.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct Args {
-    /// pod, node, deployment or replicaset.
+    /// pod, node, deployment, replicaset, configmap or secret.
     pub resource: String,
     /// The object's name.
     pub name: String,
@@ -70,6 +70,20 @@ fn render(cluster: &Cluster, args: &Args) -> Result<String> {
                 r.map(|r| serde_saphyr::to_string(&r).unwrap_or_default())
             };
             text.ok_or_else(|| ApiError::not_found(&args.resource, name).into())
+        }
+        "configmaps" => {
+            let key = (args.namespace.clone(), name.to_string());
+            let c = cluster
+                .config_map(&key)
+                .ok_or_else(|| ApiError::not_found("configmaps", name))?;
+            Ok(printers::describe_config::describe_config_map(&c, &cluster.events()))
+        }
+        "secrets" => {
+            let key = (args.namespace.clone(), name.to_string());
+            let s = cluster
+                .secret(&key)
+                .ok_or_else(|| ApiError::not_found("secrets", name))?;
+            Ok(printers::describe_config::describe_secret(&s))
         }
         other => bail!("describe {other} is not supported yet"),
     }

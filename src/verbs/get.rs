@@ -1,4 +1,4 @@
-//! `podlab get pods|nodes|deployments|replicasets|namespaces|events` (`-o wide|yaml|json|name`,
+//! `podlab get pods|nodes|deployments|replicasets|namespaces|events|configmaps|secrets` (`-o wide|yaml|json|name`,
 //! `-l`, `-n`/`-A`, `--show-labels`, `-w`): the store's objects, filtered as kubectl does and
 //! rendered by `crate::printers`.
 
@@ -17,7 +17,8 @@ use std::sync::Arc;
 /// `podlab get RESOURCE [NAME]`.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct Args {
-    /// pods, nodes, deployments, replicasets, namespaces or events (kubectl's short names too).
+    /// pods, nodes, deployments, replicasets, namespaces, events, configmaps or secrets
+    /// (kubectl's short names too).
     pub resource: String,
     /// One object by name.
     pub name: Option<String>,
@@ -119,6 +120,22 @@ pub fn render(cluster: &Cluster, args: &Args) -> Result<String> {
                 .filter(|n| keep(&n.metadata, f.name, None, &f.selector))
                 .collect();
             (objects::namespaces(&items, &view)?, "namespaces")
+        }
+        "configmaps" => {
+            let items: Vec<_> = cluster
+                .config_maps(f.namespace)
+                .into_iter()
+                .filter(|c| keep(&c.metadata, f.name, None, &f.selector))
+                .collect();
+            (objects::config_maps(&items, &view)?, "configmaps")
+        }
+        "secrets" => {
+            let items: Vec<_> = cluster
+                .secrets(f.namespace)
+                .into_iter()
+                .filter(|s| keep(&s.metadata, f.name, None, &f.selector))
+                .collect();
+            (objects::secrets(&items, &view)?, "secrets")
         }
         "events" => {
             let items: Vec<_> = cluster

@@ -52,6 +52,8 @@ pub fn resource(r: &str) -> Result<&'static str> {
         "rs" | "replicaset" | "replicasets" => "replicasets",
         "ns" | "namespace" | "namespaces" => "namespaces",
         "ev" | "event" | "events" => "events",
+        "cm" | "configmap" | "configmaps" => "configmaps",
+        "secret" | "secrets" => "secrets",
         other => bail!("error: the server doesn't have a resource type \"{other}\""),
     })
 }
@@ -90,14 +92,5 @@ pub fn objects_json(file: &std::path::Path) -> Result<Vec<serde_json::Value>> {
     for w in warnings {
         eprintln!("{w}");
     }
-    objects
-        .iter()
-        .map(|o| match o {
-            podlab_scenario::Object::Pod(p) => serde_json::to_value(p),
-            podlab_scenario::Object::Namespace(n) => serde_json::to_value(n),
-            podlab_scenario::Object::Deployment(d) => serde_json::to_value(d),
-            podlab_scenario::Object::ReplicaSet(r) => serde_json::to_value(r),
-        })
-        .collect::<Result<_, _>>()
-        .map_err(Into::into)
+    Ok(objects.iter().map(podlab_scenario::Object::to_json).collect())
 }

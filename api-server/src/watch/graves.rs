@@ -40,6 +40,8 @@ fn grave(t: podlab_control_plane::store::Tombstone) -> Grave {
         Removed::Namespace(n) => (Kind::Namespace, serde_json::to_value(*n)),
         Removed::ReplicaSet(r) => (Kind::ReplicaSet, serde_json::to_value(*r)),
         Removed::Deployment(d) => (Kind::Deployment, serde_json::to_value(*d)),
+        Removed::ConfigMap(c) => (Kind::ConfigMap, serde_json::to_value(*c)),
+        Removed::Secret(s) => (Kind::Secret, serde_json::to_value(*s)),
     };
     Grave {
         kind,

@@ -964,7 +964,10 @@ fn config_maps_and_secrets() {
     assert_eq!(rows(&t)[0], ["NAME", "DATA", "AGE"], "{t}");
     assert_eq!(rows(&t)[1][..2], ["game", "2"], "{t}");
     let y = k.ok(&["get", "cm", "game", "-o", "yaml"]);
-    assert!(y.contains("  game.properties: |\n    enemies=aliens\n    lives=3\n"), "{y}");
+    assert!(
+        y.contains("  game.properties: |\n    enemies=aliens\n    lives=3\n"),
+        "{y}"
+    );
     assert!(y.contains("  lives: \"3\"\n") && y.contains("kind: ConfigMap\n"), "{y}");
 
     let out = k.ok(&["create", "secret", "generic", "db", "--from-literal=password=s3cret"]);
@@ -973,10 +976,16 @@ fn config_maps_and_secrets() {
     assert_eq!(rows(&t)[0], ["NAME", "TYPE", "DATA", "AGE"], "{t}");
     assert_eq!(rows(&t)[1][..3], ["db", "Opaque", "1"], "{t}");
     let d = k.ok(&["describe", "secret", "db"]);
-    assert!(d.contains("Type:  Opaque\n") && d.contains("password:  6 bytes\n"), "{d}");
+    assert!(
+        d.contains("Type:  Opaque\n") && d.contains("password:  6 bytes\n"),
+        "{d}"
+    );
     assert!(!d.contains("s3cret"), "{d}");
     let y = k.ok(&["get", "secret", "db", "-o", "yaml"]);
-    assert!(y.contains("  password: czNjcmV0\n") && y.contains("type: Opaque\n"), "{y}");
+    assert!(
+        y.contains("  password: czNjcmV0\n") && y.contains("type: Opaque\n"),
+        "{y}"
+    );
     // podlab's own verbs see the same objects.
     let own = k.podlab(&["get", "secrets"]);
     assert!(rows(&own).iter().any(|r| r[..3] == ["db", "Opaque", "1"]), "{own}");
@@ -988,11 +997,17 @@ fn config_maps_and_secrets() {
     let w = Lines::new(k.spawn(&["get", "cm", "settings", "-w", "-o", "jsonpath={.data.mode}{\"\\n\"}"]));
     w.wait_for(15, "with the first mode", |l| l == "easy");
     let edited = std::fs::read_to_string(manifest).unwrap().replace("easy", "hard");
-    assert_eq!(k.ok_stdin(&["apply", "-f", "-"], &edited), "configmap/settings configured\n");
+    assert_eq!(
+        k.ok_stdin(&["apply", "-f", "-"], &edited),
+        "configmap/settings configured\n"
+    );
     w.wait_for(15, "with the edited mode", |l| l == "hard");
     drop(w);
     let d = k.ok(&["describe", "configmap", "settings"]);
-    assert!(d.contains("Labels:       app=game\n") && d.contains("mode:\n----\nhard\n"), "{d}");
+    assert!(
+        d.contains("Labels:       app=game\n") && d.contains("mode:\n----\nhard\n"),
+        "{d}"
+    );
 
     // immutable: later changes of its data are refused, naming the field.
     let frozen = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: frozen}\nimmutable: true\ndata: {a: \"1\"}\n";
@@ -1000,14 +1015,22 @@ fn config_maps_and_secrets() {
     let o = k.output_with(&["apply", "-f", "-"], Some(&frozen.replace("\"1\"", "\"2\"")));
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("The ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"),
+        text(&o).contains(
+            "The ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
+        ),
         "{}",
         text(&o)
     );
-    let bad = k.fails(&["create", "secret", "tls", "t", "--cert=/dev/null", "--key=/dev/null"], 1);
+    let bad = k.fails(
+        &["create", "secret", "tls", "t", "--cert=/dev/null", "--key=/dev/null"],
+        1,
+    );
     assert!(bad.contains("error"), "{bad}");
 
     assert_eq!(k.ok(&["delete", "cm", "game"]), "configmap \"game\" deleted\n");
     let gone = k.fails(&["get", "cm", "game"], 1);
-    assert!(gone.contains("Error from server (NotFound): configmaps \"game\" not found"), "{gone}");
+    assert!(
+        gone.contains("Error from server (NotFound): configmaps \"game\" not found"),
+        "{gone}"
+    );
 }

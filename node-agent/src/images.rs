@@ -254,7 +254,11 @@ fn nginx_file(path: &str) -> Option<(String, String)> {
         return None;
     }
     let body = std::fs::read_to_string(std::path::Path::new(NGINX_ROOT).join(rel)).ok()?;
-    let kind = if rel.ends_with(".html") { "text/html" } else { "text/plain" };
+    let kind = if rel.ends_with(".html") {
+        "text/html"
+    } else {
+        "text/plain"
+    };
     Some((kind.into(), body))
 }
 

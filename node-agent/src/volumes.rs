@@ -58,7 +58,11 @@ pub struct VolumeError {
 
 impl std::fmt::Display for VolumeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MountVolume.SetUp failed for volume {:?} : {}", self.volume, self.error)
+        write!(
+            f,
+            "MountVolume.SetUp failed for volume {:?} : {}",
+            self.volume, self.error
+        )
     }
 }
 
@@ -71,7 +75,9 @@ fn io_err(e: std::io::Error) -> DataError {
 /// A relative path with no `..` and no absolute part (an item `path` or a `subPath`).
 fn checked_relative(path: &str, what: &str) -> Result<PathBuf, DataError> {
     let p = Path::new(path);
-    let ok = !path.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    let ok = !path.is_empty()
+        && p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     if ok {
         Ok(p.to_path_buf())
     } else {
@@ -105,19 +111,43 @@ pub fn prepare(pod_dir: &Path, pod: &Pod, place: &PodPlace<'_>, data: &dyn Objec
 /// The files of one read-only volume: (relative path, bytes, mode).
 type Files = Vec<(PathBuf, Vec<u8>, u32)>;
 
-fn prepare_one(pod_dir: &Path, pod: &Pod, v: &Volume, place: &PodPlace<'_>, data: &dyn ObjectData) -> Result<(), DataError> {
+fn prepare_one(
+    pod_dir: &Path,
+    pod: &Pod,
+    v: &Volume,
+    place: &PodPlace<'_>,
+    data: &dyn ObjectData,
+) -> Result<(), DataError> {
     let dir = volume_dir(pod_dir, &v.name);
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     let mut files: Files = Vec::new();
     if let Some(c) = &v.config_map {
         let mode = c.default_mode.unwrap_or(0o644) as u32;
         let found = config_data::lookup(data, DataKind::ConfigMap, ns, &c.name, c.optional == Some(true))?;
-        keyed(&mut files, found, c.items.as_deref(), mode, DataKind::ConfigMap, ns, &c.name, c.optional)?;
+        keyed(
+            &mut files,
+            found,
+            c.items.as_deref(),
+            mode,
+            DataKind::ConfigMap,
+            ns,
+            &c.name,
+            c.optional,
+        )?;
     } else if let Some(s) = &v.secret {
         let name = s.secret_name.clone().unwrap_or_default();
         let mode = s.default_mode.unwrap_or(0o644) as u32;
         let found = config_data::lookup(data, DataKind::Secret, ns, &name, s.optional == Some(true))?;
-        keyed(&mut files, found, s.items.as_deref(), mode, DataKind::Secret, ns, &name, s.optional)?;
+        keyed(
+            &mut files,
+            found,
+            s.items.as_deref(),
+            mode,
+            DataKind::Secret,
+            ns,
+            &name,
+            s.optional,
+        )?;
     } else if let Some(d) = &v.downward_api {
         let mode = d.default_mode.unwrap_or(0o644) as u32;
         downward(&mut files, pod, d.items.as_deref().unwrap_or_default(), mode, place)?;
@@ -180,7 +210,13 @@ fn keyed(
 
 /// Adds downward-API items (`fieldRef`; whole `metadata.labels`/`annotations` maps as the
 /// kubelet writes them, `key="value"` lines) to `files`.
-fn downward(files: &mut Files, pod: &Pod, items: &[DownwardAPIVolumeFile], mode: u32, place: &PodPlace<'_>) -> Result<(), DataError> {
+fn downward(
+    files: &mut Files,
+    pod: &Pod,
+    items: &[DownwardAPIVolumeFile],
+    mode: u32,
+    place: &PodPlace<'_>,
+) -> Result<(), DataError> {
     for it in items {
         let path = checked_relative(&it.path, "path")?;
         let Some(f) = &it.field_ref else {
@@ -198,8 +234,9 @@ fn downward(files: &mut Files, pod: &Pod, items: &[DownwardAPIVolumeFile], mode:
         let text = match f.field_path.as_str() {
             "metadata.labels" => map(&pod.metadata.labels),
             "metadata.annotations" => map(&pod.metadata.annotations),
-            other => crate::pod::field_ref(pod, other, place.node, place.host_ip, place.pod_ip)
-                .ok_or_else(|| DataError::Invalid(format!("fieldRef {other:?} is not supported in a downwardAPI volume")))?,
+            other => crate::pod::field_ref(pod, other, place.node, place.host_ip, place.pod_ip).ok_or_else(|| {
+                DataError::Invalid(format!("fieldRef {other:?} is not supported in a downwardAPI volume"))
+            })?,
         };
         files.push((path, text.into_bytes(), it.mode.map_or(mode, |m| m as u32)));
     }
@@ -219,11 +256,29 @@ fn projected(
 ) -> Result<(), DataError> {
     if let Some(ConfigMapProjection { name, items, optional }) = &src.config_map {
         let found = config_data::lookup(data, DataKind::ConfigMap, ns, name, *optional == Some(true))?;
-        keyed(files, found, items.as_deref(), mode, DataKind::ConfigMap, ns, name, *optional)?;
+        keyed(
+            files,
+            found,
+            items.as_deref(),
+            mode,
+            DataKind::ConfigMap,
+            ns,
+            name,
+            *optional,
+        )?;
     }
     if let Some(SecretProjection { name, items, optional }) = &src.secret {
         let found = config_data::lookup(data, DataKind::Secret, ns, name, *optional == Some(true))?;
-        keyed(files, found, items.as_deref(), mode, DataKind::Secret, ns, name, *optional)?;
+        keyed(
+            files,
+            found,
+            items.as_deref(),
+            mode,
+            DataKind::Secret,
+            ns,
+            name,
+            *optional,
+        )?;
     }
     if let Some(d) = &src.downward_api {
         downward(files, pod, d.items.as_deref().unwrap_or_default(), mode, place)?;
@@ -285,7 +340,10 @@ pub fn container_binds(
     let mut binds = Vec::new();
     for m in spec.volume_mounts.iter().flatten() {
         let Some(v) = volumes.iter().find(|v| v.name == m.name) else {
-            return Err(DataError::Invalid(format!("volumeMount {:?}: no volume of that name", m.name)));
+            return Err(DataError::Invalid(format!(
+                "volumeMount {:?}: no volume of that name",
+                m.name
+            )));
         };
         let mut source = volume_dir(pod_dir, &v.name);
         let sub = match (&m.sub_path, &m.sub_path_expr) {
@@ -299,9 +357,9 @@ pub fn container_binds(
                 make_dir(&source, 0o777)?;
             }
         }
-        let is_file = std::fs::metadata(&source).map(|md| md.is_file()).map_err(|e| {
-            DataError::Invalid(format!("subPath {}: {e}", source.display()))
-        })?;
+        let is_file = std::fs::metadata(&source)
+            .map(|md| md.is_file())
+            .map_err(|e| DataError::Invalid(format!("subPath {}: {e}", source.display())))?;
         binds.push(VolumeBind {
             source,
             target: PathBuf::from(&m.mount_path),
@@ -386,7 +444,12 @@ mod tests {
         prepare(&dir, &p, &PLACE, &Game).unwrap();
         let vol = volume_dir(&dir, "cfg");
         assert_eq!(std::fs::read_to_string(vol.join("lives")).unwrap(), "3");
-        assert!(std::fs::symlink_metadata(vol.join("lives")).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(vol.join("lives"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert!(vol.join("..data").exists());
         let binds = container_binds(&dir, &p, &p.spec.as_ref().unwrap().containers[0], &[]).unwrap();
         assert_eq!(binds.len(), 3);

@@ -26,6 +26,9 @@ pub(crate) fn read(path: &Path) -> Result<String, LoadError> {
 pub(crate) fn parse_documents(text: &str, file: &Path) -> Result<Vec<Node>, LoadError> {
     let mut options = Options::default();
     options.non_finite_float_policy = NonFiniteFloatPolicy::AsString;
+    // kubectl reads YAML 1.1 (go-yaml v2): `defaultMode: 0400` is octal, 256, as the
+    // Kubernetes docs' Secret and ConfigMap examples mean it.
+    options.legacy_octal_numbers = true;
     // Aliases that expand to more than this many YAML events (a "billion laughs" file) are
     // refused: saphyr's default (1,000,000) lets a 600-byte file take seconds and ~400 MB.
     options.alias_limits.max_total_replayed_events = MAX_ALIAS_EVENTS;

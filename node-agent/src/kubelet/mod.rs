@@ -16,8 +16,8 @@ pub mod status_events;
 pub use routes::start_route_reconciler;
 pub use status_events::{container_events, container_statuses_waiting};
 
-use crate::config_data::{Data, DataKind, ObjectData};
 use crate::AgentConfig;
+use crate::config_data::{Data, DataKind, ObjectData};
 use crate::pod::{PodContext, PodHandle};
 use crate::pull::ImageCache;
 use crate::sandbox::Sandbox;

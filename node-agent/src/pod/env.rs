@@ -166,7 +166,11 @@ pub fn container_env(
         for (k, v) in found.into_iter().flatten() {
             // Names with `=` cannot be environment variables (the kubelet skips them too).
             if !k.contains('=') {
-                set(&mut env, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
+                set(
+                    &mut env,
+                    format!("{prefix}{k}"),
+                    String::from_utf8_lossy(&v).into_owned(),
+                );
             }
         }
     }

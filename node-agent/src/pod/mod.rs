@@ -14,8 +14,8 @@ pub mod qos;
 mod startup;
 mod supervise;
 
-pub use env::{container_env, expand, grace_period};
 pub(crate) use env::field_ref;
+pub use env::{container_env, expand, grace_period};
 pub use qos::qos_class;
 
 use crate::logs::LogFile;

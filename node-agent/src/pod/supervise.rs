@@ -161,12 +161,21 @@ impl Supervisor {
     /// state, event and a wait) while a ConfigMap or Secret it needs is missing.
     async fn environment(&mut self) -> Option<Vec<(String, String)>> {
         let sh = &self.shared;
-        match super::container_env(&sh.pod, &sh.ctx.node, &sh.ctx.host_ip, &sh.ctx.pod_ip, &self.spec, &*sh.ctx.data) {
+        match super::container_env(
+            &sh.pod,
+            &sh.ctx.node,
+            &sh.ctx.host_ip,
+            &sh.ctx.pod_ip,
+            &self.spec,
+            &*sh.ctx.data,
+        ) {
             Ok(env) => Some(env),
             Err(e) => {
                 let message = e.to_string();
                 sh.event("Warning", "Failed", format!("Error: {message}"));
-                sh.update(self.idx, |r| r.state = waiting("CreateContainerConfigError", Some(message)));
+                sh.update(self.idx, |r| {
+                    r.state = waiting("CreateContainerConfigError", Some(message))
+                });
                 let wait = self.scaled(Duration::from_secs(2));
                 sleep_or_stop(wait, &mut self.stop).await;
                 None

@@ -103,7 +103,11 @@ pub(super) fn mounts(c: &Container, volumes: &BTreeSet<String>, path: &str, e: &
         }
         if let Some(x) = expr {
             if sub.is_some() {
-                e.invalid(&format!("{at}.subPathExpr"), x, "subPathExpr and subPath are mutually exclusive");
+                e.invalid(
+                    &format!("{at}.subPathExpr"),
+                    x,
+                    "subPathExpr and subPath are mutually exclusive",
+                );
             }
             relative_path(x, &format!("{at}.subPathExpr"), e);
         }

@@ -160,10 +160,40 @@ fn prepare_one(
         // emptyDir, and types podlab has no storage for (validation warns about those).
         return make_dir(&dir, 0o777);
     }
-    if dir.join("..data").exists() {
+    if unchanged(&dir, &files) {
         return Ok(());
     }
     write_atomic(&dir, &files).map_err(io_err)
+}
+
+/// Whether the volume at `dir` already holds exactly `files` (same names, bytes and modes).
+fn unchanged(dir: &Path, files: &Files) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let data = dir.join("..data");
+    let Ok(current) = std::fs::read_link(&data) else {
+        return false;
+    };
+    let count = walk_files(&dir.join(current));
+    count == Some(files.len())
+        && files.iter().all(|(p, bytes, mode)| {
+            let at = data.join(p);
+            std::fs::read(&at).is_ok_and(|b| &b == bytes)
+                && std::fs::metadata(&at).is_ok_and(|m| m.permissions().mode() & 0o7777 == *mode & 0o7777)
+        })
+}
+
+/// How many files are below `dir` (None if it cannot be read).
+fn walk_files(dir: &Path) -> Option<usize> {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).ok()? {
+        let e = e.ok()?;
+        n += if e.file_type().ok()?.is_dir() {
+            walk_files(&e.path())?
+        } else {
+            1
+        };
+    }
+    Some(n)
 }
 
 /// Adds the keys of a ConfigMap or Secret (all, or `items`) to `files`.
@@ -292,8 +322,9 @@ fn make_dir(dir: &Path, mode: u32) -> Result<(), DataError> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(io_err)
 }
 
-/// The kubelet's atomic writer: files in a timestamped directory, `..data` pointing at it,
-/// and a symlink per top-level name through `..data`.
+/// The kubelet's atomic writer: files in a timestamped directory, `..data` pointing at it
+/// (swapped by a rename, so a reader sees the old set or the new one, never a mix), a symlink
+/// per top-level name through `..data`; the previous set and names no longer there go.
 fn write_atomic(dir: &Path, files: &Files) -> std::io::Result<()> {
     use std::os::unix::fs::{PermissionsExt, symlink};
     make_dir(dir, 0o777).map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -316,11 +347,40 @@ fn write_atomic(dir: &Path, files: &Files) -> std::io::Result<()> {
             top.insert(first.to_os_string());
         }
     }
-    symlink(&stamp, dir.join("..data"))?;
+    let previous = std::fs::read_link(dir.join("..data")).ok();
+    let swap = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&swap);
+    symlink(&stamp, &swap)?;
+    std::fs::rename(&swap, dir.join("..data"))?;
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name();
+        let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+        if is_link && !name.to_string_lossy().starts_with("..") && !top.contains(&name) {
+            std::fs::remove_file(e.path())?;
+        }
+    }
     for name in top {
-        symlink(Path::new("..data").join(&name), dir.join(&name))?;
+        let link = dir.join(&name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(Path::new("..data").join(&name), link)?;
+        }
+    }
+    if let Some(old) = previous.filter(|p| p.as_os_str() != stamp.as_str()) {
+        std::fs::remove_dir_all(dir.join(old))?;
     }
     Ok(())
+}
+
+/// Whether `pod` has a volume whose content follows the cluster (ConfigMap, Secret,
+/// downward API, projected): those are kept up to date while the pod runs, as the kubelet
+/// does (a `subPath` mount of one keeps the file it started with, as in Kubernetes).
+pub fn has_live_volumes(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .any(always_read_only)
 }
 
 /// Whether `v` is mounted read-only whatever the mount says (as in Kubernetes).

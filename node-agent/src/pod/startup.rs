@@ -19,6 +19,9 @@ pub(super) async fn run_pod(shared: Arc<Shared>, mut stop: watch::Receiver<bool>
     if !volumes_ready(&shared, &mut stop).await {
         return;
     }
+    if crate::volumes::has_live_volumes(&shared.pod) {
+        tokio::spawn(keep_volumes_current(shared.clone(), stop.clone()));
+    }
     let (n, init_count) = {
         let runs = lock_unpoisoned(&shared.containers);
         (runs.len(), runs.iter().filter(|c| c.init).count())
@@ -82,6 +85,27 @@ async fn volumes_ready(shared: &Shared, stop: &mut watch::Receiver<bool>) -> boo
         let wait = Duration::from_secs(2).mul_f64(shared.config.time_scale.clamp(0.05, 1.0));
         if super::sleep_or_stop(wait, stop).await {
             return false;
+        }
+    }
+}
+
+/// How often a pod's ConfigMap, Secret and downward-API volumes are brought up to date (the
+/// kubelet's sync period is a minute; scaled by `timeScale`, at least 100 ms).
+const VOLUME_SYNC: Duration = Duration::from_secs(10);
+
+/// Rewrites the pod's live volumes whenever what they show changed, until the pod stops.
+async fn keep_volumes_current(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let place = crate::volumes::PodPlace {
+        node: &shared.ctx.node,
+        host_ip: &shared.ctx.host_ip,
+        pod_ip: &shared.ctx.pod_ip,
+    };
+    let every = VOLUME_SYNC
+        .mul_f64(shared.config.time_scale.max(0.0))
+        .max(Duration::from_millis(100));
+    while !super::sleep_or_stop(every, &mut stop).await {
+        if let Err(e) = crate::volumes::prepare(&shared.ctx.workdir, &shared.pod, &place, &*shared.ctx.data) {
+            tracing::debug!("updating the volumes of a pod: {e}");
         }
     }
 }

@@ -57,6 +57,9 @@ mod tests {
                           "spec": {"containers": [{"name": "c", "image": "x", "tty": true}]}});
         let w = unimplemented(Kind::Pod, &body);
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].starts_with("spec.containers[0].tty: not implemented by podlab"), "{w:?}");
+        assert!(
+            w[0].starts_with("spec.containers[0].tty: not implemented by podlab"),
+            "{w:?}"
+        );
     }
 }

@@ -42,7 +42,12 @@ fn set_str(field: &mut Option<String>, value: &str) {
 pub fn pod(pod: &mut Pod) {
     let spec = pod.spec.get_or_insert_with(Default::default);
     pod_spec(spec);
-    for c in spec.init_containers.iter_mut().flatten().chain(spec.containers.iter_mut()) {
+    for c in spec
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .chain(spec.containers.iter_mut())
+    {
         requests_from_limits(c);
     }
     set(&mut spec.enable_service_links, || true);
@@ -60,11 +65,15 @@ pub fn deployment(d: &mut Deployment) {
     let strategy = spec.strategy.get_or_insert_with(DeploymentStrategy::default);
     set_str(&mut strategy.type_, "RollingUpdate");
     if strategy.type_.as_deref() == Some("RollingUpdate") {
-        let ru = strategy.rolling_update.get_or_insert_with(RollingUpdateDeployment::default);
+        let ru = strategy
+            .rolling_update
+            .get_or_insert_with(RollingUpdateDeployment::default);
         set(&mut ru.max_unavailable, || IntOrString::String("25%".into()));
         set(&mut ru.max_surge, || IntOrString::String("25%".into()));
     }
-    set(&mut spec.revision_history_limit, || crate::controllers::deployment::DEFAULT_REVISION_HISTORY);
+    set(&mut spec.revision_history_limit, || {
+        crate::controllers::deployment::DEFAULT_REVISION_HISTORY
+    });
     set(&mut spec.progress_deadline_seconds, || DEFAULT_PROGRESS_DEADLINE);
     template(&mut spec.template);
 }
@@ -91,9 +100,16 @@ fn pod_spec(spec: &mut PodSpec) {
     set_str(&mut spec.dns_policy, "ClusterFirst");
     set_str(&mut spec.restart_policy, "Always");
     set(&mut spec.security_context, PodSecurityContext::default);
-    set(&mut spec.termination_grace_period_seconds, || DEFAULT_TERMINATION_GRACE_PERIOD);
+    set(&mut spec.termination_grace_period_seconds, || {
+        DEFAULT_TERMINATION_GRACE_PERIOD
+    });
     set_str(&mut spec.scheduler_name, "default-scheduler");
-    for c in spec.init_containers.iter_mut().flatten().chain(spec.containers.iter_mut()) {
+    for c in spec
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .chain(spec.containers.iter_mut())
+    {
         container(c);
     }
     for v in spec.volumes.iter_mut().flatten() {
@@ -199,7 +215,10 @@ mod tests {
         assert_eq!(spec["enableServiceLinks"], true);
         assert_eq!(spec["priority"], 0);
         assert_eq!(spec["preemptionPolicy"], "PreemptLowerPriority");
-        assert!(spec.get("tolerations").is_none(), "no tolerations podlab would not honour");
+        assert!(
+            spec.get("tolerations").is_none(),
+            "no tolerations podlab would not honour"
+        );
         let a = &spec["containers"][0];
         assert_eq!(a["imagePullPolicy"], "Always");
         assert_eq!(a["terminationMessagePath"], "/dev/termination-log");
@@ -210,7 +229,10 @@ mod tests {
             json!({"httpGet": {"path": "/", "port": 80, "scheme": "HTTP"}, "timeoutSeconds": 1,
                    "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
         );
-        assert_eq!(a["resources"], json!({"limits": {"cpu": "1"}, "requests": {"cpu": "1"}}));
+        assert_eq!(
+            a["resources"],
+            json!({"limits": {"cpu": "1"}, "requests": {"cpu": "1"}})
+        );
         assert_eq!(spec["containers"][1]["imagePullPolicy"], "Never");
         assert_eq!(spec["containers"][1]["resources"], json!({}));
         assert_eq!(spec["containers"][2]["imagePullPolicy"], "IfNotPresent");

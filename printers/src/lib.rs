@@ -12,6 +12,7 @@
 //! - [`describe_node`]: `describe node`, with podlab's namespaces and routes.
 //! - [`cells`]: each kind's columns (kube-apiserver's server-side printing) and cells.
 
+mod allocated;
 pub mod cells;
 pub mod describe_node;
 pub mod describe_pod;

@@ -31,6 +31,12 @@ pub fn status_object(e: &ApiError) -> Value {
         }
         _ => {}
     }
+    if let ApiError::Invalid { message, .. } = e {
+        let causes = causes(message);
+        if !causes.is_empty() {
+            details.insert("causes".into(), Value::Array(causes));
+        }
+    }
     json!({
         "kind": "Status",
         "apiVersion": "v1",
@@ -41,6 +47,47 @@ pub fn status_object(e: &ApiError) -> Value {
         "details": details,
         "code": e.code(),
     })
+}
+
+/// An `Invalid` error's field errors (`[spec.containers: Required value, ...]`) as
+/// kube-apiserver's `details.causes`, which kubectl prints one per line
+/// (`* spec.containers: Required value`).
+fn causes(message: &str) -> Vec<Value> {
+    let list = message
+        .strip_prefix('[')
+        .and_then(|m| m.strip_suffix(']'))
+        .unwrap_or(message);
+    let starts_cause = |piece: &str| {
+        piece.split_once(": ").is_some_and(|(field, _)| {
+            !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || "._-[]/".contains(c))
+        })
+    };
+    let mut items: Vec<String> = Vec::new();
+    for piece in list.split(", ") {
+        match items.last_mut() {
+            Some(last) if !starts_cause(piece) => {
+                last.push_str(", ");
+                last.push_str(piece);
+            }
+            _ => items.push(piece.to_string()),
+        }
+    }
+    items
+        .iter()
+        .filter_map(|item| {
+            let (field, text) = item.split_once(": ").filter(|_| starts_cause(item))?;
+            let reason = [
+                ("Required value", "FieldValueRequired"),
+                ("Unsupported value", "FieldValueNotSupported"),
+                ("Forbidden", "FieldValueForbidden"),
+                ("Duplicate value", "FieldValueDuplicate"),
+            ]
+            .iter()
+            .find(|(prefix, _)| text.starts_with(prefix))
+            .map_or("FieldValueInvalid", |(_, r)| *r);
+            Some(json!({"reason": reason, "message": text, "field": field}))
+        })
+        .collect()
 }
 
 /// The HTTP answer for an error.
@@ -64,6 +111,23 @@ pub fn success_status(kind: &str, name: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_errors_carry_their_causes() {
+        let c = causes(
+            r#"[spec.containers: Required value, spec.restartPolicy: Unsupported value: "X": supported values: "Always", "Never"]"#,
+        );
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(
+            c[0],
+            json!({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers"})
+        );
+        assert_eq!(
+            c[1]["message"],
+            r#"Unsupported value: "X": supported values: "Always", "Never""#
+        );
+        assert_eq!(c[1]["reason"], "FieldValueNotSupported");
+    }
 
     #[test]
     fn not_found_is_a_404_status_kubectl_can_print() {

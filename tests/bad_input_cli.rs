@@ -37,3 +37,41 @@ fn a_missing_file_is_an_error_not_a_panic() {
     let t = text(&out);
     assert!(t.contains("no/such/file.yaml"), "{t}");
 }
+
+/// `podlab validate` shows a misspelt required field's unknown-field warning (with the
+/// suggestion) before the error, and warns about a field podlab does not honour.
+#[test]
+fn validate_names_misspelt_and_unimplemented_fields() {
+    let out = podlab()
+        .args(["validate", repo("tests/kubectl/misspelt.yaml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    let warning = t
+        .find("Warning: unknown field \"spec.contianers\" (did you mean \"containers\"?)")
+        .unwrap_or_else(|| panic!("{t}"));
+    let error = t
+        .find("spec.containers: Required value")
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(warning < error, "{t}");
+
+    let dir = std::env::temp_dir().join(format!("podlab-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tty.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: t}\nspec:\n  containers:\n  - {name: c, image: busybox, tty: true}\n",
+    )
+    .unwrap();
+    let out = podlab().args(["validate", file.to_str().unwrap()]).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(
+            "Warning: spec.containers[0].tty: not implemented by podlab, ignored: containers have no stdin or terminal"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("tty.yaml:6)"), "{t}");
+}

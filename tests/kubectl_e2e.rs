@@ -1034,3 +1034,88 @@ fn config_maps_and_secrets() {
         "{gone}"
     );
 }
+
+/// A pod with a field podlab does not honour and resources: `kubectl apply` prints the
+/// server's Warning; `-o yaml` shows the defaults kube-apiserver fills in; `kubectl describe
+/// node` and `podlab describe node` show the pod's requests and limits and the node's
+/// Allocated resources. A misspelt required field gives the error and the suggestion.
+#[test]
+fn warnings_defaults_and_allocated_resources() {
+    if !ready("warnings_defaults_and_allocated_resources") {
+        return;
+    }
+    let k = Kube::up("k-fields");
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sized\nspec:\n  containers:\n  - name: web\n    image: nginx\n    tty: true\n    resources:\n      requests: {cpu: 250m, memory: 64Mi}\n      limits: {cpu: 500m, memory: 128Mi}\n";
+    let o = k.output_with(&["apply", "-f", "-"], Some(pod));
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("pod/sized created"), "{out}");
+    assert!(
+        out.contains(
+            "Warning: spec.containers[0].tty: not implemented by podlab, ignored: containers have no stdin or terminal"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("Warning: spec.containers[0].resources.limits: not implemented by podlab"),
+        "{out}"
+    );
+
+    let yaml = k.ok(&["get", "pod", "sized", "-o", "yaml"]);
+    for want in [
+        "imagePullPolicy: Always",
+        "restartPolicy: Always",
+        "terminationMessagePath: /dev/termination-log",
+        "terminationMessagePolicy: File",
+        "dnsPolicy: ClusterFirst",
+        "schedulerName: default-scheduler",
+        "terminationGracePeriodSeconds: 30",
+        "enableServiceLinks: true",
+    ] {
+        assert!(yaml.contains(want), "-o yaml lacks {want:?}:\n{yaml}");
+    }
+
+    let misspelt = k.fails(&["create", "--validate=warn", "-f", "tests/kubectl/misspelt.yaml"], 1);
+    assert!(
+        misspelt.contains("Warning: unknown field \"spec.contianers\" (did you mean \"containers\"?)"),
+        "{misspelt}"
+    );
+    assert!(misspelt.contains("spec.containers: Required value"), "{misspelt}");
+    let strict = k.fails(&["create", "-f", "tests/kubectl/misspelt.yaml"], 1);
+    assert!(
+        strict.contains("unknown field \"spec.contianers\" (did you mean \"containers\"?)"),
+        "{strict}"
+    );
+
+    k.until(&["get", "po", "sized", "--no-headers"], 20, |t| running(t) == 1);
+    let node = k.ok(&["get", "po", "sized", "-o", "jsonpath={.spec.nodeName}"]);
+    for (who, d) in [
+        ("kubectl", k.ok(&["describe", "node", &node])),
+        ("podlab", k.podlab(&["describe", "node", &node])),
+    ] {
+        for want in [
+            "Non-terminated Pods:          (1 in total)",
+            "CPU Requests  CPU Limits  Memory Requests  Memory Limits  Age",
+            "Allocated resources:",
+            "(Total limits may be over 100 percent, i.e., overcommitted.)",
+            "Resource           Requests",
+        ] {
+            assert!(d.contains(want), "{who} describe node lacks {want:?}:\n{d}");
+        }
+        let row = d
+            .lines()
+            .find(|l| l.contains(" sized "))
+            .unwrap_or_else(|| panic!("{who}:\n{d}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cells[..2], ["default", "sized"], "{who}: {row}");
+        assert!(
+            row.contains("250m (") && row.contains("500m (") && row.contains("64Mi (") && row.contains("128Mi ("),
+            "{who}: {row}"
+        );
+        let cpu = d
+            .lines()
+            .find(|l| l.trim_start().starts_with("cpu "))
+            .unwrap_or_else(|| panic!("{who}:\n{d}"));
+        assert!(cpu.contains("250m (") && cpu.contains("500m ("), "{who}: {cpu}");
+    }
+}

@@ -1,73 +1,34 @@
 //! `fieldValidation` (`Strict`, `Warn`, `Ignore`): the fields of a request body that the
-//! object's Kubernetes type does not have, found by comparing the body with the typed object
-//! serialized back (what a field the type dropped looks like), named as kube-apiserver names
-//! them (`unknown field "spec.contianers"`).
+//! object's Kubernetes type does not have, named as kube-apiserver names them
+//! (`unknown field "spec.contianers"`) with podlab's suggestion after
+//! (`(did you mean "containers"?)`), and the fields podlab accepts but does not honour. Both
+//! come from the scenario crate, the same code that checks files.
 
 use crate::kinds::Kind;
+use podlab_scenario::fields::unknown_json_fields;
 use serde_json::Value;
-
-/// The paths of `body`'s fields that `typed` lost.
-pub fn unknown(body: &Value, typed: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    walk(body, typed, "", &mut out);
-    out
-}
-
-fn walk(body: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
-    match (body, typed) {
-        (Value::Object(b), Value::Object(t)) => {
-            for (k, v) in b {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match t.get(k) {
-                    Some(tv) => walk(v, tv, &p, out),
-                    None if v.is_null() => {}
-                    None => out.push(p),
-                }
-            }
-        }
-        (Value::Array(b), Value::Array(t)) => {
-            for (i, (bv, tv)) in b.iter().zip(t).enumerate() {
-                walk(bv, tv, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The typed round trip of `body` as `kind` (`None` when it does not parse at all: the create
-/// itself reports that).
-pub fn round_trip(kind: Kind, body: &Value) -> Option<Value> {
-    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
-    fn via<T: serde::de::DeserializeOwned + serde::Serialize>(b: &Value) -> Option<Value> {
-        serde_json::from_value::<T>(b.clone())
-            .ok()
-            .and_then(|t| serde_json::to_value(t).ok())
-    }
-    match kind {
-        Kind::Pod => via::<core::Pod>(body),
-        Kind::Node => via::<core::Node>(body),
-        Kind::Namespace => via::<core::Namespace>(body),
-        Kind::Event => via::<core::Event>(body),
-        Kind::Deployment => via::<apps::Deployment>(body),
-        Kind::ReplicaSet => via::<apps::ReplicaSet>(body),
-        Kind::ConfigMap => via::<core::ConfigMap>(body),
-        Kind::Secret => via::<core::Secret>(body),
-    }
-}
 
 /// The unknown fields of `body` as `kind`, kube-apiserver's words for each.
 pub fn unknown_fields(kind: Kind, body: &Value) -> Vec<String> {
-    let Some(typed) = round_trip(kind, body) else {
-        return vec![];
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
+    let found = match kind {
+        Kind::Pod => unknown_json_fields::<core::Pod>(body),
+        Kind::Node => unknown_json_fields::<core::Node>(body),
+        Kind::Namespace => unknown_json_fields::<core::Namespace>(body),
+        Kind::Event => unknown_json_fields::<core::Event>(body),
+        Kind::Deployment => unknown_json_fields::<apps::Deployment>(body),
+        Kind::ReplicaSet => unknown_json_fields::<apps::ReplicaSet>(body),
+        Kind::ConfigMap => unknown_json_fields::<core::ConfigMap>(body),
+        Kind::Secret => unknown_json_fields::<core::Secret>(body),
     };
-    unknown(body, &typed)
+    found.iter().map(ToString::to_string).collect()
+}
+
+/// One warning per field of `body` that podlab does not honour.
+pub fn unimplemented(kind: Kind, body: &Value) -> Vec<String> {
+    podlab_scenario::unimplemented::warnings(kind.kind(), body)
         .into_iter()
-        .filter(|p| p != "metadata.managedFields")
-        .map(|p| format!("unknown field \"{p}\""))
+        .map(|w| w.message)
         .collect()
 }
 
@@ -77,15 +38,30 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_misspelt_field_is_named_with_its_path() {
+    fn a_misspelt_field_is_named_with_its_path_and_a_suggestion() {
         let body = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
                           "spec": {"contianers": [], "containers": [{"name": "c", "imagee": "x"}]}});
         let u = unknown_fields(Kind::Pod, &body);
-        assert!(u.contains(&"unknown field \"spec.contianers\"".to_string()), "{u:?}");
         assert!(
-            u.contains(&"unknown field \"spec.containers[0].imagee\"".to_string()),
+            u.contains(&"unknown field \"spec.contianers\" (did you mean \"containers\"?)".to_string()),
+            "{u:?}"
+        );
+        assert!(
+            u.contains(&"unknown field \"spec.containers[0].imagee\" (did you mean \"image\"?)".to_string()),
             "{u:?}"
         );
         assert_eq!(u.len(), 2);
+    }
+
+    #[test]
+    fn fields_podlab_does_not_honour_warn() {
+        let body = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+                          "spec": {"containers": [{"name": "c", "image": "x", "tty": true}]}});
+        let w = unimplemented(Kind::Pod, &body);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("spec.containers[0].tty: not implemented by podlab"),
+            "{w:?}"
+        );
     }
 }

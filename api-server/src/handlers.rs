@@ -33,15 +33,19 @@ pub struct ResourceRequest<'a> {
     pub body: axum::body::Bytes,
 }
 
-/// Answers one resource request.
+/// Answers one resource request. Warnings about the body (unknown fields, fields podlab does
+/// not honour) go with the answer, an error included (a misspelt required field gives both).
 pub async fn resource(api: &Api, req: ResourceRequest<'_>) -> Response {
-    match dispatch(api, req).await {
+    let mut warnings = Vec::new();
+    let mut r = match dispatch(api, req, &mut warnings).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
-    }
+    };
+    add_warnings(&mut r, &warnings);
+    r
 }
 
-async fn dispatch(api: &Api, req: ResourceRequest<'_>) -> Result<Response, ApiError> {
+async fn dispatch(api: &Api, req: ResourceRequest<'_>, warnings: &mut Vec<String>) -> Result<Response, ApiError> {
     let t = &req.target;
     let cluster = &api.cluster;
     match (req.method.clone(), t.name.as_deref(), t.sub.as_deref()) {
@@ -62,18 +66,18 @@ async fn dispatch(api: &Api, req: ResourceRequest<'_>) -> Result<Response, ApiEr
         (Method::GET, Some(name), Some("scale")) => {
             scale_get(cluster, t, name).map(|s| json_response(StatusCode::OK, &s))
         }
-        (Method::POST, None, None) => create(cluster, &req),
+        (Method::POST, None, None) => create(cluster, &req, warnings),
         (Method::PUT, Some(name), None) => {
             let body = parse_body(&req)?;
-            let warnings = check_fields(t.kind, &body, &req.query)?;
+            check_fields(t.kind, &body, &req.query, warnings)?;
             let obj = if dry_run(&req.query) {
                 objects::get(cluster, t.kind, t.namespace.as_deref(), name)?
             } else {
                 objects::update(cluster, t.kind, t.namespace.as_deref(), name, body)?
             };
-            Ok(with_warnings(one(cluster, &req, obj, StatusCode::OK), &warnings))
+            Ok(one(cluster, &req, obj, StatusCode::OK))
         }
-        (Method::PATCH, Some(name), None) => patch_object(cluster, &req, name),
+        (Method::PATCH, Some(name), None) => patch_object(cluster, &req, name, warnings),
         (Method::PATCH | Method::PUT, Some(name), Some("scale")) => scale_set(cluster, &req, name),
         (Method::DELETE, Some(name), None) => {
             if dry_run(&req.query) {
@@ -207,25 +211,35 @@ fn parse_body(req: &ResourceRequest) -> Result<Value, ApiError> {
 }
 
 /// `fieldValidation`: Strict refuses unknown fields, Warn (the default) and Ignore let them
-/// through (Warn with a `Warning` header each).
-fn check_fields(kind: Kind, body: &Value, q: &Query) -> Result<Vec<String>, ApiError> {
+/// through (Warn with a `Warning` each, put in `warnings`). Fields podlab does not honour
+/// always get a warning.
+fn check_fields(kind: Kind, body: &Value, q: &Query, warnings: &mut Vec<String>) -> Result<(), ApiError> {
     let unknown = fields::unknown_fields(kind, body);
-    match q.get("fieldValidation").unwrap_or("Warn") {
-        "Strict" if !unknown.is_empty() => Err(ApiError::BadRequest(format!(
-            "strict decoding error: {}",
-            unknown.join(", ")
-        ))),
-        "Ignore" => Ok(vec![]),
-        "Strict" | "Warn" => Ok(unknown),
-        other => Err(ApiError::BadRequest(format!(
-            "fieldValidation must be one of Strict, Warn or Ignore, not {other:?}"
-        ))),
-    }
+    let unknown = match q.get("fieldValidation").unwrap_or("Warn") {
+        "Strict" if !unknown.is_empty() => {
+            return Err(ApiError::BadRequest(format!(
+                "strict decoding error: {}",
+                unknown.join(", ")
+            )));
+        }
+        "Ignore" => vec![],
+        "Strict" | "Warn" => unknown,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "fieldValidation must be one of Strict, Warn or Ignore, not {other:?}"
+            )));
+        }
+    };
+    warnings.extend(unknown);
+    warnings.extend(fields::unimplemented(kind, body));
+    Ok(())
 }
 
+/// `Warning: 299 - "text"` headers, quoted as kube-apiserver quotes them (kubectl prints
+/// `Warning: text`).
 fn add_warnings(r: &mut Response, warnings: &[String]) {
     for w in warnings {
-        let text = format!("299 - \"{}\"", w.replace('"', "'"));
+        let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
         if let Ok(v) = HeaderValue::from_str(&text) {
             r.headers_mut().append("Warning", v);
         }
@@ -237,10 +251,10 @@ fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
     r
 }
 
-fn create(cluster: &Arc<Cluster>, req: &ResourceRequest) -> Result<Response, ApiError> {
+fn create(cluster: &Arc<Cluster>, req: &ResourceRequest, warnings: &mut Vec<String>) -> Result<Response, ApiError> {
     let t = &req.target;
     let body = parse_body(req)?;
-    let warnings = check_fields(t.kind, &body, &req.query)?;
+    check_fields(t.kind, &body, &req.query, warnings)?;
     if t.kind.namespaced() && t.namespace.is_none() {
         return Err(ApiError::MethodNotAllowed(format!(
             "create {} in a namespace: POST /api/v1/namespaces/NAMESPACE/{}",
@@ -250,16 +264,18 @@ fn create(cluster: &Arc<Cluster>, req: &ResourceRequest) -> Result<Response, Api
     }
     if dry_run(&req.query) {
         let obj = objects::checked(t.kind, t.namespace.as_deref(), body)?;
-        return Ok(with_warnings(
-            json_response(StatusCode::CREATED, &obj.to_json()),
-            &warnings,
-        ));
+        return Ok(json_response(StatusCode::CREATED, &obj.to_json()));
     }
     let obj = objects::create(cluster, t.kind, t.namespace.as_deref(), body)?;
-    Ok(with_warnings(one(cluster, req, obj, StatusCode::CREATED), &warnings))
+    Ok(one(cluster, req, obj, StatusCode::CREATED))
 }
 
-fn patch_object(cluster: &Arc<Cluster>, req: &ResourceRequest, name: &str) -> Result<Response, ApiError> {
+fn patch_object(
+    cluster: &Arc<Cluster>,
+    req: &ResourceRequest,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Response, ApiError> {
     let t = &req.target;
     let ct = req
         .headers
@@ -276,20 +292,20 @@ fn patch_object(cluster: &Arc<Cluster>, req: &ResourceRequest, name: &str) -> Re
         Ok(l) => l,
         // Server-side apply creates what does not exist.
         Err(ApiError::NotFound { .. }) if matches!(ty, PatchType::Apply) => {
-            let warnings = check_fields(t.kind, &body, &req.query)?;
+            check_fields(t.kind, &body, &req.query, warnings)?;
             let obj = objects::create(cluster, t.kind, t.namespace.as_deref(), body)?;
-            return Ok(with_warnings(one(cluster, req, obj, StatusCode::CREATED), &warnings));
+            return Ok(one(cluster, req, obj, StatusCode::CREATED));
         }
         Err(e) => return Err(e),
     };
     let patched =
         patch::apply_patch(t.kind.kind(), &live, &body, ty).map_err(|e| patch_error(t.kind.kind(), name, e))?;
-    let warnings = check_fields(t.kind, &patched, &req.query)?;
+    check_fields(t.kind, &patched, &req.query, warnings)?;
     if dry_run(&req.query) {
-        return Ok(with_warnings(json_response(StatusCode::OK, &patched), &warnings));
+        return Ok(json_response(StatusCode::OK, &patched));
     }
     let obj = objects::update(cluster, t.kind, t.namespace.as_deref(), name, patched)?;
-    Ok(with_warnings(one(cluster, req, obj, StatusCode::OK), &warnings))
+    Ok(one(cluster, req, obj, StatusCode::OK))
 }
 
 /// A patch that does not apply, as kube-apiserver answers it.

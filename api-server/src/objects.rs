@@ -210,7 +210,11 @@ pub fn update(cluster: &Cluster, kind: Kind, ns: Option<&str>, name: &str, body:
     let annotations = meta_map(&body, "annotations");
     match kind {
         Kind::Pod => {
-            if body.get("spec") != live.get("spec") {
+            // The body is defaulted as the stored pod was before the two are compared.
+            let mut pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(body.clone())
+                .map_err(|e| ApiError::BadRequest(format!("error decoding the Pod object: {e}")))?;
+            podlab_control_plane::defaults::pod(&mut pod);
+            if serde_json::to_value(&pod.spec).ok().as_ref() != live.get("spec") {
                 return Err(ApiError::Invalid {
                     resource: "Pod".into(),
                     name: name.into(),

@@ -111,6 +111,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn invalid_errors_carry_their_causes() {
+        let c = causes(
+            r#"[spec.containers: Required value, spec.restartPolicy: Unsupported value: "X": supported values: "Always", "Never"]"#,
+        );
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(
+            c[0],
+            json!({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers"})
+        );
+        assert_eq!(
+            c[1]["message"],
+            r#"Unsupported value: "X": supported values: "Always", "Never""#
+        );
+        assert_eq!(c[1]["reason"], "FieldValueNotSupported");
+    }
+
+    #[test]
     fn not_found_is_a_404_status_kubectl_can_print() {
         let s = status_object(&ApiError::not_found("pods", "web"));
         assert_eq!(s["code"], 404);

@@ -19,6 +19,8 @@
 //!   eviction, `node_up`).
 //! - `bringup`: [`Cluster::up`] and [`Cluster::down`]; [`options`]: [`ClusterOptions`].
 //! - [`exec`]: where `exec` goes for a node or a pod's container.
+//! - [`defaults`]: kube-apiserver's defaulting, applied to every Pod, Deployment and ReplicaSet
+//!   written.
 //! - [`controllers`]: level-triggered reconcilers (ReplicaSet, Deployment) and their loop.
 //! - [`error`]: [`ApiError`], which maps one-to-one to a Kubernetes `Status` reason, and
 //!   [`UpError`] for a cluster that cannot be built.
@@ -37,6 +39,7 @@ mod bringup;
 pub mod cluster;
 mod config;
 pub mod controllers;
+pub mod defaults;
 pub mod error;
 mod events;
 pub mod exec;

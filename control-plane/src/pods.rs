@@ -52,6 +52,7 @@ impl Cluster {
                 message: format!("cluster {} is going down: no new pods", self.name),
             });
         }
+        crate::defaults::pod(&mut pod);
         let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         pod.metadata.namespace = Some(ns.clone());
         let name = pod.metadata.name.clone().unwrap_or_default();

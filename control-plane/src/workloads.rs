@@ -25,6 +25,8 @@ fn spec_changed<T: HasSpecStatus>(new: &mut T, old: &T) -> bool {
 trait HasSpecStatus {
     fn same_spec(&self, other: &Self) -> bool;
     fn keep_status(&mut self, old: &Self);
+    /// kube-apiserver's defaulting (see `defaults`).
+    fn set_defaults(&mut self);
 }
 
 impl HasSpecStatus for ReplicaSet {
@@ -34,6 +36,9 @@ impl HasSpecStatus for ReplicaSet {
     fn keep_status(&mut self, old: &Self) {
         self.status = old.status.clone();
     }
+    fn set_defaults(&mut self) {
+        crate::defaults::replicaset(self);
+    }
 }
 
 impl HasSpecStatus for Deployment {
@@ -42,6 +47,9 @@ impl HasSpecStatus for Deployment {
     }
     fn keep_status(&mut self, old: &Self) {
         self.status = old.status.clone();
+    }
+    fn set_defaults(&mut self) {
+        crate::defaults::deployment(self);
     }
 }
 
@@ -67,6 +75,7 @@ impl Store {
     where
         T: k8s_openapi::Metadata<Ty = ObjectMeta> + HasSpecStatus,
     {
+        obj.set_defaults();
         let ns = obj.metadata().namespace.clone().unwrap_or_else(|| "default".into());
         obj.metadata_mut().namespace = Some(ns.clone());
         let name = obj.metadata().name.clone().unwrap_or_default();

@@ -297,7 +297,9 @@ async fn a_replicaset_keeps_its_pods_and_replaces_a_deleted_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_makes_its_replicaset_with_the_template_hash() {
     let c = up("deploy").await;
-    let d = deployment("nginx", 2);
+    let mut d = deployment("nginx", 2);
+    // The hash is of the template as stored: defaulted, as kube-apiserver stores it.
+    podlab_control_plane::defaults::deployment(&mut d);
     let hash = template_hash(&d.spec.as_ref().unwrap().template);
     c.apply_deployment(d).unwrap();
     let rs_name = format!("nginx-{hash}");

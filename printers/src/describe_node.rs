@@ -1,16 +1,12 @@
 //! `describe node`, as kubectl prints it, with podlab's own sections: the node's namespaces
 //! (pause pid, uplink, bridge) and its routes.
 
-use super::{age_secs, human_duration, table};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use podlab_control_plane::NodeRt;
 use podlab_netplugin::RouteInfo;
 
-fn age(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> String {
-    human_duration(age_secs(t))
-}
-
-/// `describe node`: kubectl's fields, plus the node's namespaces and routes (podlab).
+/// `describe node`: kubectl's fields (with the non-terminated pods of `pods` and the resources
+/// they take), plus the node's namespaces and routes (podlab).
 pub fn describe_node(n: &NodeRt, node: &Node, pods: &[Pod], routes: &[RouteInfo]) -> String {
     let st = node.status.clone().unwrap_or_default();
     let mut o = format!("Name:               {}\nRoles:              <none>\n", n.addr.name);
@@ -69,38 +65,7 @@ pub fn describe_node(n: &NodeRt, node: &Node, pods: &[Pod], routes: &[RouteInfo]
             n.addr.pod_subnet.prefix()
         );
     }
-    o += &format!("Non-terminated Pods:          ({} in total)\n", pods.len());
-    let rows: Vec<Vec<String>> = pods
-        .iter()
-        .map(|p| {
-            let req = |r: &str| {
-                p.spec
-                    .iter()
-                    .flat_map(|s| s.containers.iter())
-                    .filter_map(|c| c.resources.as_ref()?.requests.as_ref()?.get(r).map(|q| q.0.clone()))
-                    .collect::<Vec<_>>()
-                    .join("+")
-            };
-            vec![
-                p.metadata.namespace.clone().unwrap_or_default(),
-                p.metadata.name.clone().unwrap_or_default(),
-                or_zero(req("cpu")),
-                or_zero(req("memory")),
-                p.status.as_ref().and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
-                age(p.metadata.creation_timestamp.as_ref()),
-            ]
-        })
-        .collect();
-    if !rows.is_empty() {
-        for l in table(
-            &["Namespace", "Name", "CPU Requests", "Memory Requests", "IP", "Age"],
-            &rows,
-        )
-        .lines()
-        {
-            o += &format!("  {l}\n");
-        }
-    }
+    o += &super::allocated::node_resources(node, pods);
     if !routes.is_empty() {
         o += "Routes (podlab):\n";
         for r in routes {
@@ -109,8 +74,4 @@ pub fn describe_node(n: &NodeRt, node: &Node, pods: &[Pod], routes: &[RouteInfo]
     }
     o += "Events:              <none>\n";
     o
-}
-
-fn or_zero(s: String) -> String {
-    if s.is_empty() { "0 (0%)".into() } else { s }
 }

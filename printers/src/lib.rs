@@ -13,6 +13,7 @@
 //! - [`describe_config`]: `describe configmap` and `describe secret` (sizes, never values).
 //! - [`cells`]: each kind's columns (kube-apiserver's server-side printing) and cells.
 
+mod allocated;
 pub mod cells;
 pub mod describe_config;
 pub mod describe_node;

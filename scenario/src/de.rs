@@ -1,7 +1,9 @@
 //! Typed deserialization from the located YAML tree: turns a [`Node`] into a k8s-openapi
 //! object and, on failure, reports the field path and the exact line/column of the bad value.
-//! Also finds fields a typed object does not know (kubectl's "unknown field" warnings).
+//! While it reads, every struct hands it its field list, so the keys a type does not know are
+//! collected there (kubectl's "unknown field" warnings, see `fields`), with no second pass.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{
@@ -9,7 +11,11 @@ use serde::de::{
     VariantAccess, Visitor,
 };
 
+use crate::fields::{UnknownField, suggest};
 use crate::yaml::{Node, Value};
+
+/// Where the unknown fields found during one deserialization go.
+type Sink = RefCell<Vec<UnknownField>>;
 
 /// A failure to read a typed value out of the tree, with where it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,13 +98,25 @@ pub(crate) fn join(path: &str, field: &str) -> String {
 }
 
 /// Deserializes `T` from `node`; `path` is the field path of `node` ("" for a document).
-pub(crate) fn from_node<T: DeserializeOwned>(node: &Node, path: &str) -> Result<T, TypeError> {
-    T::deserialize(NodeDe { node, path }).map_err(|e| e.at(node, path))
+/// Also returns the fields `T` does not know that were met on the way (even when reading
+/// fails later), in document order; null values count as not set.
+pub(crate) fn from_node<T: DeserializeOwned>(node: &Node, path: &str) -> (Result<T, TypeError>, Vec<UnknownField>) {
+    let sink = Sink::default();
+    let result = T::deserialize(NodeDe {
+        node,
+        path,
+        sink: &sink,
+    })
+    .map_err(|e| e.at(node, path));
+    let mut unknown = sink.into_inner();
+    unknown.sort_by_key(|u| u.line);
+    (result, unknown)
 }
 
 struct NodeDe<'a> {
     node: &'a Node,
     path: &'a str,
+    sink: &'a Sink,
 }
 
 impl NodeDe<'_> {
@@ -180,11 +198,13 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
             Value::Seq(items) => visitor.visit_seq(SeqDe {
                 items: items.iter().enumerate(),
                 path: self.path,
+                sink: self.sink,
             }),
             Value::Map(entries) => visitor.visit_map(MapDe {
                 entries: entries.iter(),
                 value: None,
                 path: self.path,
+                sink: self.sink,
             }),
         };
         r.map_err(|e| e.at(self.node, self.path))
@@ -279,6 +299,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
                 .visit_seq(SeqDe {
                     items: items.iter().enumerate(),
                     path: self.path,
+                    sink: self.sink,
                 })
                 .map_err(|e| e.at(self.node, self.path)),
             _ => Err(self.mismatch("a list")),
@@ -305,6 +326,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
                     entries: entries.iter(),
                     value: None,
                     path: self.path,
+                    sink: self.sink,
                 })
                 .map_err(|e| e.at(self.node, self.path)),
             _ => Err(self.mismatch("a map (mapping)")),
@@ -314,9 +336,18 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _fields: &'static [&'static str],
+        fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, TypeError> {
+        for (key, value) in self.node.entries().unwrap_or_default() {
+            if value.value != Value::Null && !fields.contains(&key.name.as_str()) {
+                self.sink.borrow_mut().push(UnknownField {
+                    path: join(self.path, &key.name),
+                    line: key.line,
+                    suggestion: suggest(&key.name, fields).map(str::to_owned),
+                });
+            }
+        }
         self.deserialize_map(visitor)
     }
 
@@ -346,6 +377,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
 struct SeqDe<'a, I> {
     items: I,
     path: &'a str,
+    sink: &'a Sink,
 }
 
 impl<'de, 'a, I: Iterator<Item = (usize, &'a Node)>> SeqAccess<'de> for SeqDe<'_, I> {
@@ -356,9 +388,13 @@ impl<'de, 'a, I: Iterator<Item = (usize, &'a Node)>> SeqAccess<'de> for SeqDe<'_
             None => Ok(None),
             Some((i, node)) => {
                 let path = format!("{}[{i}]", self.path);
-                seed.deserialize(NodeDe { node, path: &path })
-                    .map(Some)
-                    .map_err(|e| e.at(node, &path))
+                seed.deserialize(NodeDe {
+                    node,
+                    path: &path,
+                    sink: self.sink,
+                })
+                .map(Some)
+                .map_err(|e| e.at(node, &path))
             }
         }
     }
@@ -368,6 +404,7 @@ struct MapDe<'a, I> {
     entries: I,
     value: Option<(&'a Node, String)>,
     path: &'a str,
+    sink: &'a Sink,
 }
 
 impl<'de, 'a, I: Iterator<Item = &'a (crate::yaml::Key, Node)>> MapAccess<'de> for MapDe<'a, I> {
@@ -390,8 +427,12 @@ impl<'de, 'a, I: Iterator<Item = &'a (crate::yaml::Key, Node)>> MapAccess<'de> f
             .value
             .take()
             .ok_or_else(|| TypeError::new("value requested before key".into()))?;
-        seed.deserialize(NodeDe { node, path: &path })
-            .map_err(|e| e.at(node, &path))
+        seed.deserialize(NodeDe {
+            node,
+            path: &path,
+            sink: self.sink,
+        })
+        .map_err(|e| e.at(node, &path))
     }
 }
 
@@ -421,45 +462,6 @@ impl<'de> VariantAccess<'de> for UnitVariant<'_> {
     }
     fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], _v: V) -> Result<V::Value, TypeError> {
         Err(TypeError::new("expected a plain value".into()))
-    }
-}
-
-/// One field present in the document that the typed object dropped.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct UnknownField {
-    pub path: String,
-    pub line: usize,
-}
-
-/// Compares the document with its typed form serialized back to JSON: every key the typed
-/// form lost is an unknown field. Null values are ignored (they mean "not set").
-pub(crate) fn unknown_fields(doc: &Node, typed: &serde_json::Value, path: &str) -> Vec<UnknownField> {
-    let mut out = Vec::new();
-    walk_unknown(doc, typed, path, &mut out);
-    out
-}
-
-fn walk_unknown(doc: &Node, typed: &serde_json::Value, path: &str, out: &mut Vec<UnknownField>) {
-    match (&doc.value, typed) {
-        (Value::Map(entries), serde_json::Value::Object(obj)) => {
-            for (key, value) in entries {
-                let child = join(path, &key.name);
-                match obj.get(&key.name) {
-                    Some(t) => walk_unknown(value, t, &child, out),
-                    None if value.value == Value::Null => {}
-                    None => out.push(UnknownField {
-                        path: child,
-                        line: key.line,
-                    }),
-                }
-            }
-        }
-        (Value::Seq(items), serde_json::Value::Array(typed_items)) => {
-            for (i, (item, t)) in items.iter().zip(typed_items).enumerate() {
-                walk_unknown(item, t, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
     }
 }
 

@@ -17,7 +17,9 @@
 //! - `objects`: the Kubernetes kinds podlab runs, one YAML document each; `validate`: the
 //!   API server's checks with kubectl's wording; `names`: name and label checks; `config`:
 //!   ConfigMaps and Secrets (a Secret's `stringData` merged on write, keys, sizes, Secret
-//!   types, `immutable`).
+//!   types, `immutable`); [`fields`]: unknown fields with "did you mean" (files and API
+//!   bodies alike); [`unimplemented`]: the fields podlab accepts but does not honour, each
+//!   warned about.
 //! - `images`: preloaded and registry images; `links`: uplink shaping; `selector`: label
 //!   selectors; `duration`, `quantity`: value formats (quantities and image names come
 //!   from `podlab-k8s-values`).
@@ -27,6 +29,7 @@ mod config;
 mod de;
 mod duration;
 mod error;
+pub mod fields;
 mod images;
 mod links;
 mod names;
@@ -37,6 +40,7 @@ mod selector;
 mod source;
 mod steps;
 mod traffic;
+pub mod unimplemented;
 mod validate;
 mod walk;
 mod yaml;
@@ -54,7 +58,9 @@ pub use images::{
 pub use links::{LinkSpec, RateError, UPLINK_ANNOTATION, parse_rate};
 pub use objects::{Object, Origin, SOURCE_ANNOTATION, SUPPORTED_KINDS};
 pub use quantity::{QUANTITY_REGEX, QuantityError, parse_quantity};
-pub use scenario::{Loaded, SCENARIO_API_VERSION, Scenario, load, load_manifests};
+pub use scenario::{
+    Loaded, SCENARIO_API_VERSION, Scenario, load, load_collecting, load_manifests, load_manifests_collecting,
+};
 pub use selector::{LabelSelector, Operator, Requirement, SelectorError};
 pub use steps::{Action, DEFAULT_EXEC_TIMEOUT, DEFAULT_WAIT_TIMEOUT, Expectation, PodSelector, Step};
 pub use traffic::{CompareSpec, Endpoint, MAX_REQUESTS, TiersSpec, TrafficSpec};

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::de::{self, TypeError};
@@ -326,6 +325,14 @@ pub(crate) fn objects_from_node(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<Ob
             message: format!("The {} {name:?} is invalid: {detail}", object.kind()),
         });
     }
+    let mut unimplemented: Vec<(usize, String)> = crate::unimplemented::warnings(object.kind(), &object.to_json())
+        .into_iter()
+        .map(|w| (de::locate(node, &w.path).line, w.message))
+        .collect();
+    unimplemented.sort_by_key(|(line, _)| *line);
+    for (line, message) in unimplemented {
+        ctx.warn(line, message);
+    }
     object
         .metadata_mut()
         .annotations
@@ -340,15 +347,13 @@ fn default_namespace(meta: &mut ObjectMeta) {
     }
 }
 
-/// Deserializes `T` and warns about every field `T` does not know.
-fn typed<T: DeserializeOwned + Serialize>(node: &Node, ctx: &mut Ctx<'_>, kind: &str) -> Result<T, LoadError> {
-    let value: T = de::from_node(node, "").map_err(|e| ctx.type_error(e, &format!("a {kind}")))?;
-    if let Ok(json) = serde_json::to_value(&value) {
-        for unknown in de::unknown_fields(node, &json, "") {
-            ctx.warn(unknown.line, format!("unknown field {:?}", unknown.path));
-        }
+/// Deserializes `T` and warns about every field `T` does not know (also when reading fails).
+fn typed<T: DeserializeOwned>(node: &Node, ctx: &mut Ctx<'_>, kind: &str) -> Result<T, LoadError> {
+    let (value, unknown) = de::from_node::<T>(node, "");
+    for u in unknown {
+        ctx.warn(u.line, u.to_string());
     }
-    Ok(value)
+    value.map_err(|e| ctx.type_error(e, &format!("a {kind}")))
 }
 
 /// Objects keyed by (kind, namespace, name), to find duplicates.

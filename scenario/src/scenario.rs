@@ -50,18 +50,22 @@ pub struct Loaded {
 /// Loads a scenario file, a plain manifest file, or a directory of manifests.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
+    let scenario = load_collecting(path, &mut warnings)?;
+    Ok(Loaded { scenario, warnings })
+}
+
+/// [`load`], with the warnings put in `warnings` whether loading succeeds or not (a misspelt
+/// required field gives both its unknown-field warning and the error).
+pub fn load_collecting(path: &Path, warnings: &mut Vec<Warning>) -> Result<Scenario, LoadError> {
     if path.is_dir() {
-        let (manifests, w) = load_manifests(path)?;
-        return Ok(Loaded {
-            scenario: plain(path, manifests),
-            warnings: w,
-        });
+        let manifests = load_manifests_collecting(path, warnings)?;
+        return Ok(plain(path, manifests));
     }
     let text = source::read(path)?;
     let docs = source::parse_documents(&text, path)?;
     let mut ctx = Ctx {
         file: path.to_owned(),
-        warnings: &mut warnings,
+        warnings,
     };
     check_not_empty(&docs, path)?;
     let scenario_docs: Vec<&Node> = docs
@@ -93,20 +97,26 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
             });
         }
     };
-    Ok(Loaded { scenario, warnings })
+    Ok(scenario)
 }
 
 /// Loads Kubernetes objects from a file (multi-document YAML, JSON) or from every
 /// `*.yaml`, `*.yml` and `*.json` file of a directory (sorted by name, not recursive).
 pub fn load_manifests(path: &Path) -> Result<(Vec<Object>, Vec<Warning>), LoadError> {
     let mut warnings = Vec::new();
+    let objects = load_manifests_collecting(path, &mut warnings)?;
+    Ok((objects, warnings))
+}
+
+/// [`load_manifests`], with the warnings put in `warnings` whether loading succeeds or not.
+pub fn load_manifests_collecting(path: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<Object>, LoadError> {
     let mut ctx = Ctx {
         file: path.to_owned(),
-        warnings: &mut warnings,
+        warnings,
     };
     let objects = manifests_at(path, None, &mut ctx)?;
     objects::check_duplicates(&objects)?;
-    Ok((objects, warnings))
+    Ok(objects)
 }
 
 fn plain(path: &Path, manifests: Vec<Object>) -> Scenario {

@@ -32,7 +32,12 @@ impl<'n> Map<'n> {
     pub fn warn_unknown(&self, known: &[&str], ctx: &mut Ctx<'_>) {
         for (k, _) in self.node.entries().unwrap_or_default() {
             if !known.contains(&k.name.as_str()) {
-                ctx.warn(k.line, format!("unknown field {:?}", join(&self.path, &k.name)));
+                let unknown = crate::fields::UnknownField {
+                    path: join(&self.path, &k.name),
+                    line: k.line,
+                    suggestion: crate::fields::suggest(&k.name, known).map(str::to_owned),
+                };
+                ctx.warn(k.line, unknown.to_string());
             }
         }
     }

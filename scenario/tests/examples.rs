@@ -1,5 +1,5 @@
-//! Every bundled example loads without errors or warnings, and what a user wrote is what
-//! the runtime gets.
+//! Every bundled example loads without errors or warnings (other than for fields podlab does not
+//! honour, such as resource limits), and what a user wrote is what the runtime gets.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,7 +19,12 @@ fn every_example_loads_cleanly() {
             continue;
         }
         let loaded = load(&path).unwrap_or_else(|e| panic!("{e}"));
-        assert!(loaded.warnings.is_empty(), "{}: {:?}", path.display(), loaded.warnings);
+        let unexpected: Vec<_> = loaded
+            .warnings
+            .iter()
+            .filter(|w| !w.message.contains("not implemented by podlab"))
+            .collect();
+        assert!(unexpected.is_empty(), "{}: {unexpected:?}", path.display());
         assert!(!loaded.scenario.manifests.is_empty(), "{}", path.display());
         count += 1;
     }

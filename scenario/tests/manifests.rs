@@ -20,7 +20,7 @@ fn a_directory_loads_yaml_yml_and_json_in_name_order() {
     assert_eq!(warnings.len(), 1);
     assert_eq!(
         warnings[0].message,
-        "unknown field \"spec.containers[0].imagePullPolice\""
+        "unknown field \"spec.containers[0].imagePullPolice\" (did you mean \"imagePullPolicy\"?)"
     );
     assert!(warnings[0].file.ends_with("02-pod.yml"));
 }

@@ -1,4 +1,4 @@
-//! Warnings: unknown fields (kubectl wording) in objects and in the scenario part, and
+//! Warnings: unknown fields (kubectl wording, with the closest known name) in objects and in the scenario part, and
 //! steps that name pods no manifest defines.
 
 use std::path::Path;
@@ -11,12 +11,24 @@ fn unknown_fields_and_dangling_references_are_warnings() {
     assert_eq!(
         got,
         [
-            (3, "unknown field \"metadata.descripton\""),
+            (
+                3,
+                "unknown field \"metadata.descripton\" (did you mean \"description\"?)"
+            ),
             (7, "unknown field \"cluster.nodes[0].cpus\""),
-            (16, "unknown field \"spec.containers[0].imagePullPolice\""),
-            (19, "unknown field \"spec.containers[0].ports[0].protcol\""),
-            (20, "unknown field \"spec.nodeSelecter\""),
-            (23, "unknown field \"steps[0].wait.timout\""),
+            (
+                16,
+                "unknown field \"spec.containers[0].imagePullPolice\" (did you mean \"imagePullPolicy\"?)"
+            ),
+            (
+                19,
+                "unknown field \"spec.containers[0].ports[0].protcol\" (did you mean \"protocol\"?)"
+            ),
+            (
+                20,
+                "unknown field \"spec.nodeSelecter\" (did you mean \"nodeSelector\"?)"
+            ),
+            (23, "unknown field \"steps[0].wait.timout\" (did you mean \"timeout\"?)"),
             (
                 24,
                 "step refers to pod \"ghost\" in namespace \"default\", but no manifest defines it"
@@ -35,7 +47,7 @@ fn unknown_fields_and_dangling_references_are_warnings() {
     assert_eq!(
         shown,
         format!(
-            "Warning: unknown field \"spec.containers[0].imagePullPolice\" ({}:16)",
+            "Warning: unknown field \"spec.containers[0].imagePullPolice\" (did you mean \"imagePullPolicy\"?) ({}:16)",
             path.display()
         )
     );

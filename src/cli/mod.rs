@@ -147,13 +147,15 @@ pub fn fail(e: anyhow::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Loads a scenario or manifest file, printing its warnings (kubectl-style) to stderr.
+/// Loads a scenario or manifest file, printing its warnings (kubectl-style) to stderr, also
+/// when it fails to load.
 pub fn load(file: &std::path::Path) -> Result<podlab_scenario::Scenario> {
-    let loaded = podlab_scenario::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    for w in &loaded.warnings {
+    let mut warnings = Vec::new();
+    let loaded = podlab_scenario::load_collecting(file, &mut warnings);
+    for w in &warnings {
         eprintln!("{w}");
     }
-    Ok(loaded.scenario)
+    loaded.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Moves this process (before any other thread exists) into a network namespace of its own:

@@ -88,9 +88,11 @@ pub fn split_target(t: &str) -> (&'static str, &str) {
 
 /// Loads a manifest file or directory and returns its objects as JSON, printing warnings.
 pub fn objects_json(file: &std::path::Path) -> Result<Vec<serde_json::Value>> {
-    let (objects, warnings) = podlab_scenario::load_manifests(file).map_err(|e| anyhow!("{e}"))?;
+    let mut warnings = Vec::new();
+    let loaded = podlab_scenario::load_manifests_collecting(file, &mut warnings);
     for w in warnings {
         eprintln!("{w}");
     }
+    let objects = loaded.map_err(|e| anyhow!("{e}"))?;
     Ok(objects.iter().map(podlab_scenario::Object::to_json).collect())
 }

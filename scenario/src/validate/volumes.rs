@@ -72,6 +72,12 @@ pub(super) fn volumes(volumes: &[Volume], path: &str, e: &mut Errs) -> BTreeSet<
         if let Some(d) = &v.downward_api {
             for (j, it) in d.items.iter().flatten().enumerate() {
                 relative_path(&it.path, &format!("{at}.downwardAPI.items[{j}].path"), e);
+                if it.resource_field_ref.is_some() {
+                    e.forbidden(
+                        &format!("{at}.downwardAPI.items[{j}].resourceFieldRef"),
+                        "podlab does not implement it yet: use a fieldRef",
+                    );
+                }
             }
         }
     }

@@ -4,7 +4,8 @@
 //! process exits, so a tokio task can await any child without a global SIGCHLD reaper.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 
@@ -31,7 +32,8 @@ impl Exit {
 /// pause process forked by the sandbox zygote, which the kernel reaps.
 pub struct Process {
     pid: i32,
-    pidfd: OwnedFd,
+    /// Shared with its [`Signaler`]s (one descriptor per process, whatever holds it).
+    pidfd: Arc<OwnedFd>,
     /// podlab's own child, so podlab reaps it and learns how it ended.
     child: bool,
 }
@@ -41,7 +43,7 @@ impl Process {
     pub fn adopt(pid: i32) -> io::Result<Self> {
         Ok(Process {
             pid,
-            pidfd: pidfd_open(pid)?,
+            pidfd: Arc::new(pidfd_open(pid)?),
             child: true,
         })
     }
@@ -51,8 +53,24 @@ impl Process {
     pub fn from_pidfd(pid: i32, pidfd: OwnedFd) -> Self {
         Process {
             pid,
-            pidfd,
+            pidfd: Arc::new(pidfd),
             child: false,
+        }
+    }
+
+    /// The pidfd's number, valid as long as this `Process` lives.
+    pub fn pidfd_raw(&self) -> RawFd {
+        self.pidfd.as_raw_fd()
+    }
+
+    /// SIGKILL, then wait until it has exited (a child is reaped), keeping the pidfd open.
+    pub fn kill_and_wait(&self) {
+        if self.child {
+            self.signal(libc::SIGKILL);
+            reap(self.pid);
+        } else if !self.has_exited() {
+            self.signal(libc::SIGKILL);
+            self.wait_exited();
         }
     }
 
@@ -127,29 +145,34 @@ impl Process {
         if self.child {
             return reap(self.pid);
         }
+        self.wait_exited();
+        Exit::Signal(libc::SIGKILL)
+    }
+
+    /// Blocks until the pidfd says the process has exited.
+    fn wait_exited(&self) {
         let mut p = libc::pollfd {
             fd: self.pidfd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: poll on one fd we own; SIGKILL cannot be caught, so the wait is short.
+        // SAFETY: poll on one fd we own; the caller sent SIGKILL, which cannot be caught.
         while unsafe { libc::poll(&mut p, 1, 5000) } < 0
-            && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
         {}
-        Exit::Signal(libc::SIGKILL)
     }
 
     /// A second handle that can signal the process while another task awaits `wait`.
     pub fn signaler(&self) -> io::Result<Signaler> {
         Ok(Signaler {
-            pidfd: self.pidfd.try_clone()?,
+            pidfd: self.pidfd.clone(),
         })
     }
 }
 
 /// Sends signals to one process through its own pidfd.
 pub struct Signaler {
-    pidfd: OwnedFd,
+    pidfd: Arc<OwnedFd>,
 }
 
 impl Signaler {

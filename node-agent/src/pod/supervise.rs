@@ -372,6 +372,7 @@ async fn start_container(
     kind: &ImageKind,
     env: Vec<(String, String)>,
 ) -> std::io::Result<(Process, LogFile)> {
+    let _slot = shared.spawner.container_slot().await?;
     let log = LogFile::new(&spec.name)?;
     let mounts = crate::volumes::container_binds(&shared.ctx.workdir, &shared.pod, spec, &env)
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -131,7 +131,7 @@ fn two_thousand_pods_come_up_reachable_and_go_away_leaving_nothing() {
         processes_in(&inodes)
     );
     assert!(
-        !std::path::Path::new(&format!("/run/podlab/{name}")).exists(),
+        eventually(10, || !std::path::Path::new(&format!("/run/podlab/{name}")).exists()),
         "/run/podlab/{name} left behind"
     );
     assert_eq!(before_netns, named_netns(), "named network namespaces changed");

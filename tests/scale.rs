@@ -144,3 +144,41 @@ fn two_thousand_pods_come_up_reachable_and_go_away_leaving_nothing() {
         t0.elapsed().as_secs_f64()
     );
 }
+
+/// `podlab bench bringup --sizes`: one block and one table row per size, the whole cluster's
+/// memory, and a size no machine can hold (two processes a pod, past any `kernel.pid_max`)
+/// named by the preflight and not built, while the bench goes on.
+#[test]
+fn bench_bringup_sizes_prints_every_size_and_names_one_the_machine_cannot_hold() {
+    if !require_root("bench_bringup_sizes_prints_every_size_and_names_one_the_machine_cannot_hold") {
+        return;
+    }
+    let before = root_net_snapshot();
+    let out = podlab()
+        .args(["bench", "bringup", "--sizes", "3000000,20"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for want in [
+        "3000000 pods on 30000 nodes:\n  not run: kernel.pid_max: needs 6030016 processes",
+        "20 pods on 1 node:\n  bring-up to all Running",
+        "20/20 each from another pod (one node)",
+        "peak memory, all processes",
+        "VS REF: ms per pod against the smallest size",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in:\n{t}");
+    }
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("PODS ") && l.contains(" BRING-UP ") && l.contains(" VS BARE ")),
+        "no table header in:\n{t}"
+    );
+    // The refused size's row says why, after its pods and nodes.
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("3000000 ") && l.contains("not run: kernel.pid_max")),
+        "{t}"
+    );
+    assert_eq!(before, root_net_snapshot(), "the root namespace changed");
+}

@@ -86,11 +86,24 @@ pub enum Outcome {
 
 /// The control plane's preflight for `size` on the kernel dataplane: `None` if it fits, else
 /// the refusal's reasons on one line. The preflight reads a scenario; this is the bench's
-/// cluster as one (its nodes, one bench pod per pod).
+/// cluster as one: its nodes and a Deployment of `pods` bench pods.
 pub fn preflight(size: &Size) -> Option<String> {
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+    use k8s_openapi::api::core::v1::PodTemplateSpec;
     let per_node = size.pods.div_ceil(size.nodes) + 1;
     let cluster = podlab_scenario::ClusterSpec {
         nodes: super::options("bench", size.nodes, per_node).nodes,
+        ..Default::default()
+    };
+    let pods = Deployment {
+        spec: Some(DeploymentSpec {
+            replicas: Some(i32::try_from(size.pods).unwrap_or(i32::MAX)),
+            template: PodTemplateSpec {
+                spec: super::sleeper(0).spec,
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let scenario = podlab_scenario::Scenario {
@@ -99,9 +112,7 @@ pub fn preflight(size: &Size) -> Option<String> {
         source: "podlab bench bringup".into(),
         plain_manifest: false,
         cluster,
-        manifests: (0..size.pods)
-            .map(|i| podlab_scenario::Object::Pod(Box::new(super::sleeper(i))))
-            .collect(),
+        manifests: vec![podlab_scenario::Object::Deployment(Box::new(pods))],
         steps: vec![],
         compare: None,
     };
@@ -281,5 +292,8 @@ mod tests {
         // 300 pods on one node do not fit its /24.
         let why = preflight(&Size { nodes: 1, pods: 300 }).expect("refused");
         assert!(why.contains("cluster.nodeCIDRPrefix /24"), "{why}");
+        // Two processes a pod: more than any kernel.pid_max (at most 4194304).
+        let why = preflight(&Size::of_pods(3_000_000)).expect("refused");
+        assert!(why.contains("kernel.pid_max: needs 6030016 processes"), "{why}");
     }
 }

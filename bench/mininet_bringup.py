@@ -4,8 +4,9 @@
 Topology (the same shape as a podlab cluster of N pods on K nodes): K edge switches
 (LinuxBridge, no controller, like `mn --switch lxbr --controller none`), N hosts spread
 round-robin over them, and for K > 1 one core switch joining the edges (the "fabric").
-Prints one line `MININET_RESULT {json}` with the build, start and stop times and the
-Python process's RSS before and after.
+Prints one line `MININET_RESULT {json}` with the build, start and stop times, the
+Python process's RSS before and after, and, with every host up, the PSS of every process in
+the private pid namespace (Python, each host's shell: the whole process tree).
 
 Run it only in private namespaces, as podlab does:
     unshare --net --mount --pid --fork --mount-proc --kill-child \
@@ -18,6 +19,7 @@ only raises this process's rlimits, so the machine's settings stay as they were.
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -56,6 +58,25 @@ def rss_kib():
     return 0
 
 
+def tree_pss_kib():
+    """(sum of Pss, processes) over every process in this private pid namespace: under
+    `unshare --pid --mount-proc` /proc lists only Mininet's processes (Python, host shells)."""
+    total, procs = 0, 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/smaps_rollup" % d) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        procs += 1
+                        break
+        except OSError:
+            pass
+    return total, procs
+
+
 class PodlabShape(Topo):
     """K edge switches s1..sK with hosts h1..hN round-robin; core switch s(K+1) if K > 1."""
 
@@ -89,6 +110,7 @@ def main():
     net.start()
     t2 = time.monotonic()
     rss1 = rss_kib()
+    pss_total, procs = tree_pss_kib()
     # One TCP connection from the first host to the last proves the hosts are wired (not
     # timed; the host shells have no `ping` on every machine, bash's /dev/tcp always works).
     first, last = net.hosts[0], net.hosts[-1]
@@ -115,6 +137,8 @@ def main():
         "stop_s": t4 - t3,
         "rss_kib_before": rss0,
         "rss_kib_after": rss1,
+        "pss_kib_total": pss_total,
+        "processes": procs,
         "connect_ok": ping_ok,
     }), flush=True)
     return 0

@@ -174,9 +174,10 @@ pub fn down(name: &str) -> Result<i32> {
             return Ok(0);
         }
     };
-    // Wait for the daemon to exit and remove its runtime directory.
+    // Wait for the daemon to exit and remove its runtime directory (seconds for thousands of
+    // pods).
     let dir = rundir::base().join(name);
-    for _ in 0..100 {
+    for _ in 0..1500 {
         if !dir.exists() {
             break;
         }

@@ -24,7 +24,8 @@ fn quick_podlab_side_prints_every_row_and_leaves_the_root_namespace_alone() {
         "pod network teardown, per pod",
         "bring-up, 10 pods on 2 node(s)",
         "bare rtnetlink loop",
-        "9/9 from the first pod",
+        "10/10 each from a pod on another node",
+        "all processes' PSS per pod, 10 pods",
         "TCP throughput, pod to pod across nodes",
         // Both paths' senders use cubic, whatever the machine's default (BBR paces a flow).
         "(TCP cubic)",

@@ -1,8 +1,16 @@
 //! `podlab bench bringup`: how fast podlab builds a cluster, against a bare rtnetlink loop
-//! doing the same kernel work in the same process (the floor). Prints ms per pod and ratios.
+//! doing the same kernel work in the same process (the floor), at one size or a list of sizes
+//! (`--sizes 100,1000,5000`, nodes = pods / 100). Per size: bring-up to all Running, the
+//! floor, pod network setup alone, teardown, every pod probed from a pod on another node, and
+//! the whole cluster's peak memory (PSS of podlab and every pause and container process) with
+//! its processes, threads and descriptors. A size the machine cannot hold (the control
+//! plane's preflight) is named and skipped. The table is printed by [`super::sizes`].
 
 use super::bare_loop::{self, Floor};
-use super::{ms, network, options, reachability, sandboxes, settle, sleeper};
+use super::footprint::{Footprint, Sampler};
+use super::peers::in_fresh_netns;
+use super::sizes::{self, Measured, Outcome, Podlab, Size};
+use super::{network, options, reachability, sandboxes, settle, sleeper};
 use anyhow::{Context, Result, bail};
 use podlab_control_plane::Cluster;
 use podlab_netplugin::{ClusterNetwork, Dataplane, PodRef};
@@ -10,24 +18,41 @@ use podlab_node_agent::Spawner;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// podlab's end-to-end figures.
-struct Podlab {
-    /// Cluster up, every pod applied, all Running.
-    total: Duration,
-    /// `down` of the whole cluster.
-    teardown: Duration,
-    /// Pods the first pod reached over TCP.
-    reach: String,
+/// Bring up each size the podlab way and the bare way; print each as it is measured, then the
+/// table of all of them. `markdown` prints that table as Markdown. Each size runs in a fresh
+/// fabric namespace with a runtime of its own, so nothing of one size is in the next one's way.
+pub fn bringup(list: &[Size], markdown: bool) -> Result<()> {
+    if list.is_empty() || list.iter().any(|s| s.nodes == 0 || s.pods == 0) {
+        bail!("every size needs at least one node and one pod");
+    }
+    let shown: Vec<String> = list.iter().map(Size::to_string).collect();
+    println!(
+        "podlab bench bringup: {} (one container per pod), kernel dataplane\n",
+        shown.join("; ")
+    );
+    let mut results = Vec::new();
+    for size in list {
+        println!("{size}:");
+        let size = *size;
+        let outcome = match sizes::preflight(&size) {
+            Some(why) => Outcome::NotRun(why),
+            None => match in_fresh_netns(&size.to_string(), move |rt| rt.block_on(measure(size))) {
+                Ok(m) => Outcome::Done(Box::new(m)),
+                Err(e) => Outcome::Failed(format!("{e:#}")),
+            },
+        };
+        sizes::print_block(&size, &outcome);
+        results.push((size, outcome));
+    }
+    sizes::print_table(&results, markdown);
+    Ok(())
 }
 
-/// Bring up `pods` pods on `nodes` nodes the podlab way and the bare way; print the comparison.
-pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
-    if nodes == 0 || pods == 0 {
-        bail!("--nodes and --pods must be at least 1");
-    }
-    println!("podlab bench bringup: {pods} pods (one container each) on {nodes} nodes, kernel dataplane\n");
-    // Each measurement starts once the kernel has freed the namespaces of earlier ones.
+/// One size: podlab end to end, the floor, the netplugin alone; each starts once the kernel
+/// has freed the namespaces of the one before.
+async fn measure(size: Size) -> Result<Measured> {
     let rt = tokio::runtime::Handle::current();
+    let Size { nodes, pods } = size;
 
     // 1. podlab end to end: nodes, scheduling, sandboxes, network, containers, all Running.
     settle(&rt).await?;
@@ -37,40 +62,71 @@ pub async fn bringup(nodes: usize, pods: usize) -> Result<()> {
     //    plus one process started in each pod namespace.
     let spawner = Spawner::new();
     settle(&rt).await?;
-    let floor = bare_loop::floor(&spawner, &rt, nodes, pods, "bare").await?;
+    let floor: Floor = bare_loop::floor(&spawner, &rt, nodes, pods, "bare").await?;
 
     // 3. Pod network setup alone, podlab's netplugin vs the bare loop, on fresh namespaces.
     settle(&rt).await?;
-    let podlab_net = netplugin_alone(&spawner, &rt, nodes, pods).await?;
-
-    print_table(pods, &podlab, &floor, podlab_net);
-    Ok(())
+    let net = netplugin_alone(&spawner, &rt, nodes, pods).await?;
+    Ok(Measured { podlab, floor, net })
 }
 
-/// Cluster up, `pods` sleepers applied, all Running (within 120 s), reachability, `down`.
+/// Cluster up, `pods` sleepers applied, all Running (within 60 s + 20 ms a pod),
+/// reachability, `down`; the process tree sampled throughout.
 async fn podlab_end_to_end(nodes: usize, pods: usize) -> Result<Podlab> {
     let per_node = pods.div_ceil(nodes) + 1;
+    let sampler = Sampler::start(std::process::id());
     let t0 = Instant::now();
     let cluster = Cluster::up(options("bench", nodes, per_node), &|_| {}).await?;
     for i in 0..pods {
         cluster.apply_pod(sleeper(i))?;
     }
+    let limit = Duration::from_secs(60) + Duration::from_millis(20) * pods as u32;
     let all_running = cluster
-        .wait_for(Duration::from_secs(120), |c| {
+        .wait_for(limit, |c| {
             let (all, n) = c.all_pods(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
             all && n == pods
         })
         .await;
     let total = t0.elapsed();
     if !all_running {
+        let running = count_running(&cluster);
         cluster.down().await;
-        bail!("not all {pods} pods reached Running within 120 s");
+        bail!("only {running} of {pods} pods reached Running within {limit:?}");
     }
+    let at_running = sample_now().await;
     let reach = reachability(&cluster).await;
+    let after_reach = sample_now().await;
+    let peak = sampler.finish(&[at_running, after_reach]);
     let t1 = Instant::now();
     cluster.down().await;
     let teardown = t1.elapsed();
-    Ok(Podlab { total, teardown, reach })
+    Ok(Podlab {
+        pods,
+        total,
+        teardown,
+        reach,
+        peak,
+    })
+}
+
+/// Pods Running now.
+fn count_running(cluster: &Cluster) -> usize {
+    let mut n = 0;
+    cluster.all_pods(|p| {
+        if p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+            n += 1;
+        }
+        true
+    });
+    n
+}
+
+/// One sample of this process's tree now, off the async workers.
+async fn sample_now() -> Footprint {
+    let root = std::process::id();
+    tokio::task::spawn_blocking(move || super::footprint::measure(root))
+        .await
+        .unwrap_or_default()
 }
 
 /// The netplugin's `add_pod` for `pods` fresh pod sandboxes on `nodes` nodes (fabric
@@ -112,32 +168,4 @@ async fn netplugin_alone(
         t.await.context("pod network task")??;
     }
     Ok(t3.elapsed())
-}
-
-fn print_table(pods: usize, podlab: &Podlab, floor: &Floor, podlab_net: Duration) {
-    let per = |d: Duration| ms(d) / pods as f64;
-    println!("{:<44}{:>12}{:>12}{:>10}", "measure", "podlab", "bare loop", "ratio");
-    println!(
-        "{:<44}{:>10.2}ms{:>10.2}ms{:>9.2}x",
-        "bring-up to all Running, per pod",
-        per(podlab.total),
-        per(floor.total),
-        podlab.total.as_secs_f64() / floor.total.as_secs_f64()
-    );
-    println!(
-        "{:<44}{:>10.2}ms{:>10.2}ms{:>9.2}x",
-        "pod network setup alone, per pod",
-        per(podlab_net),
-        floor.net.ms_per_pod(),
-        podlab_net.as_secs_f64() / floor.net.pod_setup.as_secs_f64().max(1e-9)
-    );
-    println!(
-        "{:<44}{:>10.0}ms   (target < 500 ms)",
-        format!("teardown of {pods} pods"),
-        ms(podlab.teardown)
-    );
-    println!("{:<44}{:>10.0}ms", "bring-up total", ms(podlab.total));
-    println!("{:<44}{:>12}", "pods reachable from the first pod", podlab.reach);
-    println!("\nreference: the CNI bridge plugin takes 9-14 ms per ADD and ~23 ms per DEL on these machines");
-    println!("targets: bring-up <= 2x the bare loop, network setup <= 1.3x");
 }

@@ -8,6 +8,8 @@
 //! - [`api`]: `podlab bench api`, kubectl against podlab's Kubernetes API with many pods and
 //!   watches, beside podlab's own socket.
 //! - [`bringup`]: `podlab bench bringup`, podlab's cluster bring-up against the kernel floor.
+//! - [`footprint`]: the memory (PSS), processes, threads and descriptors of a process tree.
+//! - [`sizes`]: the sizes of `podlab bench bringup --sizes`, their preflight and their table.
 //! - [`schedule`]: `podlab bench schedule`, scheduler_perf-style scheduler throughput.
 //! - [`bare_loop`]: the baseline: the same kernel objects by plain sequential rtnetlink
 //!   calls, the floor (that loop plus a `sleep` per pod), the bare veth pair.
@@ -17,8 +19,10 @@
 pub mod api;
 pub mod bare_loop;
 pub mod bringup;
+pub mod footprint;
 pub mod peers;
 pub mod schedule;
+pub mod sizes;
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, Pod, PodSpec};
@@ -142,48 +146,143 @@ pub(crate) async fn sandboxes(
     .await?
 }
 
-/// Count pods the first pod reaches over TCP (each probe also checks the source IP).
-pub(crate) async fn reachability(cluster: &Arc<Cluster>) -> String {
+/// What [`reachability`] found: every pod probed over TCP from one pod on another node.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Reach {
+    /// Probes that connected and saw the sender's own pod IP as the source.
+    pub ok: usize,
+    /// Pods probed (all of them, but a lone pod has nobody to probe it).
+    pub total: usize,
+    /// True when the senders were on other nodes (false: a one-node cluster).
+    pub cross_node: bool,
+    /// The first misses, `name ip: why`.
+    pub missed: Vec<String>,
+    /// Probing stopped early after this many misses (the rest not probed).
+    pub gave_up: bool,
+}
+
+impl Reach {
+    /// Every pod reached.
+    pub fn all(&self) -> bool {
+        self.ok == self.total && !self.gave_up
+    }
+
+    /// Where the probes came from, for a label.
+    pub fn from(&self) -> &'static str {
+        if self.cross_node {
+            "each from a pod on another node"
+        } else {
+            "each from another pod (one node)"
+        }
+    }
+}
+
+impl std::fmt::Display for Reach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.ok, self.total)?;
+        if !self.missed.is_empty() {
+            let shown: Vec<_> = self.missed.iter().take(4).cloned().collect();
+            let more = if self.missed.len() > 4 { ", ..." } else { "" };
+            write!(f, " (not reached: {}{more})", shown.join(", "))?;
+        }
+        if self.gave_up {
+            write!(f, " (stopped after {} misses)", self.missed.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Probes at once while checking reachability.
+const PROBE_WORKERS: usize = 16;
+/// Misses after which reachability stops probing (a broken network would take 2 s a pod).
+const PROBE_GIVE_UP: usize = 100;
+
+/// One pod as reachability sees it: its sandbox, IP, name and node.
+type End = (Arc<Sandbox>, std::net::Ipv4Addr, String, String);
+
+/// For each pod, the pod that probes it: pod `j` of node `n` is probed by pod `j` (wrapping)
+/// of node `n + 1` (wrapping), so every node sends and receives; on one node, by the next pod.
+fn senders(ends: &[End]) -> (Vec<Option<usize>>, bool) {
+    let mut by_node: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, e) in ends.iter().enumerate() {
+        by_node.entry(e.3.as_str()).or_default().push(i);
+    }
+    let groups: Vec<&Vec<usize>> = by_node.values().collect();
+    let mut out = vec![None; ends.len()];
+    for (n, members) in groups.iter().enumerate() {
+        let other = groups[(n + 1) % groups.len()];
+        for (j, &i) in members.iter().enumerate() {
+            let src = if groups.len() > 1 {
+                other[j % other.len()]
+            } else {
+                members[(j + 1) % members.len()]
+            };
+            out[i] = (src != i).then_some(src);
+        }
+    }
+    (out, groups.len() > 1)
+}
+
+/// Probes every pod over TCP from a pod on another node ([`senders`]), [`PROBE_WORKERS`] at
+/// once; each probe also checks that the receiver saw the sender's own pod IP (no NAT).
+pub(crate) async fn reachability(cluster: &Arc<Cluster>) -> Reach {
     let pods = crate::runner::select(cluster, &podlab_scenario::PodSelector::All);
-    let ends: Vec<_> = pods
+    let ends: Vec<End> = pods
         .iter()
         .filter_map(|p| {
+            let node = p.spec.as_ref()?.node_name.clone()?;
             cluster
                 .with_entry(&podlab_control_plane::key_of(p), |e| {
                     Some((
                         e.sandbox.clone()?,
                         e.net.as_ref()?.ip,
                         p.metadata.name.clone().unwrap_or_default(),
+                        node,
                     ))
                 })
                 .flatten()
         })
         .collect();
-    let total = ends.len().saturating_sub(1);
-    let missed = tokio::task::spawn_blocking(move || {
-        let Some((first, first_ip, _)) = ends.first().cloned() else {
-            return Vec::new();
-        };
-        ends[1..]
-            .iter()
-            .filter_map(|(sb, ip, name)| {
-                let r = crate::probe::probe_listener(first.netns(), sb.netns(), *ip, Duration::from_secs(2));
-                if r.ok && r.seen_source == Some(first_ip) {
-                    return None;
+    tokio::task::spawn_blocking(move || probe_all(&ends))
+        .await
+        .unwrap_or_default()
+}
+
+fn probe_all(ends: &[End]) -> Reach {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (from, cross_node) = senders(ends);
+    let jobs: Vec<(usize, usize)> = from.iter().enumerate().filter_map(|(i, s)| Some(((*s)?, i))).collect();
+    let (next, ok) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let missed = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..PROBE_WORKERS.min(jobs.len()) {
+            s.spawn(|| {
+                while let Some(&(src, dst)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if missed.lock().map(|m| m.len()).unwrap_or(PROBE_GIVE_UP) >= PROBE_GIVE_UP {
+                        return;
+                    }
+                    let (sb, ip, name, _) = &ends[dst];
+                    let (src_sb, src_ip, ..) = &ends[src];
+                    let r = crate::probe::probe_listener(src_sb.netns(), sb.netns(), *ip, Duration::from_secs(2));
+                    if r.ok && r.seen_source == Some(*src_ip) {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let why = r.error.unwrap_or_else(|| format!("source seen as {:?}", r.seen_source));
+                    if let Ok(mut m) = missed.lock() {
+                        m.push(format!("{name} {ip}: {why}"));
+                    }
                 }
-                let why = r.error.unwrap_or_else(|| format!("source seen as {:?}", r.seen_source));
-                Some(format!("{name} {ip}: {why}"))
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
-    let ok = total.saturating_sub(missed.len());
-    if missed.is_empty() {
-        format!("{ok}/{total}")
-    } else {
-        let shown: Vec<_> = missed.iter().take(4).cloned().collect();
-        let more = if missed.len() > 4 { ", ..." } else { "" };
-        format!("{ok}/{total} (not reached: {}{more})", shown.join(", "))
+            });
+        }
+    });
+    let missed = missed.into_inner().unwrap_or_default();
+    Reach {
+        ok: ok.into_inner(),
+        total: jobs.len(),
+        cross_node,
+        gave_up: missed.len() >= PROBE_GIVE_UP,
+        missed,
     }
 }

@@ -2,6 +2,7 @@
 //! beside a baseline measured in the same run.
 
 use super::enter_private_netns;
+use crate::bench::sizes::Size;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 
@@ -10,10 +11,19 @@ use clap::Subcommand;
 pub enum Kind {
     /// Bring up N pods on M nodes, beside a bare rtnetlink loop doing the same kernel work.
     Bringup {
-        #[arg(long, default_value_t = 4)]
-        nodes: usize,
-        #[arg(long, default_value_t = 200)]
-        pods: usize,
+        /// Nodes of the one size (default 4; not with --sizes).
+        #[arg(long)]
+        nodes: Option<usize>,
+        /// Pods of the one size (default 200; not with --sizes).
+        #[arg(long)]
+        pods: Option<usize>,
+        /// Several sizes in one run, as pod counts (nodes = pods / 100, at least 1), e.g.
+        /// `--sizes 100,1000,5000,10000`.
+        #[arg(long, value_delimiter = ',', conflicts_with_all = ["nodes", "pods"])]
+        sizes: Vec<usize>,
+        /// Print the final table as Markdown.
+        #[arg(long)]
+        markdown: bool,
     },
     /// `kubectl get pods` with many pods and open watches, beside podlab's own socket.
     Api {
@@ -54,7 +64,22 @@ pub enum Kind {
 /// Runs the chosen benchmark.
 pub fn run(kind: Kind) -> Result<i32> {
     match kind {
-        Kind::Bringup { nodes, pods } => bringup(nodes, pods).map(|()| 0),
+        Kind::Bringup {
+            nodes,
+            pods,
+            sizes,
+            markdown,
+        } => {
+            let list = if sizes.is_empty() {
+                vec![Size {
+                    nodes: nodes.unwrap_or(4),
+                    pods: pods.unwrap_or(200),
+                }]
+            } else {
+                sizes.into_iter().map(Size::of_pods).collect()
+            };
+            bringup(&list, markdown).map(|()| 0)
+        }
         Kind::Api { pods, watchers } => crate::bench::api::run(pods, watchers),
         Kind::Schedule { nodes, pods, workload } => bench_schedule(nodes, pods, &workload),
         Kind::Peers {
@@ -71,14 +96,13 @@ pub fn run(kind: Kind) -> Result<i32> {
     }
 }
 
-fn bringup(nodes: usize, pods: usize) -> Result<()> {
+fn bringup(sizes: &[Size], markdown: bool) -> Result<()> {
     if !podlab_node_agent::join::is_root() {
         bail!("the bring-up benchmark builds real namespaces and needs root");
     }
     enter_private_netns()?;
     podlab_control_plane::rundir::clean_stale();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(crate::bench::bringup::bringup(nodes, pods))
+    crate::bench::bringup::bringup(sizes, markdown)
 }
 
 fn bench_schedule(nodes: usize, pods: usize, workload: &str) -> Result<i32> {

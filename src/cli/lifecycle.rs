@@ -120,6 +120,9 @@ pub fn daemon(a: DaemonArgs) -> Result<()> {
         std::time::Duration::from_secs(a.wait),
         api,
     ));
-    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    // Shutting the runtime down drops the last handle on the cluster, whose runtime directory
+    // is removed then: 2000 pods' directories take ~2.6 s on this machine's /run (ext4), and
+    // the process must not exit half-way (it left /run/podlab/<name>/pods/* behind).
+    rt.shutdown_timeout(std::time::Duration::from_secs(30));
     r
 }

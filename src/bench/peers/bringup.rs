@@ -5,6 +5,7 @@
 
 use super::mininet::MininetFigures;
 use super::{Row, rss_kib, wait_links_at_most};
+use crate::bench::footprint::{self, Footprint};
 use crate::bench::{bare_loop, ms, reachability, sleeper};
 use anyhow::{Result, bail};
 use podlab_control_plane::Cluster;
@@ -22,7 +23,11 @@ pub struct PodlabBringup {
     pub teardown: Duration,
     /// Growth of this process's RSS from an empty cluster to all pods Running, per pod.
     pub rss_kib_per_pod: f64,
-    /// Pods the first pod reached over TCP, e.g. "199/199".
+    /// With every pod Running: PSS of this process and every process it started (zygote,
+    /// pause processes, containers), with their counts.
+    pub whole: Footprint,
+    /// Pods reached over TCP, each from a pod on another node, e.g. "200/200 each from a pod
+    /// on another node".
     pub reach: String,
 }
 
@@ -53,11 +58,15 @@ pub fn podlab(nodes: usize, pods: usize) -> Result<PodlabBringup> {
                 .await;
             let bringup = t0.elapsed();
             let rss1 = rss_kib();
+            let whole = tokio::task::spawn_blocking(|| footprint::measure(std::process::id()))
+                .await
+                .unwrap_or_default();
             if !all_running {
                 cluster.down().await;
                 bail!("podlab: not all {pods} pods reached Running within {limit:?}");
             }
-            let reach = reachability(&cluster).await;
+            let r = reachability(&cluster).await;
+            let reach = format!("{r} {}", r.from());
             let t1 = Instant::now();
             cluster.down().await;
             drop(cluster);
@@ -68,6 +77,7 @@ pub fn podlab(nodes: usize, pods: usize) -> Result<PodlabBringup> {
                 bringup,
                 teardown,
                 rss_kib_per_pod: rss1.saturating_sub(rss0) as f64 / pods as f64,
+                whole,
                 reach,
             })
         })
@@ -130,20 +140,26 @@ pub fn rows(p: &PodlabBringup, floor: &Duration, mn: Option<&MininetFigures>, no
                 .peer("Mininet python, per host", format!("{mr:.0} KiB"))
                 .ratio(p.rss_kib_per_pod / mr.max(1e-9), " Mininet's", "", None),
             );
+            let (pw, mw) = (p.whole.kib_per(n), m.pss_kib_per_host());
             out.push(
                 Row::new(
-                    format!("reachable, {n} pods"),
-                    format!("{} from the first pod", p.reach),
+                    format!("all processes' PSS per pod, {n} pods"),
+                    format!("{pw:.0} KiB ({} processes)", p.whole.processes),
                 )
                 .peer(
-                    "Mininet",
-                    if m.connect_ok {
-                        "first host to last: ok"
-                    } else {
-                        "first host to last: FAILED"
-                    },
-                ),
+                    "Mininet, all processes, per host",
+                    format!("{mw:.0} KiB ({} processes)", m.processes),
+                )
+                .ratio(pw / mw.max(1e-9), " Mininet's", "<= 1x Mininet's", Some(pw <= mw)),
             );
+            out.push(Row::new(format!("reachable, {n} pods"), p.reach.clone()).peer(
+                "Mininet",
+                if m.connect_ok {
+                    "first host to last: ok"
+                } else {
+                    "first host to last: FAILED"
+                },
+            ));
         }
         None => {
             out.push(Row::new(label, per(p.bringup)).peer("Mininet (LinuxBridge)", "not run"));
@@ -152,10 +168,14 @@ pub fn rows(p: &PodlabBringup, floor: &Duration, mn: Option<&MininetFigures>, no
                 format!("daemon RSS per pod, {n} pods"),
                 format!("{:.0} KiB", p.rss_kib_per_pod),
             ));
-            out.push(Row::new(
-                format!("reachable, {n} pods"),
-                format!("{} from the first pod", p.reach),
-            ));
+            out.push(
+                Row::new(
+                    format!("all processes' PSS per pod, {n} pods"),
+                    format!("{:.0} KiB ({} processes)", p.whole.kib_per(n), p.whole.processes),
+                )
+                .peer("Mininet, all processes, per host", "skipped (Mininet not run)"),
+            );
+            out.push(Row::new(format!("reachable, {n} pods"), p.reach.clone()));
         }
     }
     if quick {

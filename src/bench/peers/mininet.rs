@@ -23,6 +23,10 @@ pub struct MininetFigures {
     /// RSS of Mininet's Python process before and after the build, in KiB.
     pub rss_kib_before: u64,
     pub rss_kib_after: u64,
+    /// With every host up: PSS of every process of Mininet's private pid namespace (its
+    /// Python process and each host's shell), KiB, and how many processes that is.
+    pub pss_kib_total: u64,
+    pub processes: usize,
     /// A TCP connection from the first host to the last succeeded.
     pub connect_ok: bool,
 }
@@ -31,6 +35,11 @@ impl MininetFigures {
     /// Growth of Mininet's Python process per host, in KiB.
     pub fn rss_kib_per_host(&self) -> f64 {
         self.rss_kib_after.saturating_sub(self.rss_kib_before) as f64 / self.hosts.max(1) as f64
+    }
+
+    /// The whole process tree's PSS per host, in KiB.
+    pub fn pss_kib_per_host(&self) -> f64 {
+        self.pss_kib_total as f64 / self.hosts.max(1) as f64
     }
 }
 
@@ -56,6 +65,8 @@ pub fn parse(stdout: &str) -> Result<MininetFigures> {
         stop: Duration::from_secs_f64(f("stop_s").max(0.0)),
         rss_kib_before: f("rss_kib_before") as u64,
         rss_kib_after: f("rss_kib_after") as u64,
+        pss_kib_total: f("pss_kib_total") as u64,
+        processes: f("processes") as usize,
         connect_ok: v
             .get("connect_ok")
             .and_then(serde_json::Value::as_bool)
@@ -126,11 +137,14 @@ mod tests {
     #[test]
     fn reads_the_driver_result_line() {
         let out = "noise\nMININET_RESULT {\"hosts\": 10, \"bringup_s\": 0.5, \"stop_s\": 0.25, \
-                   \"rss_kib_before\": 1000, \"rss_kib_after\": 2000, \"connect_ok\": true}\n";
+                   \"rss_kib_before\": 1000, \"rss_kib_after\": 2000, \"pss_kib_total\": 5000, \
+                   \"processes\": 11, \"connect_ok\": true}\n";
         let m = parse(out).unwrap();
         assert_eq!(m.hosts, 10);
         assert_eq!(m.bringup, Duration::from_millis(500));
         assert_eq!(m.rss_kib_per_host(), 100.0);
+        assert_eq!(m.pss_kib_per_host(), 500.0);
+        assert_eq!(m.processes, 11);
         assert!(m.connect_ok);
         assert!(parse("nothing").is_err());
     }

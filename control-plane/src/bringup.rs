@@ -142,8 +142,15 @@ async fn build_nodes(opts: &ClusterOptions, dataplane: &Dataplane, spawner: &Spa
         } else {
             Some(node_sandbox(spawner, &addr.name, opts.explain.as_ref()).await?)
         };
+        let netns = match sandbox.as_deref() {
+            Some(s) => Some(
+                s.netns()
+                    .map_err(UpError::io(format!("opening node {}'s namespace", addr.name)))?,
+            ),
+            None => None,
+        };
         dataplane
-            .setup_node(&addr, sandbox.as_deref().map(|s| s.netns()))
+            .setup_node(&addr, netns.as_deref())
             .await
             .map_err(UpError::net(format!("setting up the network of node {}", addr.name)))?;
         if let Some(shaping) = uplink_shaping(&node).map_err(UpError::Config)? {

@@ -25,6 +25,18 @@ pub struct ProbeResult {
     pub error: Option<String>,
 }
 
+impl ProbeResult {
+    /// A probe that could not be made (`why`: e.g. a namespace that could not be opened).
+    pub fn failed(why: impl std::fmt::Display) -> ProbeResult {
+        ProbeResult {
+            ok: false,
+            seen_source: None,
+            rtt: None,
+            error: Some(why.to_string()),
+        }
+    }
+}
+
 /// Probe with a temporary listener podlab opens inside the receiver's namespace (needs no
 /// server in the pod): proves the path and shows the source address the receiver sees.
 pub fn probe_listener(from: &Netns, to: &Netns, to_ip: Ipv4Addr, timeout: Duration) -> ProbeResult {

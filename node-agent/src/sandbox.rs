@@ -15,6 +15,34 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
+/// A sandbox's network namespace: borrowed from the sandbox, or opened for this use.
+pub enum NetnsRef<'a> {
+    /// The namespace the sandbox holds.
+    Held(&'a Netns),
+    /// Opened for this use; closed when dropped.
+    Opened(Netns),
+}
+
+impl std::ops::Deref for NetnsRef<'_> {
+    type Target = Netns;
+    fn deref(&self) -> &Netns {
+        match self {
+            NetnsRef::Held(n) => n,
+            NetnsRef::Opened(n) => n,
+        }
+    }
+}
+
+impl NetnsRef<'_> {
+    /// An owned handle (a second descriptor for a held namespace).
+    pub fn into_owned(self) -> io::Result<Netns> {
+        match self {
+            NetnsRef::Held(n) => n.try_clone(),
+            NetnsRef::Opened(n) => Ok(n),
+        }
+    }
+}
+
 /// A pause process and handles on its namespaces.
 pub struct Sandbox {
     pid: i32,
@@ -26,7 +54,9 @@ pub struct Sandbox {
     pidfd: RawFd,
     /// Set once the pause process was killed.
     killed: std::sync::atomic::AtomicBool,
-    net: Netns,
+    /// A node's network namespace, held (nodes are few, and used all the time); a pod's is
+    /// opened when needed (one descriptor less per pod).
+    net: Option<Netns>,
     /// The pod's PID namespace (`shareProcessNamespace`), whose PID 1 is the pause process.
     pid_ns: Option<OwnedFd>,
 }
@@ -97,7 +127,11 @@ impl Sandbox {
 
     fn finish(kind: SandboxKind, pid: i32, process: Process, ready: io::Result<()>) -> io::Result<Sandbox> {
         let opened = ready.and_then(|()| {
-            let net = Netns::from_pid(pid as u32)?;
+            let net = if kind == SandboxKind::Node {
+                Some(Netns::from_pid(pid as u32)?)
+            } else {
+                None
+            };
             let pid_ns = if kind == SandboxKind::PodSharingPids {
                 Some(open_ns(pid, "pid")?)
             } else {
@@ -137,9 +171,20 @@ impl Sandbox {
         self.kind
     }
 
-    /// The network namespace.
-    pub fn netns(&self) -> &Netns {
-        &self.net
+    /// The network namespace: a node's is held, a pod's is opened now (from the pause
+    /// process's pid, checked against its pidfd, so never another process's namespace).
+    pub fn netns(&self) -> io::Result<NetnsRef<'_>> {
+        if let Some(n) = &self.net {
+            return Ok(NetnsRef::Held(n));
+        }
+        let ns = Netns::from_pid(self.pid as u32)?;
+        if crate::lock_unpoisoned(&self.process).has_exited() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the pod's sandbox (its pause process) has exited",
+            ));
+        }
+        Ok(NetnsRef::Opened(ns))
     }
 
     /// The namespaces a process joins to run "inside" this sandbox (a pod's PID namespace

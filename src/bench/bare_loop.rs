@@ -303,8 +303,9 @@ pub async fn floor(
 ) -> Result<Floor> {
     let t = Instant::now();
     let (node_sb, pod_sb) = super::sandboxes(spawner, nodes, pods, prefix).await?;
-    let netns_of =
-        |sbs: &[Sandbox]| -> std::io::Result<Vec<Netns>> { sbs.iter().map(|s| s.netns().try_clone()).collect() };
+    let netns_of = |sbs: &[Sandbox]| -> std::io::Result<Vec<Netns>> {
+        sbs.iter().map(|s| s.netns().and_then(|n| n.into_owned())).collect()
+    };
     let (node_ns, pod_ns) = (netns_of(&node_sb)?, netns_of(&pod_sb)?);
     let net = run(&super::network(), rt, "bare0", &node_ns, &pod_ns).await?;
     let mut procs = Vec::new();
@@ -444,7 +445,7 @@ mod tests {
                 let spawner = Spawner::new();
                 let (nodes, pods) = crate::bench::sandboxes(&spawner, 2, PODS, "tbare").await?;
                 let netns_of = |sbs: &[Sandbox]| -> std::io::Result<Vec<Netns>> {
-                    sbs.iter().map(|s| s.netns().try_clone()).collect()
+                    sbs.iter().map(|s| s.netns().and_then(|n| n.into_owned())).collect()
                 };
                 run(
                     &ClusterNetwork::default(),
@@ -467,14 +468,14 @@ mod tests {
                     .map(|i| ClusterNetwork::default().node(i, &format!("worker-{i}")))
                     .collect::<Result<_, _>>()?;
                 for (n, sb) in nodes.iter().zip(&node_sb) {
-                    dp.setup_node(n, Some(sb.netns())).await?;
+                    dp.setup_node(n, Some(&*sb.netns()?)).await?;
                 }
                 for n in &nodes {
                     dp.sync_routes(&n.name, &nodes).await?;
                 }
                 let start = Instant::now();
                 for (i, sb) in pods.iter().enumerate() {
-                    dp.add_pod(node_of(i), &pod(i), Some(sb.netns())).await?;
+                    dp.add_pod(node_of(i), &pod(i), Some(&*sb.netns()?)).await?;
                 }
                 let seq = start.elapsed().as_secs_f64() * 1000.0 / PODS as f64;
                 for i in 0..PODS {
@@ -484,10 +485,11 @@ mod tests {
                 let (_, pods) = crate::bench::sandboxes(&spawner, 0, PODS, "treal2").await?;
                 let start = Instant::now();
                 let refs: Vec<PodRef> = (0..PODS).map(pod).collect();
-                let adds = pods
+                let netns = pods.iter().map(|sb| sb.netns()).collect::<std::io::Result<Vec<_>>>()?;
+                let adds = netns
                     .iter()
                     .enumerate()
-                    .map(|(i, sb)| dp.add_pod(node_of(i), &refs[i], Some(sb.netns())));
+                    .map(|(i, ns)| dp.add_pod(node_of(i), &refs[i], Some(&**ns)));
                 futures::future::try_join_all(adds).await?;
                 let conc = start.elapsed().as_secs_f64() * 1000.0 / PODS as f64;
                 let start = Instant::now();

@@ -146,7 +146,7 @@ async fn netplugin_alone(
     let mut addrs = Vec::new();
     for (i, sb) in node_sb.iter().enumerate() {
         let a = net.node(i as u32 + 1, &format!("net-{}", i + 1))?;
-        dp.setup_node(&a, Some(sb.netns())).await?;
+        dp.setup_node(&a, Some(&*sb.netns()?)).await?;
         addrs.push(a);
     }
     let t3 = Instant::now();
@@ -154,7 +154,7 @@ async fn netplugin_alone(
     for (k, sb) in pod_sb.iter().enumerate() {
         let dp = dp.clone();
         let node = addrs[k % nodes].name.clone();
-        let ns = sb.netns().try_clone()?;
+        let ns = sb.netns()?.into_owned()?;
         tasks.push(tokio::spawn(async move {
             let pod = PodRef {
                 namespace: "default".into(),

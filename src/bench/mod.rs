@@ -264,7 +264,10 @@ fn probe_all(ends: &[End]) -> Reach {
                     }
                     let (sb, ip, name, _) = &ends[dst];
                     let (src_sb, src_ip, ..) = &ends[src];
-                    let r = crate::probe::probe_listener(src_sb.netns(), sb.netns(), *ip, Duration::from_secs(2));
+                    let r = match (src_sb.netns(), sb.netns()) {
+                        (Ok(from), Ok(to)) => crate::probe::probe_listener(&from, &to, *ip, Duration::from_secs(2)),
+                        (Err(e), _) | (_, Err(e)) => podlab_netplugin::probe::ProbeResult::failed(e),
+                    };
                     if r.ok && r.seen_source == Some(*src_ip) {
                         ok.fetch_add(1, Ordering::Relaxed);
                         continue;

@@ -66,7 +66,7 @@ pub async fn ping_matrix(cluster: &Cluster, selector: Option<&str>) -> Result<Pi
             .with_entry(&key, |e| Some((e.sandbox.clone()?, e.net.clone()?)))
             .flatten();
         if let Some((sb, net)) = found {
-            members.push((format!("{}/{}", key.0, key.1), sb.netns().try_clone()?, net.ip));
+            members.push((format!("{}/{}", key.0, key.1), sb.netns()?.into_owned()?, net.ip));
         }
     }
     if members.is_empty() {

@@ -29,7 +29,7 @@ pub async fn routes(cluster: &Cluster, target: &str, namespace: &str) -> Result<
             .ok_or_else(|| podlab_control_plane::ApiError::not_found("nodes", name))?;
         let c = ctx(cluster, Some(name), false);
         let routes = match (&n.sandbox, model) {
-            (Some(sb), false) => inspect::snapshot(sb.netns(), &rt()).await?.routes,
+            (Some(sb), false) => inspect::snapshot(&*sb.netns()?, &rt()).await?.routes,
             _ => model_routes(cluster, name),
         };
         return Ok(RoutesView {

@@ -273,7 +273,7 @@ async fn node_view(cluster: &Cluster, n: &NodeRt, pods: &[Pod], fabric_snap: Opt
     let c = ctx(cluster, Some(&name), false);
     let node_snap = match &n.sandbox {
         Some(sb) if !model => Some(
-            inspect::snapshot(sb.netns(), &rt())
+            inspect::snapshot(&*sb.netns()?, &rt())
                 .await
                 .with_context(|| format!("reading node {name}'s namespace"))?,
         ),
@@ -331,7 +331,7 @@ pub(super) async fn pod_view(cluster: &Cluster, pod: &Pod, node_snap: Option<&Ns
         (Some(sb), Some(ns)) => {
             v.netns = ns_inode(sb.pid());
             // A pod that ended in between has no namespace to read: say so, do not fail.
-            match inspect::snapshot(sb.netns(), &rt()).await {
+            match inspect::snapshot(&*sb.netns()?, &rt()).await {
                 Ok(s) => {
                     if let Some(e) = s.link(layout.pod_iface_name()) {
                         v.ip = e

@@ -51,7 +51,7 @@ pub(crate) fn resolve(cluster: &Cluster, spec: &str, namespace: &str) -> Result<
             .ok_or_else(|| anyhow!("node {name} has no namespace"))?;
         Ok(Resolved {
             label: format!("node {name}"),
-            netns: sb.netns().try_clone()?,
+            netns: sb.netns()?.into_owned()?,
             ip: n.addr.node_ip,
             node: Some(name.to_string()),
         })
@@ -72,7 +72,7 @@ pub(crate) fn resolve(cluster: &Cluster, spec: &str, namespace: &str) -> Result<
         };
         Ok(Resolved {
             label: format!("pod {}/{}", key.0, key.1),
-            netns: sb.netns().try_clone()?,
+            netns: sb.netns()?.into_owned()?,
             ip: net.ip,
             node: node_of(&pod),
         })
@@ -201,7 +201,7 @@ pub async fn trace(cluster: &Cluster, src: &str, dst: &str, namespace: &str) -> 
     let mut nodes: Vec<(NodeAddressing, Netns)> = Vec::new();
     for n in &cluster.nodes {
         if let Some(sb) = &n.sandbox {
-            nodes.push((n.addr.clone(), sb.netns().try_clone()?));
+            nodes.push((n.addr.clone(), sb.netns()?.into_owned()?));
         }
     }
     let layout = cluster.dataplane.layout();

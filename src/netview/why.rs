@@ -104,7 +104,7 @@ fn node_trouble(cluster: &Cluster, s: &Resolved, d: &Resolved) -> Result<Option<
         let Some(sb) = cluster.node(n).and_then(|r| r.sandbox.clone()) else {
             continue;
         };
-        let v = read_in(sb.netns(), "/proc/sys/net/ipv4/ip_forward")?;
+        let v = read_in(&*sb.netns()?, "/proc/sys/net/ipv4/ip_forward")?;
         if v.trim() == "0" {
             return fail(
                 format!("node {n} does not forward: net.ipv4.ip_forward is 0 in its network namespace"),

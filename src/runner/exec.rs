@@ -200,9 +200,10 @@ pub(super) async fn connectivity(
                 if a == b {
                     continue;
                 }
-                let r = match port {
-                    Some(port) => probe::probe_port(sa.netns(), *ipb, port, timeout),
-                    None => probe::probe_listener(sa.netns(), sb.netns(), *ipb, timeout),
+                let r = match (sa.netns(), sb.netns(), port) {
+                    (Ok(na), _, Some(port)) => probe::probe_port(&na, *ipb, port, timeout),
+                    (Ok(na), Ok(nb), None) => probe::probe_listener(&na, &nb, *ipb, timeout),
+                    (Err(e), _, _) | (_, Err(e), None) => podlab_netplugin::probe::ProbeResult::failed(e),
                 };
                 res.push((a.clone(), *ipa, b.clone(), *ipb, r));
             }

@@ -66,7 +66,15 @@ impl Kubelet {
             Ok(s) => Arc::new(s),
             Err(e) => return Err(format!("Failed to create pod sandbox: {e}")),
         };
-        match self.dataplane.add_pod(&self.node, podref, Some(sandbox.netns())).await {
+        let added = match sandbox.netns() {
+            Ok(ns) => self
+                .dataplane
+                .add_pod(&self.node, podref, Some(&ns))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match added {
             Ok(n) => Ok((Some(sandbox), n)),
             Err(e) => {
                 sandbox.kill();

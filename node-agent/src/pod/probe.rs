@@ -281,7 +281,13 @@ impl Target {
 
     /// Runs `f` on a thread inside the pod's network namespace.
     async fn in_pod(&self, f: impl FnOnce() -> Result<(), String> + Send + 'static) -> Result<(), String> {
-        podlab_netplugin::ns::run_in_async(self.shared.ctx.sandbox.netns(), f)
+        let ns = self
+            .shared
+            .ctx
+            .sandbox
+            .netns()
+            .map_err(|e| format!("cannot enter the pod's network namespace: {e}"))?;
+        podlab_netplugin::ns::run_in_async(&ns, f)
             .await
             .map_err(|e| format!("cannot enter the pod's network namespace: {e}"))?
     }

@@ -48,8 +48,8 @@ pub fn podlab_side(pods: usize) -> Result<NetFigures> {
         let net = crate::bench::network();
         let dp = Dataplane::kernel(net.clone(), rt.handle().clone())?;
         let addr = net.node(1, "worker-1")?;
-        rt.block_on(dp.setup_node(&addr, Some(node.netns())))?;
-        let baseline = link_count_in(node.netns())?;
+        rt.block_on(dp.setup_node(&addr, Some(&*node.netns()?)))?;
+        let baseline = link_count_in(&*node.netns()?)?;
         let refs: Vec<PodRef> = (0..pods)
             .map(|k| PodRef {
                 namespace: "default".into(),
@@ -61,12 +61,12 @@ pub fn podlab_side(pods: usize) -> Result<NetFigures> {
         let t = Instant::now();
         rt.block_on(async {
             for (sb, pod) in sbs.iter().zip(&refs) {
-                dp.add_pod("worker-1", pod, Some(sb.netns())).await?;
+                dp.add_pod("worker-1", pod, Some(&*sb.netns()?)).await?;
             }
-            Ok::<_, podlab_netplugin::NetError>(())
+            Ok::<_, anyhow::Error>(())
         })?;
         let setup = t.elapsed();
-        let now = link_count_in(node.netns())?;
+        let now = link_count_in(&*node.netns()?)?;
         if now != baseline + pods {
             bail!(
                 "podlab: expected {pods} pod veths on the node, found {}",
@@ -83,7 +83,7 @@ pub fn podlab_side(pods: usize) -> Result<NetFigures> {
             Ok::<_, podlab_netplugin::NetError>(())
         })?;
         drop(sbs);
-        wait_links_at_most(node.netns(), baseline, Duration::from_secs(60))?;
+        wait_links_at_most(&*node.netns()?, baseline, Duration::from_secs(60))?;
         let teardown = t.elapsed();
         Ok(NetFigures { pods, setup, teardown })
     })
@@ -145,7 +145,7 @@ pub fn cni_side(pods: usize, dir: &Path, scratch: &Path) -> Result<NetFigures> {
         let node = Sandbox::create(&spawner, SandboxKind::Node, "cni-node").context("node sandbox")?;
         // Pod 0 warms up: its ADD creates the bridge `cni0` (podlab's node already has it).
         let sbs = pod_sandboxes(&spawner, pods + 1, "cni-pod")?;
-        let node_ns = node.netns().try_clone()?;
+        let node_ns = node.netns()?.into_owned()?;
         let pids: Vec<i32> = sbs.iter().map(Sandbox::pid).collect();
         let (setup, del, first) = podlab_netplugin::ns::run_in(&node_ns, || -> Result<_> {
             cni_call(&dir, "ADD", 0, pids[0], &config)?;
@@ -167,7 +167,7 @@ pub fn cni_side(pods: usize, dir: &Path, scratch: &Path) -> Result<NetFigures> {
         if !first.contains("10.244.1.") {
             bail!("the CNI bridge plugin's ADD returned no address in 10.244.1.0/24: {first}");
         }
-        let baseline = link_count_in(node.netns())?;
+        let baseline = link_count_in(&*node.netns()?)?;
         let mut sbs = sbs;
         let warm = sbs.remove(0);
         let t = Instant::now();
@@ -175,7 +175,7 @@ pub fn cni_side(pods: usize, dir: &Path, scratch: &Path) -> Result<NetFigures> {
             sb.kill();
         }
         drop(sbs);
-        wait_links_at_most(node.netns(), baseline, Duration::from_secs(60))?;
+        wait_links_at_most(&*node.netns()?, baseline, Duration::from_secs(60))?;
         let teardown = del + t.elapsed();
         drop(warm);
         Ok(NetFigures { pods, setup, teardown })

@@ -188,21 +188,21 @@ pub fn measure(quick: bool) -> Result<Traffic> {
             uid: format!("uid-{name}"),
         };
         let (pa, pb) = rt.block_on(async {
-            dp.setup_node(&x1, Some(n1.netns())).await?;
-            dp.setup_node(&x2, Some(n2.netns())).await?;
+            dp.setup_node(&x1, Some(&*n1.netns()?)).await?;
+            dp.setup_node(&x2, Some(&*n2.netns()?)).await?;
             let peers = [x1.clone(), x2.clone()];
             dp.sync_routes("worker-1", &peers).await?;
             dp.sync_routes("worker-2", &peers).await?;
-            let pa = dp.add_pod("worker-1", &pod("a"), Some(a.netns())).await?;
-            let pb = dp.add_pod("worker-2", &pod("b"), Some(b.netns())).await?;
-            Ok::<_, podlab_netplugin::NetError>((pa, pb))
+            let pa = dp.add_pod("worker-1", &pod("a"), Some(&*a.netns()?)).await?;
+            let pb = dp.add_pod("worker-2", &pod("b"), Some(&*b.netns()?)).await?;
+            Ok::<_, anyhow::Error>((pa, pb))
         })?;
 
         let veth_ip = Ipv4Addr::new(10, 99, 0, 2);
         rt.block_on(crate::bench::bare_loop::veth_pair(
             rt.handle(),
-            (c.netns(), "veth-c", Ipv4Addr::new(10, 99, 0, 1)),
-            (d.netns(), "veth-d", veth_ip),
+            (&*c.netns()?, "veth-c", Ipv4Addr::new(10, 99, 0, 1)),
+            (&*d.netns()?, "veth-d", veth_ip),
             24,
         ))
         .context("bare veth pair")?;
@@ -214,8 +214,8 @@ pub fn measure(quick: bool) -> Result<Traffic> {
         };
         for round in 0..rounds {
             // Each round measures both paths back to back, in alternating order.
-            let veth = || stream(c.netns(), d.netns(), veth_ip, dur).context("bare veth");
-            let podlab = || stream(a.netns(), b.netns(), pb.ip, dur).context("podlab pod to pod");
+            let veth = || stream(&*c.netns()?, &*d.netns()?, veth_ip, dur).context("bare veth");
+            let podlab = || stream(&*a.netns()?, &*b.netns()?, pb.ip, dur).context("podlab pod to pod");
             let ((v, vcc), (p, pcc)) = if round % 2 == 0 {
                 let v = veth()?;
                 (v, podlab()?)
@@ -231,10 +231,10 @@ pub fn measure(quick: bool) -> Result<Traffic> {
             t.podlab.gbits.push(p);
             t.veth
                 .rtts
-                .extend(ping_pong(c.netns(), d.netns(), veth_ip, pings).context("bare veth")?);
+                .extend(ping_pong(&*c.netns()?, &*d.netns()?, veth_ip, pings).context("bare veth")?);
             t.podlab
                 .rtts
-                .extend(ping_pong(a.netns(), b.netns(), pb.ip, pings).context("podlab pod to pod")?);
+                .extend(ping_pong(&*a.netns()?, &*b.netns()?, pb.ip, pings).context("podlab pod to pod")?);
         }
         let show = |g: &[f64]| g.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" ");
         println!(

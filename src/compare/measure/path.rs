@@ -50,7 +50,7 @@ pub(super) async fn measure_path(
     let same_pod = fkey == bkey;
     let (fnode, bnode) = (node_of(fp), node_of(bp));
     let (kind, dst, hops, routers) = path_hops(cluster, same_pod, (fp, fc, &fnet, &fnode), (bp, bc, &bnet, &bnode));
-    let netns = sb.netns().try_clone()?;
+    let netns = sb.netns()?.into_owned()?;
     let n = requests_n;
     let (times, seen) = tokio::task::spawn_blocking(move || {
         podlab_netplugin::ns::run_in(&netns, move || http_requests(dst, port, n)).unwrap_or_default()

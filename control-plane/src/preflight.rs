@@ -117,10 +117,10 @@ pub fn check(scenario: &Scenario) -> Vec<Shortfall> {
     let n = needs(scenario);
     // Per pod: one pause process holding net+UTS+IPC, its containers; per node: a pause
     // process (net+UTS); podlab itself: the zygote, the spawner and a few threads. Descriptors
-    // (measured at 500-5000 pods): 2 per pod (the pause process's pidfd, its network
-    // namespace), 2 per container (its pidfd and its log), ~16 per node (netlink sockets in
-    // the node's namespace, its pidfd and namespace), and ~260 of podlab's own (containers
-    // being readied, listeners, the runtime).
+    // (measured at 500-5000 pods): 1 per pod (the pause process's pidfd; its namespaces are
+    // opened when needed), 2 per container (its pidfd and its log), ~16 per node (netlink
+    // sockets in the node's namespace, its pidfd and namespace), and ~260 of podlab's own
+    // (containers being readied, listeners, the runtime).
     let processes = n.pods + n.containers + n.nodes + 16;
     let mut out = Vec::new();
     for (limit, available) in limits() {
@@ -135,8 +135,8 @@ pub fn check(scenario: &Scenario) -> Vec<Shortfall> {
             }
             "user.max_ipc_namespaces" => (n.pods, "IPC namespaces (one per pod)"),
             _ => (
-                n.pods * 2 + n.containers * 2 + n.nodes * 16 + 260,
-                "open files (2 per pod, 2 per container, 16 per node)",
+                n.pods + n.containers * 2 + n.nodes * 16 + 260,
+                "open files (1 per pod, 2 per container, 16 per node)",
             ),
         };
         if needed > available {

@@ -276,7 +276,20 @@ pub(crate) fn objects_from_node(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<Ob
         file: ctx.file.clone(),
         line: node.line,
     };
-    let mut object = match kind {
+    let mut object = typed_object(node, ctx, kind)?;
+    check_object(&object, node, ctx)?;
+    object
+        .metadata_mut()
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(SOURCE_ANNOTATION.to_owned(), origin.to_string());
+    Ok(vec![object])
+}
+
+/// The typed object of document `node`, whose `kind` is a supported one; namespaced kinds get
+/// the `default` namespace, a Secret's `stringData` is merged into `data`.
+fn typed_object(node: &Node, ctx: &mut Ctx<'_>, kind: &str) -> Result<Object, LoadError> {
+    Ok(match kind {
         "Pod" => {
             let mut pod: Pod = typed(node, ctx, kind)?;
             default_namespace(&mut pod.metadata);
@@ -304,8 +317,13 @@ pub(crate) fn objects_from_node(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<Ob
             crate::config::normalize_secret(&mut s);
             Object::Secret(Box::new(s))
         }
-    };
-    let errors = validate::object(&object);
+    })
+}
+
+/// kube-apiserver's validation of `object` (the first failure located in `node`), then a
+/// warning for every field it sets that podlab does not honour.
+fn check_object(object: &Object, node: &Node, ctx: &mut Ctx<'_>) -> Result<(), LoadError> {
+    let errors = validate::object(object);
     if let Some(first) = errors.first() {
         let at = ctx.pos(de::locate(node, &first.path));
         let name = object
@@ -333,12 +351,7 @@ pub(crate) fn objects_from_node(node: &Node, ctx: &mut Ctx<'_>) -> Result<Vec<Ob
     for (line, message) in unimplemented {
         ctx.warn(line, message);
     }
-    object
-        .metadata_mut()
-        .annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(SOURCE_ANNOTATION.to_owned(), origin.to_string());
-    Ok(vec![object])
+    Ok(())
 }
 
 fn default_namespace(meta: &mut ObjectMeta) {

@@ -55,7 +55,13 @@ fn liveness_restarts(cluster: &UpCluster) {
         "{d}"
     );
     assert!(d.contains("Unhealthy") && d.contains("Killing"), "{d}");
-    assert!(col(&row(cluster, "liveness-exec"), 2) == "Running", "{d}");
+    // The count rises when the old run ends; the new one starts right after (a pull first:
+    // `busybox` is `:latest`, pulled Always), as with kubectl against a kubelet.
+    assert!(
+        eventually(10, || col(&row(cluster, "liveness-exec"), 2) == "Running"),
+        "{}",
+        cluster.run(&["describe", "pod", "liveness-exec"])
+    );
 }
 
 /// Not ready while /ready answers 404, ready once its file exists, and back.

@@ -3,7 +3,8 @@
 //! readOnly, the downward API, a missing ConfigMap holding a container in
 //! CreateContainerConfigError until it is applied), and a volume whose ConfigMap is missing
 //! keeping the pod ContainerCreating with the kubelet's FailedMount event until it exists.
-//! Nothing of the volumes stays on the machine after the pod is deleted.
+//! Nothing of the volumes stays on the machine after the pod is deleted; an emptyDir of
+//! `medium: Memory` that is on disk (the runtime directory is not a tmpfs) is warned about.
 
 mod common;
 use common::*;
@@ -55,6 +56,17 @@ fn a_missing_config_map_holds_the_pod_with_failed_mount_until_it_is_applied() {
         return;
     }
     let cluster = UpCluster::up("tests/scenarios/volumes.yaml", "t-vol");
+    // `medium: Memory` is honest: where podlab's runtime directory is not on a tmpfs (this
+    // project's machines: /run is ext4), the pod gets a warning saying the volume is on disk.
+    let run_fs = std::process::Command::new("stat")
+        .args(["-f", "-c", "%T", "/run/podlab"])
+        .output()
+        .unwrap();
+    let on_tmpfs = text(&run_fs).trim() == "tmpfs";
+    let warned = eventually(20, || {
+        cluster.run(&["describe", "pod", "vols"]).contains("MemoryVolumeOnDisk")
+    });
+    assert_eq!(warned, !on_tmpfs, "{}", cluster.run(&["describe", "pod", "vols"]));
     let dir = std::env::temp_dir().join(format!("podlab-vol-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (pod, cm) = (dir.join("pod.yaml"), dir.join("cm.yaml"));

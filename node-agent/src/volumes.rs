@@ -383,6 +383,34 @@ pub fn has_live_volumes(pod: &Pod) -> bool {
         .any(always_read_only)
 }
 
+/// The `medium: Memory` emptyDirs of `pod` whose directory is not in memory (the runtime
+/// directory is not on a tmpfs on this machine): (volume name, filesystem seen). podlab warns
+/// about each rather than let the field pass silently.
+pub fn memory_volumes_on_disk(pod_dir: &Path, pod: &Pod) -> Vec<(String, String)> {
+    let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or_default();
+    volumes
+        .iter()
+        .filter(|v| v.empty_dir.as_ref().and_then(|e| e.medium.as_deref()) == Some("Memory"))
+        .filter_map(|v| {
+            let fs = nix::sys::statfs::statfs(&volume_dir(pod_dir, &v.name)).ok()?;
+            use nix::sys::statfs::{
+                BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC,
+            };
+            let kind = fs.filesystem_type();
+            let name = [
+                (EXT4_SUPER_MAGIC, "ext4"),
+                (XFS_SUPER_MAGIC, "xfs"),
+                (BTRFS_SUPER_MAGIC, "btrfs"),
+                (OVERLAYFS_SUPER_MAGIC, "overlay"),
+            ]
+            .iter()
+            .find(|(m, _)| *m == kind)
+            .map_or_else(|| format!("{kind:?}"), |(_, n)| n.to_string());
+            (kind != TMPFS_MAGIC).then(|| (v.name.clone(), name))
+        })
+        .collect()
+}
+
 /// Whether `v` is mounted read-only whatever the mount says (as in Kubernetes).
 fn always_read_only(v: &Volume) -> bool {
     v.config_map.is_some() || v.secret.is_some() || v.downward_api.is_some() || v.projected.is_some()

@@ -73,7 +73,18 @@ async fn volumes_ready(shared: &Shared, stop: &mut watch::Receiver<bool>) -> boo
     let mut last = String::new();
     loop {
         match crate::volumes::prepare(&shared.ctx.workdir, &shared.pod, &place, &*shared.ctx.data) {
-            Ok(()) => return true,
+            Ok(()) => {
+                for (name, fs) in crate::volumes::memory_volumes_on_disk(&shared.ctx.workdir, &shared.pod) {
+                    shared.event(
+                        "Warning",
+                        "MemoryVolumeOnDisk",
+                        format!(
+                            "emptyDir {name:?} asks for medium Memory, but podlab's runtime directory is not on a tmpfs on this machine ({fs}): the volume is on disk"
+                        ),
+                    );
+                }
+                return true;
+            }
             Err(e) => {
                 let message = e.to_string();
                 if message != last {

@@ -82,6 +82,7 @@ impl Cluster {
             time_scale: opts.time_scale,
             me: me.clone(),
             closing: Default::default(),
+            held: Default::default(),
         });
         for n in &cluster.nodes {
             cluster

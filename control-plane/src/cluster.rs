@@ -101,9 +101,17 @@ pub struct Cluster {
     /// Set by `down`: no new pod is created or started any more (controllers would otherwise
     /// replace the pods `down` removes, while their runtime directory goes away).
     pub(crate) closing: std::sync::atomic::AtomicBool,
+    /// Held still: a lesson pauses for the learner to look, and reconcilers wait.
+    pub(crate) held: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {
+    /// Hold the cluster still (`true`) or let it go on: while held, the node agents' route
+    /// reconcilers repair nothing (a lesson's pause shows the broken state it is about).
+    pub fn hold(&self, held: bool) {
+        self.held.store(held, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Whether the cluster runs on the model dataplane (no kernel objects, no processes).
     pub fn is_model(&self) -> bool {
         self.dataplane.is_model()
@@ -228,6 +236,10 @@ impl PodApi for Cluster {
         if let Some(r) = &self.rundir {
             r.remove_pod_dir(pod_uid);
         }
+    }
+
+    fn held(&self) -> bool {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn object_data(&self, kind: DataKind, namespace: &str, name: &str) -> Option<Data> {

@@ -179,7 +179,11 @@ async fn drive(cluster: &Arc<Cluster>, scenario: &Scenario, lesson: bool) -> Res
     }
     for (i, step) in scenario.steps.iter().enumerate() {
         if let Some(text) = &step.say {
+            // The cluster holds still while the learner reads (reconcilers would otherwise
+            // repair what the lesson just broke before the next step shows it).
+            cluster.hold(pause);
             describe::narrate(text, pause).await;
+            cluster.hold(false);
         }
         let t = Instant::now();
         let outcome = steps::run_step(cluster, step).await;

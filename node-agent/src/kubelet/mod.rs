@@ -45,6 +45,10 @@ pub trait PodApi: Send + Sync {
     fn workdir(&self, pod_uid: &str) -> PathBuf;
     /// Removes a deleted pod's scratch directory (nothing of its containers' layers stays).
     fn remove_workdir(&self, _pod_uid: &str) {}
+    /// Whether the cluster is held still (a lesson's pause): reconcilers repair nothing.
+    fn held(&self) -> bool {
+        false
+    }
     /// The data of ConfigMap or Secret `namespace/name` (None: no such object).
     fn object_data(&self, _kind: DataKind, _namespace: &str, _name: &str) -> Option<Data> {
         None

@@ -1,5 +1,8 @@
 //! The node agents' network reconcile loop: every 2 s each node's host-gw routes are compared
 //! with what they must be and repaired (a route deleted by hand comes back), with an event.
+//! While the cluster is held (a lesson pauses for the learner to look), nothing is repaired,
+//! and the first check after the hold is skipped too, so a step run right after the pause
+//! still sees what the learner saw.
 
 use super::PodApi;
 use podlab_netplugin::{Dataplane, NodeAddressing, RouteSync};
@@ -18,11 +21,16 @@ pub fn start_route_reconciler(api: Weak<dyn PodApi>, dataplane: &Arc<Dataplane>,
     }
     let dataplane = Arc::downgrade(dataplane);
     tokio::spawn(async move {
+        let mut was_held = false;
         loop {
             tokio::time::sleep(PERIOD).await;
             let (Some(api), Some(dp)) = (api.upgrade(), dataplane.upgrade()) else {
                 return;
             };
+            let held = api.held();
+            if held || std::mem::replace(&mut was_held, held) {
+                continue;
+            }
             for n in &nodes {
                 if api.node_failed(&n.name) {
                     continue;

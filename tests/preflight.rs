@@ -89,3 +89,32 @@ fn a_scenario_pinned_to_the_model_runs_there_without_root_or_flag() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("model dataplane"), "{t}");
 }
+
+/// A scenario whose links need netem on a kernel without it is refused before anything is
+/// built, naming the kernel option; on a kernel with netem it runs.
+#[test]
+fn a_link_setting_the_kernel_cannot_shape_is_refused_before_building() {
+    if !require_root("a_link_setting_the_kernel_cannot_shape_is_refused_before_building") {
+        return;
+    }
+    let before = root_net_snapshot();
+    let out = podlab()
+        .args(["run", "scenarios/frontend-backend/split-slow-link.yaml"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    if t.contains("has no netem qdisc") {
+        assert!(!out.status.success(), "{t}");
+        assert!(
+            t.contains("nothing was built") && t.contains("CONFIG_NET_SCH_NETEM"),
+            "{t}"
+        );
+        assert!(!t.contains("Fabric bridge"), "something was built first:\n{t}");
+        assert_eq!(before, root_net_snapshot(), "the root network namespace changed");
+    } else {
+        assert!(
+            out.status.success(),
+            "this kernel has netem, the scenario must run:\n{t}"
+        );
+    }
+}

@@ -27,6 +27,8 @@
 //! - [`outcome`]: [`Outcome`], what a successful write did ("pod/web created").
 //! - [`rundir`]: the cluster's runtime directory (`/run/podlab/<name>/`), stale-directory
 //!   cleanup.
+//! - [`preflight`]: a scenario's needs against the machine's limits; [`kernel_features`]: the
+//!   qdiscs its links need against what the kernel has; both before anything is built.
 //!
 //! The kubelet (sandboxes, containers, the model dataplane's statuses, container events, the
 //! route reconciler) is `podlab_node_agent::kubelet`, one per node.
@@ -43,11 +45,12 @@ pub mod defaults;
 pub mod error;
 mod events;
 pub mod exec;
+/// What a scenario needs of the machine, checked before anything is built.
+pub mod kernel_features;
 mod nodes;
 pub mod options;
 pub mod outcome;
 mod pods;
-/// What a scenario needs of the machine, checked before anything is built.
 pub mod preflight;
 pub mod rundir;
 mod scheduling;

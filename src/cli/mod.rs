@@ -186,6 +186,10 @@ pub fn preflight(scenario: &podlab_scenario::Scenario) -> Result<()> {
     if !short.is_empty() {
         anyhow::bail!("{}", podlab_control_plane::preflight::refusal(&short));
     }
+    let missing = podlab_control_plane::kernel_features::missing(scenario);
+    if !missing.is_empty() {
+        anyhow::bail!("{}", podlab_control_plane::kernel_features::refusal(&missing));
+    }
     Ok(())
 }
 

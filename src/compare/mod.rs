@@ -116,7 +116,8 @@ pub fn compare(
         bail!("compare needs at least two scenario files");
     }
     for f in files {
-        crate::cli::load(f)?;
+        let scenario = crate::cli::load(f)?;
+        crate::cli::preflight(&scenario).with_context(|| format!("{}", f.display()))?;
     }
     let exe = std::env::current_exe()?;
     let children: Vec<_> = files

@@ -129,23 +129,23 @@ pub(crate) fn poisoned() -> ApiError {
 /// What stopped a cluster from coming up. Everything built before the failure is removed.
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
+    // The reason is part of the message and not also a `source`: anyhow's `{:#}` prints a
+    // source after the message, so it read twice ("...: no netem qdisc ...: no netem qdisc").
     /// A network object could not be made.
-    #[error("{what}: {source}")]
+    #[error("{what}: {reason}")]
     Network {
         /// What was being built, e.g. "setting up the network of node worker-1".
         what: String,
         /// The netplugin's error.
-        #[source]
-        source: NetError,
+        reason: NetError,
     },
     /// A process, namespace or file could not be made.
-    #[error("{what}: {source}")]
+    #[error("{what}: {reason}")]
     Io {
         /// What was being built.
         what: String,
         /// The system's error.
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The cluster's description cannot be used as it is.
     #[error("{0}")]
@@ -158,12 +158,12 @@ pub enum UpError {
 impl UpError {
     pub(crate) fn net(what: impl Into<String>) -> impl FnOnce(NetError) -> UpError {
         let what = what.into();
-        move |source| UpError::Network { what, source }
+        move |reason| UpError::Network { what, reason }
     }
 
     pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> UpError {
         let what = what.into();
-        move |source| UpError::Io { what, source }
+        move |reason| UpError::Io { what, reason }
     }
 }
 

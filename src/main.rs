@@ -49,7 +49,12 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PODLAB_LOG").unwrap_or_else(|_| "warn".into()))
+        // netlink_proto warns when an answer arrives for a request whose caller has gone (a
+        // failed bring-up dropping its handles): nothing a user can act on, so not by default.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PODLAB_LOG")
+                .unwrap_or_else(|_| "warn,netlink_proto=error".into()),
+        )
         .with_writer(std::io::stderr)
         // Plain text into pipes and files; colours only on a terminal.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())

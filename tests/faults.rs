@@ -112,11 +112,7 @@ fn kill_9_at_twenty_four_moments_leaves_nothing_behind() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));
-        let pid: i32 = std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = daemon_pid(&name) as i32;
         podlab()
             .args([
                 "apply",
@@ -153,11 +149,7 @@ fn kill_9_at_twenty_four_moments_leaves_nothing_behind() {
                 .status
                 .success()
         );
-        let pid: i32 = std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = daemon_pid(&name) as i32;
         let mut down = podlab()
             .args(["down", "--name", &name])
             .stdout(Stdio::null())

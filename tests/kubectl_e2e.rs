@@ -944,7 +944,8 @@ fn bad_requests_get_status_errors_and_lose_nothing() {
 
 /// ConfigMaps and Secrets as kubectl makes and shows them: its generators (`create configmap`,
 /// `create secret generic`, which send protobuf), `get` tables, `-o yaml`, `describe` (a
-/// Secret's sizes, never its values), apply then edit (configured), immutable data refused with
+/// Secret's sizes, never its values), apply then edit (configured), a pod mounting the
+/// ConfigMap and reading the Secret (and seeing the next edit), immutable data refused with
 /// kube-apiserver's words, a watch seeing the change, delete.
 #[test]
 fn config_maps_and_secrets() {
@@ -1026,6 +1027,20 @@ fn config_maps_and_secrets() {
         1,
     );
     assert!(bad.contains("error"), "{bad}");
+
+    // A pod mounts the ConfigMap and reads the Secret into its env, as a user writes it.
+    let reader = "apiVersion: v1\nkind: Pod\nmetadata: {name: reader}\nspec:\n  volumes:\n  - name: cfg\n    configMap: {name: settings}\n  containers:\n  - name: app\n    image: busybox\n    command: [sleep, \"3600\"]\n    env:\n    - name: PASSWORD\n      valueFrom: {secretKeyRef: {name: db, key: password}}\n    volumeMounts:\n    - {name: cfg, mountPath: /etc/settings}\n";
+    k.ok_stdin(&["apply", "-f", "-"], reader);
+    k.ok(&["wait", "--for=condition=Ready", "pod/reader", "--timeout=20s"]);
+    assert_eq!(k.ok(&["exec", "reader", "--", "cat", "/etc/settings/mode"]), "hard");
+    assert_eq!(
+        k.ok(&["exec", "reader", "--", "sh", "-c", "echo $PASSWORD"]),
+        "s3cret\n"
+    );
+    // An edit reaches the mounted file (the kubelet's sync, scaled by the cluster's timeScale).
+    k.ok_stdin(&["apply", "-f", "-"], &edited.replace("hard", "nightmare"));
+    let script = "for i in $(seq 1 200); do grep -q nightmare /etc/settings/mode && break; sleep 0.1; done; cat /etc/settings/mode";
+    assert_eq!(k.ok(&["exec", "reader", "--", "sh", "-c", script]), "nightmare");
 
     assert_eq!(k.ok(&["delete", "cm", "game"]), "configmap \"game\" deleted\n");
     let gone = k.fails(&["get", "cm", "game"], 1);

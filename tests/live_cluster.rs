@@ -213,11 +213,7 @@ fn learner_workflow_up_get_describe_exec_logs_port_forward_scale_down() {
     assert!(serde_json::from_str::<serde_json::Value>(&j).is_ok(), "{j}");
 
     // down removes everything.
-    let pid: u32 = std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = daemon_pid(&name);
     let kids = descendants_of(pid);
     drop(c);
     assert!(eventually(5, || !std::path::Path::new(&format!("/run/podlab/{name}")).exists()));
@@ -244,11 +240,7 @@ fn killed_daemon_is_detected_and_cleaned_by_the_next_command() {
     }
     let name = format!("t-kill-{}", std::process::id());
     let c = Cluster::up("tests/scenarios/live.yaml", &name);
-    let pid: i32 = std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = daemon_pid(&name) as i32;
     let kids = descendants_of(pid as u32);
     // SAFETY: killing the daemon this test started, by pid.
     unsafe { libc::kill(pid, libc::SIGKILL) };

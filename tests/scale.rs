@@ -106,11 +106,7 @@ fn two_thousand_pods_come_up_reachable_and_go_away_leaving_nothing() {
     let probe_took = t1.elapsed();
 
     // podlab down leaves nothing.
-    let pid: u32 = std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = daemon_pid(&name);
     let kids = descendants_of(pid);
     assert!(kids.len() >= 2 * PODS, "{} processes under the daemon", kids.len());
     let mut inodes: Vec<String> = kids.iter().filter_map(|&k| netns_of(k)).collect();

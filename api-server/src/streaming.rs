@@ -126,7 +126,7 @@ async fn spawn(
         Err(e) => return Err(ApiError::Internal(format!("starting {program}: {e}"))),
     };
     let proc = Process::adopt(pid).map_err(|e| ApiError::Internal(format!("watching {program}: {e}")))?;
-    let guard = KillOnDrop(proc.signaler().ok());
+    let guard = KillOnDrop(Some(proc.signaler()));
     Ok(Box::pin(async move {
         let exit = proc.wait().await;
         drop(guard);

@@ -9,7 +9,6 @@ use crate::outcome::{Outcome, Verb};
 use crate::store::{Removed, State, Store, namespace_not_found};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use podlab_node_agent::now;
 use podlab_scenario::Object;
 use std::collections::BTreeMap;
 
@@ -105,22 +104,13 @@ impl Store {
             if !st.namespaces.contains_key(&ns) {
                 return Err(namespace_not_found(&ns));
             }
-            let verb = match T::map(st).get(&key) {
-                Some(old) => {
-                    update_refused(old, &obj, &name)?;
-                    if same(old, &obj) {
-                        return Ok(Verb::Unchanged);
-                    }
-                    obj.metadata_mut().uid = old.metadata().uid.clone();
-                    obj.metadata_mut().creation_timestamp = old.metadata().creation_timestamp.clone();
-                    Verb::Configured
+            if let Some(stored) = T::map(st).get(&key) {
+                update_refused(stored, &obj, &name)?;
+                if same(stored, &obj) {
+                    return Ok(Verb::Unchanged);
                 }
-                None => {
-                    obj.metadata_mut().uid = Some(uid);
-                    obj.metadata_mut().creation_timestamp = Some(now());
-                    Verb::Created
-                }
-            };
+            }
+            let verb = State::identity(obj.metadata_mut(), T::map(st).get(&key).map(|o| o.metadata()), uid);
             st.stamp(obj.metadata_mut());
             T::map(st).insert(key, obj);
             Ok(verb)

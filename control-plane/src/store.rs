@@ -88,6 +88,23 @@ impl State {
         }
     }
 
+    /// Write's identity: an update keeps the stored object's uid and creationTimestamp
+    /// (`Configured`), a create gets `uid` and now (`Created`).
+    pub(crate) fn identity(meta: &mut ObjectMeta, old: Option<&ObjectMeta>, uid: String) -> crate::outcome::Verb {
+        match old {
+            Some(old) => {
+                meta.uid = old.uid.clone();
+                meta.creation_timestamp = old.creation_timestamp.clone();
+                crate::outcome::Verb::Configured
+            }
+            None => {
+                meta.uid = Some(uid);
+                meta.creation_timestamp = Some(podlab_node_agent::now());
+                crate::outcome::Verb::Created
+            }
+        }
+    }
+
     /// Give an object that is being written the next resourceVersion.
     pub(crate) fn stamp(&mut self, meta: &mut ObjectMeta) {
         meta.resource_version = Some(self.next_resource_version());

@@ -8,7 +8,6 @@ use crate::outcome::{Outcome, Verb};
 use crate::store::{State, Store, namespace_not_found};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use podlab_node_agent::now;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -85,19 +84,10 @@ impl Store {
             if !st.namespaces.contains_key(&ns) {
                 return Err(namespace_not_found(&ns));
             }
-            let verb = match map(st).get(&key) {
-                Some(old) if !spec_changed(&mut obj, old) => return Ok(Verb::Unchanged),
-                Some(old) => {
-                    obj.metadata_mut().uid = old.metadata().uid.clone();
-                    obj.metadata_mut().creation_timestamp = old.metadata().creation_timestamp.clone();
-                    Verb::Configured
-                }
-                None => {
-                    obj.metadata_mut().uid = Some(uid);
-                    obj.metadata_mut().creation_timestamp = Some(now());
-                    Verb::Created
-                }
-            };
+            if map(st).get(&key).is_some_and(|old| !spec_changed(&mut obj, old)) {
+                return Ok(Verb::Unchanged);
+            }
+            let verb = State::identity(obj.metadata_mut(), map(st).get(&key).map(|o| o.metadata()), uid);
             st.stamp(obj.metadata_mut());
             map(st).insert(key, obj);
             Ok(verb)

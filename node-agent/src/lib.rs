@@ -111,7 +111,7 @@ pub async fn exec(
         })
         .await?;
     let proc = process::Process::adopt(pid)?;
-    let sig = proc.signaler()?;
+    let sig = proc.signaler();
     let (exit, timed_out) = process::wait_or_stop(
         proc.wait(),
         &sig,

@@ -163,10 +163,10 @@ impl Process {
     }
 
     /// A second handle that can signal the process while another task awaits `wait`.
-    pub fn signaler(&self) -> io::Result<Signaler> {
-        Ok(Signaler {
+    pub fn signaler(&self) -> Signaler {
+        Signaler {
             pidfd: self.pidfd.clone(),
-        })
+        }
     }
 }
 

@@ -182,3 +182,12 @@ impl Drop for UpCluster {
         self.down();
     }
 }
+
+/// The pid of cluster `name`'s daemon (`/run/podlab/<name>/pid`).
+pub fn daemon_pid(name: &str) -> u32 {
+    std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}

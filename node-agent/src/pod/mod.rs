@@ -226,6 +226,18 @@ impl Shared {
         (self.publish)(self.status());
     }
 
+    /// The environment container `spec` of this pod gets (see [`container_env`]).
+    fn env_of(&self, spec: &Container) -> Result<Vec<(String, String)>, crate::config_data::DataError> {
+        container_env(
+            &self.pod,
+            &self.ctx.node,
+            &self.ctx.host_ip,
+            &self.ctx.pod_ip,
+            spec,
+            &*self.ctx.data,
+        )
+    }
+
     fn event(&self, type_: &'static str, reason: &'static str, message: String) {
         if let Some(hook) = &self.ctx.events {
             hook(type_, reason, message);

@@ -296,15 +296,7 @@ impl Target {
     /// environment and working directory; exit 0 is success, else its output is the failure.
     async fn exec(&self, argv: Vec<String>, timeout: Duration) -> Result<(), String> {
         let sh = &self.shared;
-        let env = super::container_env(
-            &sh.pod,
-            &sh.ctx.node,
-            &sh.ctx.host_ip,
-            &sh.ctx.pod_ip,
-            &self.spec,
-            &*sh.ctx.data,
-        )
-        .map_err(|e| e.to_string())?;
+        let env = sh.env_of(&self.spec).map_err(|e| e.to_string())?;
         // Inside the container's own filesystem and processes, as `kubectl exec` runs.
         let container = {
             let runs = crate::lock_unpoisoned(&sh.containers);

@@ -161,14 +161,7 @@ impl Supervisor {
     /// state, event and a wait) while a ConfigMap or Secret it needs is missing.
     async fn environment(&mut self) -> Option<Vec<(String, String)>> {
         let sh = &self.shared;
-        match super::container_env(
-            &sh.pod,
-            &sh.ctx.node,
-            &sh.ctx.host_ip,
-            &sh.ctx.pod_ip,
-            &self.spec,
-            &*sh.ctx.data,
-        ) {
+        match sh.env_of(&self.spec) {
             Ok(env) => Some(env),
             Err(e) => {
                 let message = e.to_string();
@@ -210,7 +203,7 @@ impl Supervisor {
             }
         };
         let pid = proc.pid();
-        let sig = proc.signaler().ok()?;
+        let sig = proc.signaler();
         // Without a readinessProbe, a built-in server is Ready once it listens on its first
         // declared port (as a TCP readiness probe would say); anything else once it runs.
         let default_port = match (kind, self.spec.command.is_some()) {

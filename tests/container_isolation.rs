@@ -31,7 +31,7 @@ fn sh(cluster: &UpCluster, pod: &str, container: &str, script: &str) -> (i32, St
 
 /// The pods' scratch directories of cluster `name`.
 fn pods_dir(name: &str) -> PathBuf {
-    PathBuf::from("/run/podlab").join(name).join("pods")
+    run_base().join(name).join("pods")
 }
 
 /// The scratch directory of the pod whose containers include `container`.
@@ -162,7 +162,7 @@ fn kill_9_of_podlab_leaves_no_mounts_behind() {
         return;
     }
     let cluster = UpCluster::up("tests/scenarios/isolation.yaml", "t-iso-k9");
-    let pid: i32 = std::fs::read_to_string(PathBuf::from("/run/podlab").join(&cluster.name).join("pid"))
+    let pid: i32 = std::fs::read_to_string(run_base().join(&cluster.name).join("pid"))
         .unwrap()
         .trim()
         .parse()

@@ -41,10 +41,7 @@ fn kill_9_of_podlab_leaves_nothing_behind() {
     inodes.extend(netns_of(pid));
     inodes.sort();
     inodes.dedup();
-    assert!(
-        std::path::Path::new(&format!("/run/podlab/long-{pid}")).exists()
-            || std::path::Path::new("/run/podlab").exists()
-    );
+    assert!(run_base().join(format!("long-{pid}")).exists() || run_base().exists());
 
     // SAFETY: killing the child we started, by pid.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
@@ -70,7 +67,7 @@ fn kill_9_of_podlab_leaves_nothing_behind() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        !std::path::Path::new(&format!("/run/podlab/long-{pid}")).exists(),
+        !run_base().join(format!("long-{pid}")).exists(),
         "stale runtime dir not cleaned"
     );
 }

@@ -22,7 +22,7 @@ fn explain_output_rebuilds_a_working_cluster_by_hand() {
     // machine's own network.
     let first_ip = t.find("$ ip ").unwrap_or(0);
     let scratch = t
-        .find("$ unshare --net --mount")
+        .find("$ unshare --user --map-root-user --net --mount")
         .expect("the scratch-namespace preamble");
     assert!(
         scratch < first_ip,
@@ -77,7 +77,17 @@ ip netns exec client curl -s -m 3 http://{nginx_ip}:80/
     );
     let before = root_net_snapshot();
     let out = Command::new("unshare")
-        .args(["--mount", "--net", "--propagation", "private", "bash", "-c", &script])
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--net",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            &script,
+        ])
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);

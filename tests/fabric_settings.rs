@@ -32,10 +32,7 @@ fn the_fabric_skips_netfilter_and_the_machine_keeps_its_settings() {
     let in_fabric: Vec<String> = SWITCHES
         .iter()
         .map(|s| {
-            let o = std::process::Command::new("nsenter")
-                .args(["-t", &daemon.to_string(), "-n", "cat", s])
-                .output()
-                .unwrap();
+            let o = nsenter(daemon).args(["-n", "cat", s]).output().unwrap();
             String::from_utf8_lossy(&o.stdout).trim().to_string()
         })
         .collect();

@@ -136,7 +136,7 @@ fn kill_9_at_twenty_four_moments_leaves_nothing_behind() {
         );
         // The next command finds the stale state and removes it.
         let _ = podlab().args(["down", "--name", &name]).output();
-        assert!(!std::path::Path::new(&format!("/run/podlab/{name}")).exists());
+        assert!(!run_base().join(&name).exists());
     }
     // Teardown: kill `down` itself part-way.
     for (i, d) in [0u64, 2].iter().enumerate() {
@@ -169,10 +169,10 @@ fn kill_9_at_twenty_four_moments_leaves_nothing_behind() {
     assert!(named_netns().is_empty() || named_netns().iter().all(|n| !n.contains("podlab")));
     // Stale runtime directories are cleaned by the next podlab command.
     let _ = podlab().arg("clusters").output();
-    let left: Vec<_> = std::fs::read_dir("/run/podlab")
+    let left: Vec<_> = std::fs::read_dir(run_base())
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
-    assert!(left.is_empty(), "runtime state left in /run/podlab: {left:?}");
+    assert!(left.is_empty(), "runtime state left in the runtime directory: {left:?}");
 }
 
 #[test]

@@ -59,7 +59,7 @@ impl Kube {
     }
 
     fn kubeconfig(&self) -> String {
-        format!("/run/podlab/{}/kubeconfig", self.cluster.name)
+        format!("{}/{}/kubeconfig", run_base().display(), self.cluster.name)
     }
 
     /// `127.0.0.1:PORT` of the API, from the kubeconfig.

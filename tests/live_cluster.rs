@@ -67,9 +67,9 @@ fn learner_workflow_up_get_describe_exec_logs_port_forward_scale_down() {
     // The runtime dir and the socket are root's only.
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: String| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(format!("/run/podlab/{name}")), 0o700);
-    assert_eq!(mode(format!("/run/podlab/{name}/podlab.sock")), 0o600);
-    assert_eq!(mode("/run/podlab".to_string()), 0o700);
+    assert_eq!(mode(format!("{}/{name}", run_base().display())), 0o700);
+    assert_eq!(mode(format!("{}/{name}/podlab.sock", run_base().display())), 0o600);
+    assert_eq!(mode(run_base().display().to_string()), 0o700);
 
     let clusters = podlab().arg("clusters").output().unwrap();
     assert!(text(&clusters).contains(&name), "{}", text(&clusters));
@@ -216,7 +216,7 @@ fn learner_workflow_up_get_describe_exec_logs_port_forward_scale_down() {
     let pid = daemon_pid(&name);
     let kids = descendants_of(pid);
     drop(c);
-    assert!(eventually(5, || !std::path::Path::new(&format!("/run/podlab/{name}")).exists()));
+    assert!(eventually(5, || !run_base().join(&name).exists()));
     assert!(
         eventually(5, || kids.iter().all(|&k| !alive(k))),
         "processes left after down"
@@ -252,7 +252,7 @@ fn killed_daemon_is_detected_and_cleaned_by_the_next_command() {
     let (code, t) = c.run(&["get", "pods"]);
     assert_ne!(code, 0);
     assert!(t.contains("stale") || t.contains("podlab up"), "{t}");
-    assert!(!std::path::Path::new(&format!("/run/podlab/{name}")).exists());
+    assert!(!run_base().join(&name).exists());
 }
 
 #[test]

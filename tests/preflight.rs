@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 fn podlab_dirs() -> Vec<String> {
-    std::fs::read_dir("/run/podlab")
+    std::fs::read_dir(run_base())
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())

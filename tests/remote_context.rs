@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn kubeconfig(c: &UpCluster) -> String {
-    format!("/run/podlab/{}/kubeconfig", c.name)
+    format!("{}/{}/kubeconfig", run_base().display(), c.name)
 }
 
 /// `podlab run --context podlab-NAME FILE` against `c`; (exit code, output).

@@ -136,32 +136,6 @@ fn model_dataplane_runs_without_touching_the_kernel() {
 }
 
 #[test]
-fn kernel_dataplane_without_root_says_how_to_proceed() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        // As root, check the message as the unprivileged user `nobody` instead.
-        let out = std::process::Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                env!("CARGO_BIN_EXE_podlab"),
-            ])
-            .args(["run", "scenarios/hello.yaml"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
-        let t = text(&out);
-        assert_eq!(out.status.code(), Some(2), "{t}");
-        assert!(t.contains("--dataplane model"), "{t}");
-        return;
-    }
-    let out = podlab().args(["run", "scenarios/hello.yaml"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("--dataplane model"));
-}
-
-#[test]
 fn model_dataplane_places_5000_replicas_on_500_generated_nodes() {
     let out = podlab()
         .args([

@@ -127,8 +127,9 @@ fn two_thousand_pods_come_up_reachable_and_go_away_leaving_nothing() {
         processes_in(&inodes)
     );
     assert!(
-        eventually(10, || !std::path::Path::new(&format!("/run/podlab/{name}")).exists()),
-        "/run/podlab/{name} left behind"
+        eventually(10, || !run_base().join(&name).exists()),
+        "{} left behind",
+        run_base().join(&name).display()
     );
     assert_eq!(before_netns, named_netns(), "named network namespaces changed");
     assert_eq!(before_net, root_net_snapshot(), "the root network namespace changed");

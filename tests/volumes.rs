@@ -8,7 +8,6 @@
 
 mod common;
 use common::*;
-use std::path::PathBuf;
 
 #[test]
 fn the_volumes_scenario_passes_with_podlab_run() {
@@ -59,7 +58,8 @@ fn a_missing_config_map_holds_the_pod_with_failed_mount_until_it_is_applied() {
     // `medium: Memory` is honest: where podlab's runtime directory is not on a tmpfs (this
     // project's machines: /run is ext4), the pod gets a warning saying the volume is on disk.
     let run_fs = std::process::Command::new("stat")
-        .args(["-f", "-c", "%T", "/run/podlab"])
+        .args(["-f", "-c", "%T"])
+        .arg(run_base())
         .output()
         .unwrap();
     let on_tmpfs = text(&run_fs).trim() == "tmpfs";
@@ -96,7 +96,7 @@ fn a_missing_config_map_holds_the_pod_with_failed_mount_until_it_is_applied() {
         .unwrap();
     assert_eq!(text(&out).trim(), "fast");
     // The volumes live in the pod's scratch directory and go with it.
-    let pods = PathBuf::from("/run/podlab").join(&cluster.name).join("pods");
+    let pods = run_base().join(&cluster.name).join("pods");
     let with_volume = || {
         std::fs::read_dir(&pods)
             .into_iter()

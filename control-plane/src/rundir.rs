@@ -33,16 +33,40 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> RunDirError {
     move |source| RunDirError::Io { what, source }
 }
 
-/// Where runtime directories live: `/run/podlab` for root, else the user's runtime dir.
+/// Where runtime directories live: `/run/podlab` for root; for a rootless podlab (and the
+/// commands its user runs against it) `$XDG_RUNTIME_DIR/podlab`, else `/tmp/podlab-<uid>`.
+/// The same for a process before and after it enters its user namespace: the uid is the one
+/// outside it.
 pub fn base() -> PathBuf {
-    let uid = nix::unistd::geteuid();
-    if uid.is_root() {
+    let uid = podlab_node_agent::userns::outside_uid();
+    if uid == 0 {
         return PathBuf::from("/run/podlab");
     }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(d) => PathBuf::from(d).join("podlab"),
         None => std::env::temp_dir().join(format!("podlab-{uid}")),
     }
+}
+
+/// Makes the base directory (0700) and checks it is this user's own: under a shared `/tmp`
+/// another user could have made it first.
+fn claim_base(base: &Path) -> Result<(), RunDirError> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(base)
+        .map_err(io(format!("creating {}", base.display())))?;
+    let meta = std::fs::symlink_metadata(base).map_err(io(format!("reading {}", base.display())))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me {
+        return Err(RunDirError::Io {
+            what: format!("{} is not a directory of this user (uid {me})", base.display()),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+    }
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o700))
+        .map_err(io(format!("making {} private", base.display())))
 }
 
 /// A runtime directory owned by this process; removed on drop.
@@ -88,13 +112,7 @@ impl RunDir {
     /// Claim `/run/podlab/<name>/`, failing if a live podlab already owns it.
     pub fn claim(name: &str) -> Result<RunDir, RunDirError> {
         let base = base();
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&base)
-            .map_err(io(format!("creating {}", base.display())))?;
-        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))
-            .map_err(io(format!("making {} private", base.display())))?;
+        claim_base(&base)?;
         let path = base.join(name);
         if let Some(pid) = owner(&path).filter(|&p| pid_alive(p)) {
             return Err(RunDirError::AlreadyRunning { name: name.into(), pid });

@@ -26,6 +26,7 @@
 //! - [`ipam`]: per-node address allocation.
 //! - [`annotate`]: why each route exists, in words (the layout's words).
 //! - [`trace`]: the hop-by-hop path of a packet, asked from the kernel in every namespace.
+//! - [`capture`]: packets of a namespace's interfaces into a pcap file (`podlab capture`).
 //! - [`inspect`]: read-only snapshots of a namespace (links, routes, counters, lookups).
 //! - [`probe`]: real probes between namespaces (TCP connect, app port, received TTL).
 //! - [`ns`]: network namespace handles and running code inside one.
@@ -36,6 +37,7 @@
 pub mod addressing;
 pub mod annotate;
 mod book;
+pub mod capture;
 mod error;
 mod explain;
 pub mod inspect;

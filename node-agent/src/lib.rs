@@ -17,6 +17,7 @@
 //! - [`logs`]: containers' in-memory logs.
 //! - [`join`]: joining a pod's or node's namespaces from the CLI (`exec`, `capture`,
 //!   `port-forward`) and the process plumbing around it, so the binary needs no `unsafe`.
+//! - [`userns`]: rootless podlab's own user namespace, and joining a running cluster's.
 
 pub mod config_data;
 pub mod exec_target;
@@ -30,6 +31,7 @@ pub mod pull;
 pub mod rootfs;
 pub mod sandbox;
 pub mod spawner;
+pub mod userns;
 pub mod volumes;
 pub mod zygote;
 

@@ -1,8 +1,13 @@
-//! The one long-lived thread that starts every container, and owns the sandbox zygote.
+//! The long-lived threads that start every container; the first owns the sandbox zygote.
 //!
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked a child exits, not the process, so all
-//! containers are started from this thread, and the zygote (which forks every pause process, see
-//! [`crate::zygote`]) is forked from it too; it lives as long as the cluster. If podlab dies
+//! containers are started from these threads, and the zygote (which forks every pause process, see
+//! [`crate::zygote`]) is forked from the first; they live as long as the cluster. The second
+//! starts only the processes that join an existing PID namespace (containers of a pod with
+//! `shareProcessNamespace`, `exec` into a container): `setns(CLONE_NEWPID)` moves the PID
+//! namespace of a thread's future children for good where podlab runs rootless (going back to
+//! the machine's PID namespace needs a privilege a user namespace lacks), and a thread so moved
+//! can no longer make children in PID namespaces of their own. If podlab dies
 //! (even by `kill -9`), the kernel kills every pause process and container, and with the last
 //! process of a namespace gone the namespace, its veths and addresses go too.
 //!
@@ -35,6 +40,8 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct Spawner {
     jobs: mpsc::Sender<Job>,
+    /// The thread for processes that join an existing PID namespace.
+    joining: mpsc::Sender<Job>,
     zygote: Arc<Mutex<io::Result<Zygote>>>,
     /// Containers being readied to start (their log and stdio descriptors open) at once.
     slots: Arc<tokio::sync::Semaphore>,
@@ -79,6 +86,12 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
 }
 
+impl ProcessSpec {
+    fn joins_pid_ns(&self) -> bool {
+        self.join.iter().any(|(_, f)| *f == libc::CLONE_NEWPID)
+    }
+}
+
 impl Default for Spawner {
     fn default() -> Self {
         Self::new()
@@ -99,11 +112,21 @@ impl Spawner {
                 }
             })
             .expect("starting a thread");
+        let (joining, jrx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("podlab-spawn-pid".into())
+            .spawn(move || {
+                for job in jrx {
+                    job();
+                }
+            })
+            .expect("starting a thread");
         let zygote = zrx
             .recv()
             .unwrap_or_else(|_| Err(io::Error::other("podlab's spawner thread has stopped")));
         Spawner {
             jobs: tx,
+            joining,
             zygote: Arc::new(Mutex::new(zygote)),
             slots: Arc::new(tokio::sync::Semaphore::new(CONTAINER_SLOTS)),
         }
@@ -119,17 +142,22 @@ impl Spawner {
             .map_err(|_| io::Error::other("podlab's spawner is shutting down"))
     }
 
-    fn send(&self, job: Job) -> io::Result<()> {
-        self.jobs
+    /// Runs `job` on the spawner thread, or on the one for joining a PID namespace.
+    fn send(&self, joins_pid_ns: bool, job: Job) -> io::Result<()> {
+        let thread = if joins_pid_ns { &self.joining } else { &self.jobs };
+        thread
             .send(job)
             .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))
     }
 
-    fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> io::Result<R> {
+    fn run<R: Send + 'static>(&self, joins_pid_ns: bool, f: impl FnOnce() -> R + Send + 'static) -> io::Result<R> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Box::new(move || {
-            let _ = tx.send(f());
-        }))?;
+        self.send(
+            joins_pid_ns,
+            Box::new(move || {
+                let _ = tx.send(f());
+            }),
+        )?;
         rx.recv()
             .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))
     }
@@ -162,7 +190,7 @@ impl Spawner {
 
     /// Start a process inside the namespaces named in `spec.join`. Returns its pid.
     pub fn spawn_process(&self, spec: ProcessSpec) -> io::Result<i32> {
-        self.run(move || spawn_in_namespaces(spec, None))?
+        self.run(spec.joins_pid_ns(), move || spawn_in_namespaces(spec, None))?
     }
 
     /// Like [`Spawner::spawn_process`], awaiting the spawner thread instead of blocking a
@@ -181,9 +209,12 @@ impl Spawner {
 
     async fn spawn_async(&self, spec: ProcessSpec, rootfs: Option<RootFs>) -> io::Result<i32> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Box::new(move || {
-            let _ = tx.send(spawn_in_namespaces(spec, rootfs.as_ref()));
-        }))?;
+        self.send(
+            spec.joins_pid_ns(),
+            Box::new(move || {
+                let _ = tx.send(spawn_in_namespaces(spec, rootfs.as_ref()));
+            }),
+        )?;
         rx.await
             .map_err(|_| io::Error::other("podlab's spawner thread has stopped"))?
     }
@@ -324,10 +355,9 @@ fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result
             flags |= libc::CLONE_NEWPID;
         }
     }
-    let _in_pid_ns = match pid_ns {
-        Some(fd) => Some(PidNsForChildren::enter(fd)?),
-        None => None,
-    };
+    if let Some(fd) = pid_ns {
+        pid_ns_for_children(fd)?;
+    }
     let mut stack = vec![0u8; 64 * 1024];
     // SAFETY: signals are blocked across clone so no handler runs on the child's stack in our
     // memory; CLONE_VFORK suspends this thread until the child has exec'd or exited, so `plan`
@@ -367,35 +397,14 @@ fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result
     Ok(pid)
 }
 
-/// The spawner thread's children start in another PID namespace while this lives
-/// (`setns(CLONE_NEWPID)` moves only the children a thread makes from then on); dropped, the
-/// thread's own namespace is back.
-struct PidNsForChildren {
-    own: OwnedFd,
-}
-
-impl PidNsForChildren {
-    fn enter(fd: RawFd) -> io::Result<PidNsForChildren> {
-        let own = OwnedFd::from(std::fs::File::open("/proc/thread-self/ns/pid")?);
-        // SAFETY: setns on descriptors that stay open for the call.
-        if unsafe { libc::setns(fd, libc::CLONE_NEWPID) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(PidNsForChildren { own })
+/// Makes the calling thread's children from now on start in PID namespace `fd`. Only on the
+/// thread for joining PID namespaces: it never goes back (see the module doc).
+fn pid_ns_for_children(fd: RawFd) -> io::Result<()> {
+    // SAFETY: setns on a descriptor that stays open for the call.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWPID) } != 0 {
+        return Err(io::Error::last_os_error());
     }
-}
-
-impl Drop for PidNsForChildren {
-    fn drop(&mut self) {
-        // SAFETY: setns back to the thread's own PID namespace (an ancestor-or-self of any
-        // namespace it joined, which the kernel allows).
-        if unsafe { libc::setns(self.own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-            tracing::error!(
-                "the spawner thread could not return to its PID namespace: {}",
-                io::Error::last_os_error()
-            );
-        }
-    }
+    Ok(())
 }
 
 /// The open flags that reopen `fd` by path as the same kind of stdio, or None if a reopened

@@ -3,7 +3,7 @@
 
 use super::enter_private_netns;
 use crate::bench::sizes::Size;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 
 /// `podlab bench ...`.
@@ -97,9 +97,6 @@ pub fn run(kind: Kind) -> Result<i32> {
 }
 
 fn bringup(sizes: &[Size], markdown: bool) -> Result<()> {
-    if !podlab_node_agent::join::is_root() {
-        bail!("the bring-up benchmark builds real namespaces and needs root");
-    }
     enter_private_netns()?;
     podlab_control_plane::rundir::clean_stale();
     crate::bench::bringup::bringup(sizes, markdown)

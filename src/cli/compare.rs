@@ -1,7 +1,7 @@
 //! `podlab compare FILE FILE...` and the per-scenario measurement it runs (`__measure`).
 
 use super::{enter_private_netns, load};
-use anyhow::{Result, bail};
+use anyhow::Result;
 use std::path::PathBuf;
 
 /// `podlab compare FILES...`.
@@ -33,9 +33,7 @@ pub struct MeasureArgs {
 
 /// Runs each scenario (one process each) and prints the comparison.
 pub fn compare(a: Args) -> Result<i32> {
-    if !podlab_node_agent::join::is_root() {
-        bail!("compare runs each scenario on a real cluster and needs root (sudo)");
-    }
+    super::check_kernel_privileges()?;
     crate::compare::compare(&a.files, &a.output, a.out.as_deref(), a.requests)
 }
 

@@ -62,8 +62,8 @@ pub fn up(a: UpArgs) -> Result<i32> {
     if !model {
         super::preflight(&scenario)?;
     }
-    if !model && !podlab_node_agent::join::is_root() {
-        bail!("the kernel dataplane builds real network namespaces and needs root (sudo), or add `--dataplane model`");
+    if !model {
+        super::check_kernel_privileges()?;
     }
     let errs = podlab_scenario::validation::dns1123_label(&a.name);
     if !errs.is_empty() {

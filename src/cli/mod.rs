@@ -161,13 +161,29 @@ pub fn load(file: &std::path::Path) -> Result<podlab_scenario::Scenario> {
 /// Moves this process (before any other thread exists) into a network namespace of its own:
 /// the cluster's fabric bridge lives there, so the machine's own network is never touched,
 /// and it vanishes with the process however the process ends.
+///
+/// Without root, it first moves into a user namespace of its own where it is root (rootless
+/// podlab, see `podlab_node_agent::userns`), naming the setting if the machine forbids that.
 pub fn enter_private_netns() -> Result<()> {
     use anyhow::Context;
+    if !podlab_node_agent::join::is_root() {
+        podlab_node_agent::userns::enter_own()?;
+    }
     podlab_node_agent::join::unshare_network()
         .context("creating podlab's private network namespace (unshare CLONE_NEWNET)")?;
     podlab_netplugin::ns::configure_new_fabric_here()
         .context("setting up podlab's private network namespace (bridge-nf-call-*=0)")?;
     Ok(())
+}
+
+/// Before a command that builds real namespaces starts anything: as root, nothing to check;
+/// rootless, that this machine lets an ordinary user make a user namespace (and a network
+/// namespace inside it), else which setting forbids it.
+pub fn check_kernel_privileges() -> Result<()> {
+    if podlab_node_agent::join::is_root() {
+        return Ok(());
+    }
+    podlab_node_agent::userns::probe().map_err(anyhow::Error::from)
 }
 
 /// The dataplane a command uses: `--dataplane`, else the scenario's `cluster.dataplane`, else

@@ -3,7 +3,7 @@
 //! of kubeconfig context NAME instead (no local cluster, no root needed).
 
 use super::{DataplaneKind, clean_stale_noting, enter_private_netns, fail, load};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,12 +53,6 @@ fn run_scenario(a: Args) -> Result<bool> {
     let model = super::choose_dataplane(a.dataplane, &scenario) == DataplaneKind::Model;
     if !model {
         super::preflight(&scenario)?;
-        if !podlab_node_agent::join::is_root() {
-            bail!(
-                "the kernel dataplane builds real network namespaces, veths and bridges and needs root.\n\
-                 Run it with sudo, or add `--dataplane model` to simulate the cluster without touching the kernel."
-            );
-        }
         enter_private_netns()?;
         clean_stale_noting();
     }

@@ -158,8 +158,9 @@ fn sorted(mut pods: Vec<Pod>) -> Vec<Pod> {
 /// opens a scratch shell whose network and named namespaces go away with it.
 const EXPLAIN_PREAMBLE: &str =
     "   # podlab builds all this in network namespaces of its own. To replay it by hand without
-   # touching this machine's network, first open a scratch shell (as root); `exit` removes it all:
-   $ unshare --net --mount --propagation private --fork bash
+   # touching this machine's network, first open a scratch shell (no sudo needed: you are root
+   # in a user namespace of your own there); `exit` removes it all:
+   $ unshare --user --map-root-user --net --mount --propagation private --fork bash
    $ mkdir -p /run/netns && mount -t tmpfs podlab-scratch /run/netns";
 
 /// Apply the scenario's manifests, then run its steps (or wait for a plain manifest's pods).

@@ -1,13 +1,16 @@
-//! `podlab capture POD|node/NAME[/IFACE]`: the machine's own `tcpdump` inside a pod's or
-//! node's network namespace, writing a pcap file for Wireshark.
+//! `podlab capture POD|node/NAME[/IFACE]`: the packets of a pod's or node's interface,
+//! captured inside its network namespace into a pcap file for Wireshark (or `tcpdump -r`).
 
 use super::{ClusterArg, exec, split_target};
 use crate::client;
 use crate::protocol::{Reply, Request};
 use anyhow::{Context, Result, bail};
-use podlab_node_agent::join::{self, Space};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
+use podlab_netplugin::Netns;
+use podlab_netplugin::capture::Capture;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// `podlab capture TARGET`.
 #[derive(clap::Args, Debug, Clone)]
@@ -31,18 +34,9 @@ pub struct Args {
     pub c: ClusterArg,
 }
 
-/// Where the machine's `tcpdump` is, if installed.
-fn find_tcpdump() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(std::path::PathBuf::from))
-        .map(|d| d.join("tcpdump"))
-        .find(|p| p.is_file())
-}
-
-/// `podlab capture POD|node/NAME[/IFACE]`: run the machine's `tcpdump` inside that network
-/// namespace (joined through the sandbox pid, like `exec`), writing a pcap for Wireshark.
-/// Stops after `count` packets or `seconds` (10 s when neither is given).
+/// `podlab capture POD|node/NAME[/IFACE]`: capture inside that network namespace (joined
+/// through the sandbox pid, like `exec`), writing a pcap for Wireshark. Stops after `count`
+/// packets, `seconds` (10 s when neither is given) or Ctrl-C.
 pub fn run(args: Args) -> Result<i32> {
     let (name, spec, ns) = (args.c.cluster.as_str(), args.target.as_str(), args.namespace.as_str());
     let (file, count, seconds) = (args.write.as_deref(), args.count, args.seconds);
@@ -62,13 +56,14 @@ pub fn run(args: Args) -> Result<i32> {
             if kind == "pod" { "eth0" } else { "any" }.to_string(),
         ),
     };
-    let Some(tcpdump) = find_tcpdump() else {
-        bail!(
-            "tcpdump is not installed on this machine (apt-get install tcpdump): capture runs the machine's own tcpdump inside the {kind}'s network namespace"
-        );
-    };
     let pid = exec::target(name, kind, obj, ns, None)?.pid;
-    let netns = join::open_ns(pid, Space::Net)?;
+    let what = match kind {
+        "node" => format!("node {obj}"),
+        _ => format!("pod {ns}/{obj}"),
+    };
+    let netns = Netns::from_pid(pid as u32).with_context(|| format!("opening the network namespace of {what}"))?;
+    let capture = Capture::open(&netns, &iface).with_context(|| format!("capturing on {iface} in {what}"))?;
+    drop(netns);
     let file = file
         .map(Path::to_path_buf)
         .unwrap_or_else(|| std::path::PathBuf::from(format!("{obj}-{}.pcap", iface.replace('/', "_"))));
@@ -76,48 +71,27 @@ pub fn run(args: Args) -> Result<i32> {
         (None, None) => Some(10),
         (_, s) => s,
     };
-    let mut cmd = Command::new(&tcpdump);
-    cmd.args(["-n", "-U", "-Z", "root", "-i", &iface, "-w"]).arg(&file);
-    if let Some(c) = count {
-        cmd.args(["-c", &c.to_string()]);
-    }
-    join::enter_netns_before_exec(&mut cmd, &netns);
-    let what = match kind {
-        "node" => format!("node {obj}"),
-        _ => format!("pod {ns}/{obj}"),
-    };
     let limit = match (count, seconds) {
         (Some(c), Some(s)) => format!("{c} packets or {s} s"),
         (Some(c), None) => format!("{c} packets"),
         (None, Some(s)) => format!("{s} s"),
         (None, None) => String::new(),
     };
+    // Ctrl-C ends the capture with the file complete, as it does tcpdump's.
+    let mut interrupt = SigSet::empty();
+    interrupt.add(Signal::SIGINT);
+    interrupt.thread_block().context("blocking SIGINT for the capture")?;
+    let ctrl_c = SignalFd::new(&interrupt).context("watching for Ctrl-C")?;
+    let mut out = std::fs::File::create(&file).with_context(|| format!("creating {}", file.display()))?;
     eprintln!(
         "Capturing on {iface} in {what} (network namespace of pid {pid}) into {} for {limit}; open it with Wireshark",
         file.display()
     );
-    let mut child = cmd.spawn().context("starting tcpdump")?;
-    drop(netns);
-    let status = match seconds {
-        Some(s) => {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(s);
-            loop {
-                if let Some(st) = child.try_wait()? {
-                    break st;
-                }
-                if std::time::Instant::now() >= deadline {
-                    // SIGINT lets tcpdump flush the file and print its counts.
-                    join::interrupt(child.id());
-                    break child.wait()?;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-        }
-        None => child.wait()?,
-    };
-    if !status.success() && status.code().is_some() {
-        bail!("tcpdump failed ({status})");
-    }
+    let until = seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let (caught, _) = capture
+        .write_pcap(&mut out, count.map(u64::from), until, Some(ctrl_c.as_fd()))
+        .with_context(|| format!("writing {}", file.display()))?;
+    eprintln!("{} packets captured", caught.packets);
     println!("wrote {}", file.display());
     Ok(0)
 }

@@ -65,7 +65,9 @@ pub struct Joined {
     pub env: Vec<(String, String)>,
 }
 
-/// Asks the daemon for the pause pid, container pid and environment of a pod or node.
+/// Asks the daemon for the pause pid, container pid and environment of a pod or node, and
+/// joins the cluster's user namespace when it runs rootless (before any thread exists), so that
+/// this process may then join the pod's or node's other namespaces.
 pub fn target(cluster: &str, kind: &str, obj: &str, ns: &str, container: Option<String>) -> Result<Joined> {
     let req = TargetRequest {
         kind: kind.into(),
@@ -80,11 +82,14 @@ pub fn target(cluster: &str, kind: &str, obj: &str, ns: &str, container: Option<
             container_pid,
             env,
             ..
-        }) if code == 0 => Ok(Joined {
-            pid,
-            container_pid,
-            env,
-        }),
+        }) if code == 0 => {
+            podlab_node_agent::userns::join_of(pid).with_context(|| format!("joining the {kind}'s user namespace"))?;
+            Ok(Joined {
+                pid,
+                container_pid,
+                env,
+            })
+        }
         _ => bail!("cannot reach {kind} {obj}"),
     }
 }

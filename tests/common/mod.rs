@@ -14,21 +14,87 @@ pub fn podlab() -> Command {
     c
 }
 
+/// `podlab` as an ordinary user: the test's own user, or `nobody` when the test runs as root
+/// (rootless podlab, in a user namespace of its own).
+pub fn podlab_as_user() -> Command {
+    if !is_root() {
+        return podlab();
+    }
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        env!("CARGO_BIN_EXE_podlab"),
+    ]);
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env("NO_COLOR", "1")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("HOME", std::env::temp_dir());
+    c
+}
+
+/// Where this user's clusters keep their runtime directories (podlab's rule): `/run/podlab`
+/// as root, `$XDG_RUNTIME_DIR/podlab` or `/tmp/podlab-<uid>` for an ordinary user.
+pub fn run_base() -> PathBuf {
+    if is_root() {
+        return run_base();
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join("podlab"),
+        // SAFETY: geteuid has no preconditions.
+        None => std::env::temp_dir().join(format!("podlab-{}", unsafe { libc::geteuid() })),
+    }
+}
+
+/// `nsenter -t PID` that also joins PID's user namespace when the test is not root (a rootless
+/// cluster's namespaces belong to its user namespace).
+pub fn nsenter(pid: u32) -> Command {
+    let mut c = Command::new("nsenter");
+    c.args(["-t", &pid.to_string()]);
+    if !is_root() {
+        c.args(["--user", "--preserve-credentials"]);
+    }
+    c
+}
+
 pub fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// True when kernel tests can run. Without root: a loud skip, or a failure under CI.
+/// True when kernel tests can run: as root, or as an ordinary user where podlab can run
+/// rootless (in a user namespace of its own). Otherwise a loud skip, or a failure when CI
+/// requires the mode (PODLAB_REQUIRE_ROOT=1 as root, PODLAB_REQUIRE_ROOTLESS=1 as a user).
 pub fn require_root(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if is_root() {
         return true;
     }
-    if std::env::var("PODLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
-        panic!("{test}: needs root, and PODLAB_REQUIRE_ROOT=1 forbids skipping");
+    if rootless_works() {
+        return true;
     }
-    eprintln!("\n*** SKIPPED {test}: kernel tests need root (run: sudo -E cargo test --workspace) ***\n");
+    for var in ["PODLAB_REQUIRE_ROOT", "PODLAB_REQUIRE_ROOTLESS"] {
+        if std::env::var(var).as_deref() == Ok("1") {
+            panic!("{test}: needs root or unprivileged user namespaces (rootless), and {var}=1 forbids skipping");
+        }
+    }
+    eprintln!(
+        "\n*** SKIPPED {test}: kernel tests need root or unprivileged user namespaces (run: sudo -E cargo test --workspace) ***\n"
+    );
     false
+}
+
+/// Whether this test process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether an ordinary user can make a user namespace with a network namespace in it here.
+pub fn rootless_works() -> bool {
+    Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 pub fn text(o: &Output) -> String {
@@ -54,6 +120,7 @@ pub fn root_net_snapshot() -> String {
     s += &sh("ip", &["-o", "addr", "show"]);
     s += &sh("ip", &["route", "show", "table", "all"]);
     s += &sh("ip", &["rule", "show"]);
+    s += &sh("nft", &["list", "ruleset"]);
     s += &std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
     s += &std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/forwarding").unwrap_or_default();
     for switch in ["iptables", "ip6tables", "arptables"] {
@@ -185,7 +252,7 @@ impl Drop for UpCluster {
 
 /// The pid of cluster `name`'s daemon (`/run/podlab/<name>/pid`).
 pub fn daemon_pid(name: &str) -> u32 {
-    std::fs::read_to_string(format!("/run/podlab/{name}/pid"))
+    std::fs::read_to_string(format!("{}/{name}/pid", run_base().display()))
         .unwrap()
         .trim()
         .parse()

@@ -16,9 +16,13 @@ pub struct Args {
     /// Write the report to this file instead of the terminal.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// HTTP requests measured from frontend to backend.
+    /// HTTP requests measured from frontend to backend (all rounds together).
     #[arg(long, default_value_t = 200)]
     pub requests: usize,
+    /// Rounds the requests are split into; the spread of the rounds' p50s tells a latency
+    /// difference from noise.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: u64,
 }
 
 /// `podlab __measure FILE`.
@@ -26,9 +30,13 @@ pub struct Args {
 pub struct MeasureArgs {
     /// The scenario file.
     pub file: PathBuf,
-    /// HTTP requests measured from frontend to backend.
+    /// HTTP requests measured from frontend to backend (all rounds together).
     #[arg(long, default_value_t = 200)]
     pub requests: usize,
+    /// Rounds the requests are split into; the spread of the rounds' p50s tells a latency
+    /// difference from noise.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: u64,
 }
 
 /// Runs each scenario (one process each) and prints the comparison.
@@ -36,7 +44,7 @@ pub fn compare(a: Args) -> Result<i32> {
     if !podlab_node_agent::join::is_root() {
         bail!("compare runs each scenario on a real cluster and needs root (sudo)");
     }
-    crate::compare::compare(&a.files, &a.output, a.out.as_deref(), a.requests)
+    crate::compare::compare(&a.files, &a.output, a.out.as_deref(), a.requests, a.rounds as usize)
 }
 
 /// One scenario's measurements, as JSON on stdout.
@@ -44,7 +52,7 @@ pub fn measure(a: MeasureArgs) -> Result<()> {
     let scenario = load(&a.file)?;
     enter_private_netns()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let report = rt.block_on(crate::compare::measure(scenario, a.requests))?;
+    let report = rt.block_on(crate::compare::measure(scenario, a.requests, a.rounds as usize))?;
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     println!("{}", serde_json::to_string(&report)?);
     Ok(())

@@ -156,22 +156,27 @@ fn html_report_is_self_contained() {
 
     // Each placement drawn: its nodes, its pods with their IPs, and the measured path in red
     // (over loopback inside one pod, across the fabric when split).
-    let one_pod = ["pod shop", ">lo</text>", "(localhost, 0 router hop(s))"];
-    let split = ["pod frontend", "pod backend", "(cross-node, 2 router hop(s))"];
+    // Tier containers are coloured and named with their tier unless named after it.
+    let one_pod = [
+        "pod shop",
+        ">frontend</text>",
+        ">backend</text>",
+        ">lo</text>",
+        "(localhost, 0 router hop(s))",
+    ];
+    let split = [
+        "pod frontend",
+        "web · frontend",
+        "pod backend",
+        "api · backend",
+        "(cross-node, 2 router hop(s))",
+    ];
     for (scenario, wants) in [("one-pod", &one_pod[..]), ("split", &split[..])] {
         let start = html
             .find(&format!("aria-label=\"topology of {scenario}\""))
             .unwrap_or_else(|| panic!("no topology of {scenario}"));
         let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
-        let common = [
-            "node worker-1",
-            "node worker-2",
-            "podlab0",
-            "cni0",
-            "10.244.",
-            "· frontend",
-            "· backend",
-        ];
+        let common = ["node worker-1", "node worker-2", "podlab0", "cni0", "10.244."];
         for want in common.iter().chain(wants) {
             assert!(svg.contains(want), "{scenario}'s drawing lacks {want:?}:\n{svg}");
         }

@@ -11,13 +11,15 @@ pub(super) const WITHIN_NOISE: &str = "within noise";
 
 /// How one scenario's latency relates to another's.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
 pub enum Noise {
     /// The spreads overlap: the difference between the p50s is not measured.
-    WithinNoise,
+    #[serde(rename = "within-noise")]
+    Within,
     /// The spreads are apart: the faster one is faster in every round.
-    BeyondNoise,
+    #[serde(rename = "beyond-noise")]
+    Beyond,
     /// One side has fewer than two rounds (or no path): no spread to judge by.
+    #[serde(rename = "unknown")]
     Unknown,
 }
 
@@ -43,8 +45,8 @@ impl Spread {
 /// The noise rule: two spreads that overlap (touching counts) are within noise of each other.
 pub fn judge(a: &[f64], b: &[f64]) -> Noise {
     match (Spread::of(a), Spread::of(b)) {
-        (Some(a), Some(b)) if a.min <= b.max && b.min <= a.max => Noise::WithinNoise,
-        (Some(_), Some(_)) => Noise::BeyondNoise,
+        (Some(a), Some(b)) if a.min <= b.max && b.min <= a.max => Noise::Within,
+        (Some(_), Some(_)) => Noise::Beyond,
         _ => Noise::Unknown,
     }
 }
@@ -80,8 +82,8 @@ pub(super) fn lines(r: &Report, reports: &[Report]) -> Vec<String> {
             let diff = theirs.map(|t| p.p50_us - t.p50_us).unwrap_or(0.0);
             let faster = if diff < 0.0 { "faster" } else { "slower" };
             match n {
-                Noise::WithinNoise => format!("vs {other}: p50 {WITHIN_NOISE} (round spreads overlap)"),
-                Noise::BeyondNoise => format!("vs {other}: p50 {:.0} µs {faster}, beyond noise", diff.abs()),
+                Noise::Within => format!("vs {other}: p50 {WITHIN_NOISE} (round spreads overlap)"),
+                Noise::Beyond => format!("vs {other}: p50 {:.0} µs {faster}, beyond noise", diff.abs()),
                 Noise::Unknown => format!("vs {other}: noise unknown (fewer than 2 rounds)"),
             }
         })
@@ -89,24 +91,62 @@ pub(super) fn lines(r: &Report, reports: &[Report]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
     fn overlapping_spreads_are_within_noise() {
         // Localhost p50s 150..260, cross-node 170..300: cross-node's lower rounds read below
         // localhost's upper ones, so neither is faster.
-        assert_eq!(judge(&[150.0, 260.0, 180.0], &[300.0, 170.0]), Noise::WithinNoise);
+        assert_eq!(judge(&[150.0, 260.0, 180.0], &[300.0, 170.0]), Noise::Within);
         // Touching counts as overlapping.
-        assert_eq!(judge(&[100.0, 200.0], &[200.0, 250.0]), Noise::WithinNoise);
+        assert_eq!(judge(&[100.0, 200.0], &[200.0, 250.0]), Noise::Within);
         // One spread inside the other.
-        assert_eq!(judge(&[100.0, 400.0], &[200.0, 250.0]), Noise::WithinNoise);
+        assert_eq!(judge(&[100.0, 400.0], &[200.0, 250.0]), Noise::Within);
     }
 
     #[test]
     fn apart_spreads_are_beyond_noise_either_way() {
-        assert_eq!(judge(&[100.0, 120.0], &[5100.0, 5300.0]), Noise::BeyondNoise);
-        assert_eq!(judge(&[5100.0, 5300.0], &[100.0, 120.0]), Noise::BeyondNoise);
+        assert_eq!(judge(&[100.0, 120.0], &[5100.0, 5300.0]), Noise::Beyond);
+        assert_eq!(judge(&[5100.0, 5300.0], &[100.0, 120.0]), Noise::Beyond);
+    }
+
+    /// Two reports: localhost reads slower than cross-node, inside the noise; a slow link does not.
+    pub(in crate::compare) fn reports(cross_rounds: &[f64]) -> Vec<Report> {
+        let path = |kind: &str, rounds: &[f64]| crate::compare::PathReport {
+            kind: kind.into(),
+            p50_us: rounds.iter().sum::<f64>() / rounds.len() as f64,
+            round_p50_us: rounds.to_vec(),
+            ..Default::default()
+        };
+        let mut r = vec![
+            Report {
+                scenario: "one-pod".into(),
+                path: Some(path("localhost", &[150.0, 260.0, 200.0])),
+                ..Default::default()
+            },
+            Report {
+                scenario: "split".into(),
+                path: Some(path("cross-node", cross_rounds)),
+                ..Default::default()
+            },
+        ];
+        mark(&mut r);
+        r
+    }
+
+    #[test]
+    fn each_report_is_judged_against_the_others() {
+        let r = reports(&[170.0, 190.0]);
+        assert_eq!(r[0].latency_vs["split"], Noise::Within);
+        assert_eq!(r[1].latency_vs["one-pod"], Noise::Within);
+        assert_eq!(
+            lines(&r[1], &r),
+            ["vs one-pod: p50 within noise (round spreads overlap)"]
+        );
+        let r = reports(&[5100.0, 5300.0]);
+        assert_eq!(r[1].latency_vs["one-pod"], Noise::Beyond);
+        assert_eq!(lines(&r[0], &r), ["vs split: p50 4997 µs faster, beyond noise"]);
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn verdict_cell(r: &Report) -> String {
     let noisy: Vec<&str> = r
         .latency_vs
         .iter()
-        .filter(|(_, n)| **n == Noise::WithinNoise)
+        .filter(|(_, n)| **n == Noise::Within)
         .map(|(o, _)| o.as_str())
         .collect();
     let verdict: Vec<String> = ["placement", "scaling", "path", "failure"]
@@ -268,4 +268,33 @@ pub(super) fn markdown(reports: &[Report]) -> String {
         o += &(r.bullet() + "\n");
     }
     o + "\n" + &noise_note(rounds(reports)) + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::noise::tests::reports;
+
+    /// Every output marks a difference within noise, in the Path and Verdict rows, and says why.
+    #[test]
+    fn outputs_mark_latency_within_noise() {
+        let mut r = reports(&[170.0, 190.0]);
+        r[1].verdicts
+            .insert("path".into(), "cross-node, 2 router hop(s), p50 180 µs".into());
+        let t = terminal(&r);
+        assert!(t.contains("rounds' p50: 170–190 µs (2 rounds)"), "{t}");
+        assert!(t.contains("vs one-pod: p50 within noise"), "{t}");
+        assert!(t.contains("Path: how the frontend reaches the backend"), "{t}");
+        let m = markdown(&r);
+        assert!(m.contains("- **Failure**: the frontend's node is taken down"), "{m}");
+        assert!(m.contains("Latency is measured in 3 rounds"), "{m}");
+        assert!(m.contains("p50 180 µs (within noise of one-pod)"), "{m}");
+        let h = html(&r);
+        assert!(
+            h.contains("p50 <mark class=\"noise\">within noise</mark> (round spreads overlap)"),
+            "{h}"
+        );
+        let far = html(&reports(&[5100.0, 5300.0]));
+        assert!(far.contains("beyond noise") && !far.contains("p50 <mark"), "{far}");
+    }
 }

@@ -203,7 +203,12 @@ fn pod(p: &TopoPod, (x, y): (f64, f64), (ni, pi): (usize, usize), spots: &mut Ve
             x + 30.0,
             cy + 12.0,
             esc(&short(&c.name, 20)),
-            c.tier.as_deref().map(|t| format!(" · {t}")).unwrap_or_default()
+            // The tier, unless the container is named after it.
+            c.tier
+                .as_deref()
+                .filter(|t| *t != c.name)
+                .map(|t| format!(" · {t}"))
+                .unwrap_or_default()
         );
         if let Some(t) = &c.tier {
             let spot = Spot {

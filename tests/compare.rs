@@ -134,6 +134,7 @@ fn html_report_is_self_contained() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let html = std::fs::read_to_string(&path).unwrap();
+    screenshot(&path, "compare.png");
     let _ = std::fs::remove_file(&path);
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"), "{html}");
     assert!(
@@ -232,4 +233,43 @@ fn slow_links_make_the_split_path_slower() {
     assert_eq!(s[1]["latency_vs"]["split"], "beyond-noise", "5 ms is beyond any noise");
     assert!(s[1]["path"]["links"][0].as_str().unwrap().contains("latency 5ms"));
     assert!(s[0]["path"]["links"].as_array().unwrap().is_empty());
+}
+
+/// The page as headless Chromium draws it, kept as a CI artefact in target/screenshots/ (skipped,
+/// saying so, where Debian's `chromium` is not installed).
+fn screenshot(page: &std::path::Path, name: &str) {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        eprintln!("\n*** no screenshot of {name}: /usr/bin/chromium is not installed ***\n");
+        return;
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| repo("target").display().to_string());
+    let dir = std::path::Path::new(&target).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = std::env::temp_dir().join(format!("podlab-chromium-{}", std::process::id()));
+    let shot = dir.join(name);
+    let _ = std::fs::remove_file(&shot);
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1600",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000),
+        "chromium drew no {name}: {}",
+        text(&out)
+    );
 }

@@ -21,8 +21,8 @@ pub struct Args {
     pub requests: usize,
     /// Rounds the requests are split into; the spread of the rounds' p50s tells a latency
     /// difference from noise.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
-    pub rounds: u64,
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
+    pub rounds: usize,
 }
 
 /// `podlab __measure FILE`.
@@ -35,8 +35,17 @@ pub struct MeasureArgs {
     pub requests: usize,
     /// Rounds the requests are split into; the spread of the rounds' p50s tells a latency
     /// difference from noise.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
-    pub rounds: u64,
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
+    pub rounds: usize,
+}
+
+/// A count of one or more.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Runs each scenario (one process each) and prints the comparison.
@@ -44,7 +53,7 @@ pub fn compare(a: Args) -> Result<i32> {
     if !podlab_node_agent::join::is_root() {
         bail!("compare runs each scenario on a real cluster and needs root (sudo)");
     }
-    crate::compare::compare(&a.files, &a.output, a.out.as_deref(), a.requests, a.rounds as usize)
+    crate::compare::compare(&a.files, &a.output, a.out.as_deref(), a.requests, a.rounds)
 }
 
 /// One scenario's measurements, as JSON on stdout.
@@ -52,7 +61,7 @@ pub fn measure(a: MeasureArgs) -> Result<()> {
     let scenario = load(&a.file)?;
     enter_private_netns()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let report = rt.block_on(crate::compare::measure(scenario, a.requests, a.rounds as usize))?;
+    let report = rt.block_on(crate::compare::measure(scenario, a.requests, a.rounds))?;
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     println!("{}", serde_json::to_string(&report)?);
     Ok(())

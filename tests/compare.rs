@@ -49,6 +49,13 @@ fn one_pod_versus_split_frontend_backend() {
     assert_eq!(one["path"]["ok"], 50);
     assert_eq!(split["path"]["ok"], 50);
 
+    // Latency comes in rounds (5 by default), and each path is judged against the other's.
+    let rounds = |r: &serde_json::Value| r["path"]["round_p50_us"].as_array().unwrap().len();
+    assert_eq!((rounds(one), rounds(split)), (5, 5), "{one}");
+    let vs = one["latency_vs"]["split"].as_str().unwrap();
+    assert!(matches!(vs, "within-noise" | "beyond-noise"), "{vs}");
+    assert_eq!(split["latency_vs"]["one-pod"].as_str(), Some(vs));
+
     // Each verdict names the scenario text that decided it, with file:line.
     assert!(
         one["decided_by"]["path"].as_str().unwrap().contains("one-pod.yaml:"),
@@ -78,11 +85,20 @@ fn one_pod_versus_split_frontend_backend() {
             "scenarios/frontend-backend/split.yaml",
             "--requests",
             "20",
+            "--rounds",
+            "4",
         ])
         .output()
         .unwrap();
     let t = text(&out);
     for want in [
+        "rounds' p50: ",
+        "(4 rounds)",
+        "vs split: p50 ",
+        "vs one-pod: p50 ",
+        "What each row measures, and why it matters:",
+        "Placement: which node runs which container",
+        "When two spreads overlap, the difference between the p50s is within noise",
         "Placement",
         "Scaling",
         "Path",
@@ -118,12 +134,64 @@ fn html_report_is_self_contained() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let html = std::fs::read_to_string(&path).unwrap();
+    screenshot(&path, "compare.png");
     let _ = std::fs::remove_file(&path);
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"), "{html}");
     assert!(
-        !html.contains("src=") && !html.contains("href="),
-        "the report must not load anything"
+        !html.contains("src=") && !html.contains("href=") && !html.contains("<script"),
+        "the report must not load or run anything"
     );
+
+    // Every row says what it measures and why it matters.
+    for want in [
+        "<b>Placement</b><p class=\"what\"><i>Measures:</i> which node runs which container",
+        "<b>Scaling</b>",
+        "<b>Path</b><p class=\"what\"><i>Measures:</i> how the frontend reaches the backend",
+        "<b>Failure</b>",
+        "<b>Verdict</b>",
+        "<b>Decided by</b>",
+    ] {
+        assert!(html.contains(want), "page lacks {want:?}");
+    }
+    assert_eq!(html.matches("<i>Why it matters:</i>").count(), 9, "a why per row");
+
+    // Each placement drawn: its nodes, its pods with their IPs, and the measured path in red
+    // (over loopback inside one pod, across the fabric when split).
+    // Tier containers are coloured and named with their tier unless named after it.
+    let one_pod = [
+        "pod shop",
+        ">frontend</text>",
+        ">backend</text>",
+        ">lo</text>",
+        "(localhost, 0 router hop(s))",
+    ];
+    let split = [
+        "pod frontend",
+        "web · frontend",
+        "pod backend",
+        "api · backend",
+        "(cross-node, 2 router hop(s))",
+    ];
+    for (scenario, wants) in [("one-pod", &one_pod[..]), ("split", &split[..])] {
+        let start = html
+            .find(&format!("aria-label=\"topology of {scenario}\""))
+            .unwrap_or_else(|| panic!("no topology of {scenario}"));
+        let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
+        let common = ["node worker-1", "node worker-2", "podlab0", "cni0", "10.244."];
+        for want in common.iter().chain(wants) {
+            assert!(svg.contains(want), "{scenario}'s drawing lacks {want:?}:\n{svg}");
+        }
+        assert!(svg.contains("marker-end=\"url(#arrow-"), "{scenario}: no path drawn");
+    }
+
+    // Latency as rounds with the noise verdict marked, and the note explaining it.
+    assert!(html.contains("Latency spread") && html.contains("rounds' p50: "));
+    assert!(
+        html.contains("vs split: p50 <mark class=\"noise\">within noise</mark>") || html.contains("beyond noise"),
+        "no noise verdict"
+    );
+    assert!(html.contains("<b>Reading the latency.</b>"));
+    assert!(html.contains("is <mark class=\"noise\">within noise</mark>: other work on the machine"));
 }
 
 #[test]
@@ -162,6 +230,46 @@ fn slow_links_make_the_split_path_slower() {
         p50(&s[0])
     );
     assert_eq!(s[1]["path"]["declared"], true);
+    assert_eq!(s[1]["latency_vs"]["split"], "beyond-noise", "5 ms is beyond any noise");
     assert!(s[1]["path"]["links"][0].as_str().unwrap().contains("latency 5ms"));
     assert!(s[0]["path"]["links"].as_array().unwrap().is_empty());
+}
+
+/// The page as headless Chromium draws it, kept as a CI artefact in target/screenshots/ (skipped,
+/// saying so, where Debian's `chromium` is not installed).
+fn screenshot(page: &std::path::Path, name: &str) {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        eprintln!("\n*** no screenshot of {name}: /usr/bin/chromium is not installed ***\n");
+        return;
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| repo("target").display().to_string());
+    let dir = std::path::Path::new(&target).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = std::env::temp_dir().join(format!("podlab-chromium-{}", std::process::id()));
+    let shot = dir.join(name);
+    let _ = std::fs::remove_file(&shot);
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1600",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000),
+        "chromium drew no {name}: {}",
+        text(&out)
+    );
 }

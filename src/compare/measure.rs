@@ -1,10 +1,11 @@
 //! The child side of `podlab compare`: bring one scenario's cluster up, apply its manifests,
 //! and measure placement (what runs where, what is stranded) and the room to scale each tier;
-//! [`path`] measures the network path between the tiers and [`failure`] what one node's
-//! failure takes down.
+//! [`path`] measures the network path between the tiers, [`failure`] what one node's failure
+//! takes down, and [`topology`] records the wiring the drawings show.
 
 mod failure;
 mod path;
+mod topology;
 
 use super::tiers::{Tier, declared_tiers, find_endpoint, node_of, pod_name, requests};
 use super::verdicts::{decided_by, verdicts};
@@ -19,7 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Child side: measure one scenario on a real cluster (this process is in its own netns).
-pub async fn measure(scenario: Scenario, requests_n: usize) -> Result<Report> {
+/// `requests_n` requests go from the frontend to the backend, in `rounds` rounds.
+pub async fn measure(scenario: Scenario, requests_n: usize, rounds: usize) -> Result<Report> {
     let spec = scenario.cluster.clone();
     let name = format!("cmp-{}", scenario.name);
     let cluster = Cluster::up(
@@ -27,12 +29,12 @@ pub async fn measure(scenario: Scenario, requests_n: usize) -> Result<Report> {
         &|_| {},
     )
     .await?;
-    let r = measure_on(&cluster, &scenario, requests_n).await;
+    let r = measure_on(&cluster, &scenario, requests_n, rounds).await;
     cluster.down().await;
     r
 }
 
-async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usize) -> Result<Report> {
+async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usize, rounds: usize) -> Result<Report> {
     apply_and_settle(cluster, scenario).await?;
     let mut report = Report {
         scenario: scenario.name.clone(),
@@ -47,8 +49,14 @@ async fn measure_on(cluster: &Arc<Cluster>, scenario: &Scenario, requests_n: usi
     // Path and latency from the frontend to the backend, then the failure of the frontend's node.
     let traffic = scenario.compare.as_ref().and_then(|c| c.traffic.clone());
     let (front, back, requests_n) = traffic_ends(&pods, &t, traffic.as_ref(), requests_n)?;
+    let ends: Vec<Tier> = front.iter().chain(back.iter()).cloned().collect();
+    report.topology = topology::topology(cluster, &pods, &ends);
     if let (Some((fp, fc, _)), Some((bp, bc, _))) = (front, back) {
-        report.path = path::measure_path(cluster, (&fp, &fc), (&bp, &bc), traffic.as_ref(), requests_n).await?;
+        let load = path::Load {
+            requests: requests_n,
+            rounds,
+        };
+        report.path = path::measure_path(cluster, (&fp, &fc), (&bp, &bc), traffic.as_ref(), load).await?;
         report.failure = Some(failure::fail_node_of(cluster, &fp).await?);
     }
     decided_by(&mut report, &t);

@@ -10,15 +10,19 @@
 //! Measuring and rendering are apart: `measure` (the child side: bring the cluster up, apply,
 //! then placement, scaling room, the network path and a node failure) fills a [`Report`];
 //! `verdicts` sums each row up; `render` draws reports as a terminal table, Markdown or HTML;
-//! `tiers` finds which pods hold the tiers. This file holds the report's data types and
-//! `compare()`, the parent side.
+//! `tiers` finds which pods hold the tiers; `noise` judges whether two latencies differ by more
+//! than their rounds' spread; `rows` says what each row measures and why it matters. This file
+//! holds the report's data types and `compare()`, the parent side.
 
 mod measure;
+mod noise;
 mod render;
+mod rows;
 mod tiers;
 mod verdicts;
 
 pub use measure::measure;
+pub use noise::Noise;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -37,6 +41,48 @@ pub struct Report {
     /// The scenario text behind each verdict, with file:line.
     #[serde(default)]
     pub decided_by: BTreeMap<String, String>,
+    /// The cluster as measured (before the failure), for the drawings.
+    #[serde(default)]
+    pub topology: Topology,
+    /// How this path's latency relates to each other scenario's (filled by the parent).
+    #[serde(default)]
+    pub latency_vs: BTreeMap<String, Noise>,
+}
+
+/// The cluster's wiring as the drawings show it: nodes, their pods, the tiers' containers.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct Topology {
+    /// The bridge joining the nodes (`podlab0`).
+    pub fabric_bridge: String,
+    /// Each node's link to the fabric (`eth0`).
+    pub uplink: String,
+    /// Each node's pod bridge (`cni0`), when the layout has one.
+    pub node_bridge: Option<String>,
+    pub nodes: Vec<TopoNode>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct TopoNode {
+    pub name: String,
+    pub node_ip: String,
+    pub pod_subnet: String,
+    /// The pods' gateway address on the node's bridge.
+    pub gateway: String,
+    pub pods: Vec<TopoPod>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct TopoPod {
+    pub name: String,
+    pub ip: Option<String>,
+    pub containers: Vec<TopoContainer>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct TopoContainer {
+    pub name: String,
+    /// `frontend` or `backend` when the container holds a tier (the ends of the path).
+    pub tier: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
@@ -85,6 +131,9 @@ pub struct PathReport {
     pub ok: usize,
     pub p50_us: f64,
     pub p99_us: f64,
+    /// The p50 of each round of requests, in the order they ran (the spread is their range).
+    #[serde(default)]
+    pub round_p50_us: Vec<f64>,
     pub requests_per_second: f64,
     /// Source address the backend saw (its echo's `client_ip:` line), when it reports one.
     pub seen_source: Option<String>,
@@ -111,6 +160,7 @@ pub fn compare(
     output: &str,
     out_file: Option<&std::path::Path>,
     requests_n: usize,
+    rounds: usize,
 ) -> Result<i32> {
     if files.len() < 2 {
         bail!("compare needs at least two scenario files");
@@ -128,6 +178,8 @@ pub fn compare(
                 .arg(f)
                 .arg("--requests")
                 .arg(requests_n.to_string())
+                .arg("--rounds")
+                .arg(rounds.to_string())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -148,6 +200,7 @@ pub fn compare(
             .with_context(|| format!("reading the measurements of {}", f.display()))?;
         reports.push(r);
     }
+    noise::mark(&mut reports);
     let text = match output {
         "json" => serde_json::to_string_pretty(&serde_json::json!({ "scenarios": reports }))? + "\n",
         "markdown" | "md" => render::markdown(&reports),

@@ -1,6 +1,7 @@
 //! The network path between the tiers: the hops a request crosses (inside one pod, through one
 //! node's bridge, or across the fabric between nodes) and the latency of real HTTP requests
-//! sent from the frontend's network namespace to the backend.
+//! sent from the frontend's network namespace to the backend, in rounds (their p50s' spread
+//! tells a difference from noise).
 
 use crate::compare::PathReport;
 use crate::compare::tiers::{node_of, pod_name};
@@ -21,14 +22,31 @@ type End<'a> = (&'a Pod, &'a str, &'a PodNetwork, &'a str);
 /// to, the hops in order, and how many of them route.
 type Hops = (&'static str, Ipv4Addr, Vec<String>, usize);
 
+/// How many requests to send, in how many rounds (at most one round per request).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Load {
+    pub requests: usize,
+    pub rounds: usize,
+}
+
+impl Load {
+    /// Each round's request count: the requests split evenly, the first rounds taking the rest.
+    fn split(self) -> Vec<usize> {
+        let rounds = self.rounds.clamp(1, self.requests.max(1));
+        (0..rounds)
+            .map(|i| self.requests / rounds + usize::from(i < self.requests % rounds))
+            .collect()
+    }
+}
+
 /// Measure the path from the frontend container to the backend's port: its hops and the
-/// latency of `requests_n` HTTP requests. `None` when either pod has no network.
+/// latency of the load's HTTP requests. `None` when either pod has no network.
 pub(super) async fn measure_path(
     cluster: &Arc<Cluster>,
     (fp, fc): (&Pod, &str),
     (bp, bc): (&Pod, &str),
     traffic: Option<&TrafficSpec>,
-    requests_n: usize,
+    load: Load,
 ) -> Result<Option<PathReport>> {
     let port = traffic.and_then(|tr| tr.port).unwrap_or_else(|| {
         bp.spec
@@ -51,11 +69,12 @@ pub(super) async fn measure_path(
     let (fnode, bnode) = (node_of(fp), node_of(bp));
     let (kind, dst, hops, routers) = path_hops(cluster, same_pod, (fp, fc, &fnet, &fnode), (bp, bc, &bnet, &bnode));
     let netns = sb.netns()?.into_owned()?;
-    let n = requests_n;
-    let (times, seen) = tokio::task::spawn_blocking(move || {
-        podlab_netplugin::ns::run_in(&netns, move || http_requests(dst, port, n)).unwrap_or_default()
+    let (rounds, seen) = tokio::task::spawn_blocking(move || {
+        podlab_netplugin::ns::run_in(&netns, move || http_rounds(dst, port, &load.split())).unwrap_or_default()
     })
     .await?;
+    let round_p50_us = rounds.iter().filter(|t| !t.is_empty()).map(|t| latency(t).0).collect();
+    let times: Vec<Duration> = rounds.concat();
     let (p50_us, p99_us, requests_per_second) = latency(&times);
     Ok(Some(PathReport {
         kind: kind.into(),
@@ -63,10 +82,11 @@ pub(super) async fn measure_path(
         to: format!("{}/{bc} {dst}:{port}", pod_name(bp)),
         hops,
         router_hops: routers,
-        requests: n,
+        requests: load.requests,
         ok: times.len(),
         p50_us,
         p99_us,
+        round_p50_us,
         requests_per_second,
         seen_source: seen,
         links: if kind == "cross-node" {
@@ -130,12 +150,29 @@ fn latency(times: &[Duration]) -> (f64, f64, f64) {
     )
 }
 
-/// `n` sequential HTTP GETs (a new connection each) to `dst:port`, from the calling thread's
-/// network namespace. Returns each request's duration, and the source the server reported.
-fn http_requests(dst: Ipv4Addr, port: u16, n: usize) -> (Vec<Duration>, Option<String>) {
+/// Rounds of sequential HTTP GETs (a new connection each) to `dst:port`, `per_round[i]` in
+/// round i, 50 ms apart, from the calling thread's network namespace. Returns each round's
+/// request durations, and the source the server reported.
+fn http_rounds(dst: Ipv4Addr, port: u16, per_round: &[usize]) -> (Vec<Vec<Duration>>, Option<String>) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = None;
+    let mut rounds = Vec::with_capacity(per_round.len());
+    for (i, n) in per_round.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (times, s) = http_requests(dst, port, *n, deadline);
+        seen = seen.or(s);
+        rounds.push(times);
+    }
+    (rounds, seen)
+}
+
+/// `n` sequential HTTP GETs to `dst:port` (until `deadline`): each one's duration, and the
+/// source the server reported.
+fn http_requests(dst: Ipv4Addr, port: u16, n: usize, deadline: Instant) -> (Vec<Duration>, Option<String>) {
     let mut times = Vec::with_capacity(n);
     let mut seen = None;
-    let deadline = Instant::now() + Duration::from_secs(20);
     for _ in 0..n {
         if Instant::now() > deadline {
             break;
@@ -163,4 +200,32 @@ fn http_requests(dst: Ipv4Addr, port: u16, n: usize) -> (Vec<Duration>, Option<S
         }
     }
     (times, seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Load;
+
+    #[test]
+    fn requests_are_split_evenly_over_the_rounds() {
+        assert_eq!(
+            Load {
+                requests: 200,
+                rounds: 5
+            }
+            .split(),
+            [40; 5]
+        );
+        assert_eq!(
+            Load {
+                requests: 12,
+                rounds: 5
+            }
+            .split(),
+            [3, 3, 2, 2, 2]
+        );
+        // Never more rounds than requests, never zero rounds.
+        assert_eq!(Load { requests: 3, rounds: 5 }.split(), [1, 1, 1]);
+        assert_eq!(Load { requests: 0, rounds: 5 }.split(), [0]);
+    }
 }

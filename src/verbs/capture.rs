@@ -31,13 +31,23 @@ pub struct Args {
     pub c: ClusterArg,
 }
 
-/// Where the machine's `tcpdump` is, if installed.
-fn find_tcpdump() -> Option<std::path::PathBuf> {
+/// Where the machine's `tool` (`tcpdump`, `ip`) is, if installed.
+pub fn find_tool(tool: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(std::path::PathBuf::from))
-        .map(|d| d.join("tcpdump"))
+        .map(|d| d.join(tool))
         .find(|p| p.is_file())
+}
+
+/// A command for `program` that runs inside the network namespace of process `pid` (a pod's
+/// or node's sandbox, joined like `exec` does); the open namespace must live until the spawn.
+pub fn netns_command(pid: i32, program: &Path) -> Result<(Command, std::fs::File)> {
+    let netns =
+        join::open_ns(pid, Space::Net).with_context(|| format!("opening the network namespace of pid {pid}"))?;
+    let mut cmd = Command::new(program);
+    join::enter_netns_before_exec(&mut cmd, &netns);
+    Ok((cmd, netns))
 }
 
 /// `podlab capture POD|node/NAME[/IFACE]`: run the machine's `tcpdump` inside that network
@@ -62,13 +72,12 @@ pub fn run(args: Args) -> Result<i32> {
             if kind == "pod" { "eth0" } else { "any" }.to_string(),
         ),
     };
-    let Some(tcpdump) = find_tcpdump() else {
+    let Some(tcpdump) = find_tool("tcpdump") else {
         bail!(
             "tcpdump is not installed on this machine (apt-get install tcpdump): capture runs the machine's own tcpdump inside the {kind}'s network namespace"
         );
     };
     let pid = exec::target(name, kind, obj, ns, None)?.pid;
-    let netns = join::open_ns(pid, Space::Net)?;
     let file = file
         .map(Path::to_path_buf)
         .unwrap_or_else(|| std::path::PathBuf::from(format!("{obj}-{}.pcap", iface.replace('/', "_"))));
@@ -76,12 +85,11 @@ pub fn run(args: Args) -> Result<i32> {
         (None, None) => Some(10),
         (_, s) => s,
     };
-    let mut cmd = Command::new(&tcpdump);
+    let (mut cmd, netns) = netns_command(pid, &tcpdump)?;
     cmd.args(["-n", "-U", "-Z", "root", "-i", &iface, "-w"]).arg(&file);
     if let Some(c) = count {
         cmd.args(["-c", &c.to_string()]);
     }
-    join::enter_netns_before_exec(&mut cmd, &netns);
     let what = match kind {
         "node" => format!("node {obj}"),
         _ => format!("pod {ns}/{obj}"),
@@ -120,4 +128,9 @@ pub fn run(args: Args) -> Result<i32> {
     }
     println!("wrote {}", file.display());
     Ok(0)
+}
+
+/// SIGINT to a tcpdump this process started (it flushes and prints its counts).
+pub fn interrupt(child: &std::process::Child) {
+    join::interrupt(child.id());
 }

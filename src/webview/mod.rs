@@ -170,6 +170,9 @@ fn handle(mut conn: TcpStream, ctx: &Ctx) -> Result<()> {
         };
         return respond(&mut conn, status, "application/json", body.to_string().as_bytes());
     }
+    if p == "/favicon.ico" {
+        return respond(&mut conn, "204 No Content", "image/x-icon", b"");
+    }
     match asset(p) {
         Some((ctype, body)) => respond(&mut conn, "200 OK", ctype, body),
         None => respond(

@@ -73,11 +73,20 @@ async function refreshTopology() {
 }
 
 function render() {
-  PodlabGraph.update(PodlabGraph.elements(state.topo, state.pods, state.nodes));
+  PodlabGraph.update(PodlabGraph.elements(state.topo, state.pods, state.nodes, nodeDown));
   if (state.trace) PodlabGraph.highlight(state.trace.hops, state.step);
   renderInventory();
   renderEndpoints();
   renderScheduler();
+}
+
+// The node lifecycle's word on a node: its latest NodeNotReady / NodeReady event.
+function nodeDown(name) {
+  const last = [...state.events.values()]
+    .filter((e) => e.involvedObject && e.involvedObject.kind === 'Node' && e.involvedObject.name === name
+      && (e.reason === 'NodeNotReady' || e.reason === 'NodeReady'))
+    .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion)).pop();
+  return !!last && last.reason === 'NodeNotReady';
 }
 
 function podStatus(p) {
@@ -90,7 +99,7 @@ function podStatus(p) {
 function renderInventory() {
   const rows = [];
   for (const n of [...state.nodes.values()]) {
-    const ready = PodlabGraph.nodeReady(n);
+    const ready = PodlabGraph.nodeReady(n) && !nodeDown(n.metadata.name);
     const ip = ((n.status && n.status.addresses) || []).find((a) => a.type === 'InternalIP');
     rows.push(`<tr data-kind="node" data-name="${esc(n.metadata.name)}"><td>node</td><td>${esc(n.metadata.name)}</td><td></td>
       <td>${esc(ip && ip.address)}</td><td class="${ready ? '' : 'down'}">${ready ? 'Ready' : 'NotReady'}</td></tr>`);
@@ -169,7 +178,7 @@ async function runTrace(ev) {
   if (w.status === 'fulfilled') {
     $('#why').className = `verdict ${w.value.ok ? 'ok' : 'bad'}`;
     $('#why').dataset.ok = w.value.ok;
-    $('#why').innerHTML = `<b>why:</b> <span id="why-verdict">${esc(w.value.verdict)}</span>`
+    $('#why').innerHTML = `<b>why:</b> <span id="why-verdict">${w.value.ok ? "" : "FAILS: "}${esc(w.value.verdict)}</span>`
       + (w.value.detail || []).map((x) => `<div class="muted">${esc(x)}</div>`).join('');
   } else { $('#why').className = 'verdict bad'; $('#why').textContent = w.reason.message; }
   if (t.status !== 'fulfilled') { state.trace = null; return; }
@@ -177,7 +186,7 @@ async function runTrace(ev) {
   state.step = 0;
   $('#trace-verdict').textContent = t.value.trace.verdict || t.value.trace.broken_at || '';
   $('#trace-verdict').className = `verdict ${t.value.trace.complete ? 'ok' : 'bad'}`;
-  $('#events').innerHTML = t.value.hops.map((h, i) => `<li data-i="${i}">${esc(h.n)}. ${esc(h.namespace)} · ${esc(h.interface)} — ${esc(h.action)}</li>`).join('');
+  $('#events').innerHTML = t.value.hops.map((h, i) => `<li data-i="${i}">${esc(h.namespace)} · ${esc(h.interface)} — ${esc(h.action)}</li>`).join('');
   document.querySelectorAll('#events li').forEach((li) => { li.onclick = () => step(Number(li.dataset.i)); });
   $('#stepper').hidden = false;
   step(0);

@@ -8,11 +8,16 @@ const PodlabGraph = (() => {
   let cy = null;
   let onPick = () => {};
 
+  // A box around a node's label (cytoscape's 'label' sizing is deprecated).
+  const labelSize = (n) => {
+    const lines = String(n.data('label') || '').split('\n');
+    return { w: Math.max(...lines.map((l) => l.length)) * 5.4 + 6, h: lines.length * 11 + 4 };
+  };
   const style = [
     { selector: 'node', style: { 'label': 'data(label)', 'text-wrap': 'wrap', 'font-size': 9,
       'text-valign': 'center', 'text-halign': 'center', 'background-color': '#e7f5ff',
       'border-width': 1, 'border-color': '#4dabf7', 'shape': 'round-rectangle',
-      'width': 'label', 'height': 'label', 'padding': 5 } },
+      'width': (n) => labelSize(n).w, 'height': (n) => labelSize(n).h, 'padding': 5 } },
     { selector: 'node.fabric', style: { 'background-color': '#fff4e6', 'border-color': '#f08c00', 'font-size': 11 } },
     { selector: 'node.k8snode', style: { 'background-color': '#f8f9fa', 'border-color': '#868e96',
       'text-valign': 'top', 'font-size': 11, 'font-weight': 'bold', 'padding': 10 } },
@@ -25,15 +30,16 @@ const PodlabGraph = (() => {
     { selector: 'edge', style: { 'width': 1.5, 'line-color': '#adb5bd', 'label': 'data(label)',
       'font-size': 7, 'text-rotation': 'autorotate', 'color': '#495057', 'curve-style': 'bezier',
       'text-background-color': '#fff', 'text-background-opacity': 0.8 } },
-    { selector: '.path', style: { 'line-color': '#f03e3e', 'border-color': '#f03e3e', 'border-width': 3, 'width': 4 } },
-    { selector: '.current', style: { 'background-color': '#ffe066', 'line-color': '#f59f00', 'border-color': '#f59f00',
-      'border-width': 4, 'width': 6 } },
+    { selector: 'node.path', style: { 'border-color': '#f03e3e', 'border-width': 3 } },
+    { selector: 'edge.path', style: { 'line-color': '#f03e3e', 'width': 4 } },
+    { selector: 'node.current', style: { 'background-color': '#ffe066', 'border-color': '#f59f00', 'border-width': 4 } },
+    { selector: 'edge.current', style: { 'line-color': '#f59f00', 'width': 6 } },
     { selector: ':selected', style: { 'border-color': '#1c7ed6', 'border-width': 3 } },
   ];
 
   function init(container, pick) {
     onPick = pick;
-    cy = cytoscape({ container, style, elements: [], wheelSensitivity: 0.3, minZoom: 0.1, maxZoom: 3 });
+    cy = cytoscape({ container, style, elements: [], minZoom: 0.1, maxZoom: 3 });
     cy.on('tap', 'node', (e) => onPick(e.target.data()));
     return cy;
   }
@@ -41,7 +47,8 @@ const PodlabGraph = (() => {
   const addrs = (i) => (i && i.addresses && i.addresses.length ? i.addresses.join(' ') : '');
 
   // Desired elements from the kernel topology `topo` and the API's `pods`, `nodes` (maps by key).
-  function elements(topo, pods, apiNodes) {
+  // `down(node)`: whether a node is NotReady (its Ready condition, or its latest node event).
+  function elements(topo, pods, apiNodes, down) {
     const els = [];
     const nodes = new Map([...apiNodes.values()].map((n) => [n.metadata.name, n]));
     const fab = topo ? topo.fabric : { bridge: 'podlab0', addresses: [], ports: [] };
@@ -53,7 +60,7 @@ const PodlabGraph = (() => {
     for (const name of [...names].sort()) {
       const kn = kernelNodes.get(name);
       const an = nodes.get(name);
-      const ready = an ? nodeReady(an) : true;
+      const ready = an ? nodeReady(an) && !down(name) : true;
       const port = fab.ports.find((p) => p.node === name);
       els.push({ data: { id: `node:${name}`, kind: 'node', name, label: `${name}${ready ? '' : '  NotReady'}${kn ? '  ' + kn.pod_cidr : ''}` },
         classes: `k8snode${ready ? '' : ' down'}` });

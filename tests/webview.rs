@@ -100,10 +100,23 @@ fn the_web_view_shows_the_cluster_live_and_steps_a_packet() {
     assert_eq!(r["errors"], serde_json::json!([]), "{r:#}");
 
     // Every pod and node, in the list and in the drawing.
-    let names = |k: &str| r[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let names = |k: &str| {
+        r[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names("pods"), ["client-a", "db", "web"]);
     assert_eq!(names("nodes"), ["worker-1", "worker-2"]);
-    for id in ["pod:default/client-a", "pod:default/db", "pod:default/web", "node:worker-1", "node:worker-2", "fabric"] {
+    for id in [
+        "pod:default/client-a",
+        "pod:default/db",
+        "pod:default/web",
+        "node:worker-1",
+        "node:worker-2",
+        "fabric",
+    ] {
         assert!(names("graph").iter().any(|g| g == id), "{id} not drawn: {r:#}");
     }
     // kubectl's changes, pushed: no reload.

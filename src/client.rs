@@ -34,30 +34,46 @@ fn connect(name: &str) -> Result<UnixStream> {
 
 /// Send one request; print `Out`/`Err` as they come; return the exit code and any other replies.
 pub fn call(name: &str, req: &Request) -> Result<(i32, Vec<Reply>)> {
-    exchange(name, req, true)
+    exchange(name, req, Sink::Print)
 }
 
 /// Like `call`, without printing anything.
 pub fn call_quiet(name: &str, req: &Request) -> Result<(i32, Vec<Reply>)> {
-    exchange(name, req, false)
+    exchange(name, req, Sink::Drop)
 }
 
-fn exchange(name: &str, req: &Request, print: bool) -> Result<(i32, Vec<Reply>)> {
+/// What a verb answered: its exit code, its stdout and its stderr text (`podlab ui`'s views).
+pub fn call_collect(name: &str, req: &Request) -> Result<(i32, String, String)> {
+    let mut out = (String::new(), String::new());
+    let (code, _) = exchange(name, req, Sink::Collect(&mut out))?;
+    Ok((code, out.0, out.1))
+}
+
+/// Where an answer's text goes.
+enum Sink<'a> {
+    Print,
+    Drop,
+    Collect(&'a mut (String, String)),
+}
+
+fn exchange(name: &str, req: &Request, mut sink: Sink) -> Result<(i32, Vec<Reply>)> {
     let mut s = connect(name)?;
     let mut line = serde_json::to_string(req)?;
     line.push('\n');
     s.write_all(line.as_bytes())?;
     let mut other = Vec::new();
     for l in BufReader::new(s).lines() {
-        match serde_json::from_str::<Reply>(&l?)? {
-            Reply::Out { text } if print => {
+        match (serde_json::from_str::<Reply>(&l?)?, &mut sink) {
+            (Reply::Out { text }, Sink::Print) => {
                 print!("{text}");
                 let _ = std::io::stdout().flush();
             }
-            Reply::Err { text } if print => eprint!("{text}"),
-            Reply::Out { .. } | Reply::Err { .. } => {}
-            Reply::Done { code } => return Ok((code, other)),
-            r => other.push(r),
+            (Reply::Err { text }, Sink::Print) => eprint!("{text}"),
+            (Reply::Out { text }, Sink::Collect(c)) => c.0.push_str(&text),
+            (Reply::Err { text }, Sink::Collect(c)) => c.1.push_str(&text),
+            (Reply::Out { .. } | Reply::Err { .. }, Sink::Drop) => {}
+            (Reply::Done { code }, _) => return Ok((code, other)),
+            (r, _) => other.push(r),
         }
     }
     Ok((1, other))

@@ -15,6 +15,7 @@
 //! - [`runner`]: the scenario runner (steps, expectations, exec and connectivity checks).
 //! - [`compare`]: measuring placements and rendering the comparison.
 //! - [`netview`]: topology, routes, trace and ping-matrix read back from the kernel.
+//! - [`webview`]: `podlab ui`'s loopback web server and its embedded page.
 //! - [`bench`]: benchmarks (bring-up against the bare kernel loop, the scheduler alone, the peers).
 
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@ mod protocol;
 mod remote;
 mod runner;
 mod verbs;
+mod webview;
 
 use clap::Parser;
 use podlab_printers as printers;

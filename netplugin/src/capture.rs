@@ -178,6 +178,153 @@ impl Capture {
     }
 }
 
+/// A frame decoded as far as a lesson needs: Ethernet addresses, and for IPv4 the TTL,
+/// addresses, protocol and ports (ARP: the addresses asked about).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Frame {
+    /// Ethernet source (None on a cooked `any` capture without one).
+    pub src_mac: Option<String>,
+    /// Ethernet destination (None on a cooked capture).
+    pub dst_mac: Option<String>,
+    /// `IPv4`, `ARP`, `IPv6` or the ethertype in hex.
+    pub ethertype: String,
+    /// IPv4 time to live.
+    pub ttl: Option<u8>,
+    /// IPv4 (or ARP sender) address.
+    pub src_ip: Option<std::net::Ipv4Addr>,
+    /// IPv4 (or ARP target) address.
+    pub dst_ip: Option<std::net::Ipv4Addr>,
+    /// `TCP`, `UDP`, `ICMP`, or the IP protocol number.
+    pub proto: Option<String>,
+    /// TCP or UDP source port.
+    pub src_port: Option<u16>,
+    /// TCP or UDP destination port.
+    pub dst_port: Option<u16>,
+    /// Bytes on the wire.
+    pub len: usize,
+    /// One line in tcpdump's manner (`-e -n`).
+    pub summary: String,
+}
+
+fn mac(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn ipv4(b: &[u8], at: usize) -> Option<std::net::Ipv4Addr> {
+    let q: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+    Some(q.into())
+}
+
+/// Decodes a captured frame (`cooked`: it starts with a Linux cooked header, as from `any`).
+pub fn decode(data: &[u8], cooked: bool) -> Frame {
+    let mut f = Frame {
+        len: data.len(),
+        ..Frame::default()
+    };
+    let (ethertype, l3) = if cooked {
+        let alen = usize::from(be16(data, 4).unwrap_or(0)).min(8);
+        if alen == 6 {
+            f.src_mac = data.get(6..12).map(mac);
+        }
+        (be16(data, 14).unwrap_or(0), 16)
+    } else {
+        f.dst_mac = data.get(0..6).map(mac);
+        f.src_mac = data.get(6..12).map(mac);
+        (be16(data, 12).unwrap_or(0), 14)
+    };
+    f.ethertype = match ethertype {
+        0x0800 => "IPv4".into(),
+        0x0806 => "ARP".into(),
+        0x86dd => "IPv6".into(),
+        t => format!("0x{t:04x}"),
+    };
+    let l2 = match (&f.src_mac, &f.dst_mac) {
+        (Some(s), Some(d)) => format!("{s} > {d}, "),
+        (Some(s), None) => format!("{s} > , "),
+        _ => String::new(),
+    };
+    match ethertype {
+        0x0800 => {
+            let ihl = usize::from(data.get(l3).map_or(5, |v| v & 0x0f)) * 4;
+            f.ttl = data.get(l3 + 8).copied();
+            f.src_ip = ipv4(data, l3 + 12);
+            f.dst_ip = ipv4(data, l3 + 16);
+            let proto = data.get(l3 + 9).copied().unwrap_or(0);
+            f.proto = Some(match proto {
+                1 => "ICMP".into(),
+                6 => "TCP".into(),
+                17 => "UDP".into(),
+                n => n.to_string(),
+            });
+            if proto == 6 || proto == 17 {
+                f.src_port = be16(data, l3 + ihl);
+                f.dst_port = be16(data, l3 + ihl + 2);
+            }
+            let at = |ip: Option<std::net::Ipv4Addr>, port: Option<u16>| match (ip, port) {
+                (Some(i), Some(p)) => format!("{i}.{p}"),
+                (Some(i), None) => i.to_string(),
+                _ => "?".into(),
+            };
+            f.summary = format!(
+                "{l2}IPv4, ttl {}, {} {} > {}, length {}",
+                f.ttl.unwrap_or(0),
+                f.proto.as_deref().unwrap_or("?"),
+                at(f.src_ip, f.src_port),
+                at(f.dst_ip, f.dst_port),
+                f.len
+            );
+        }
+        0x0806 => {
+            f.src_ip = ipv4(data, l3 + 14);
+            f.dst_ip = ipv4(data, l3 + 24);
+            let op = match be16(data, l3 + 6) {
+                Some(1) => "Request who-has",
+                Some(2) => "Reply",
+                _ => "?",
+            };
+            let (s, d) = (f.src_ip.map(|i| i.to_string()), f.dst_ip.map(|i| i.to_string()));
+            f.summary = format!(
+                "{l2}ARP, {op} {} tell {}, length {}",
+                d.unwrap_or_default(),
+                s.unwrap_or_default(),
+                f.len
+            );
+        }
+        _ => f.summary = format!("{l2}ethertype {}, length {}", f.ethertype, f.len),
+    }
+    f
+}
+
+impl Capture {
+    /// Waits until `until` (or `max` frames) and returns the frames seen since the capture was
+    /// opened, decoded. Frames that arrived before the call were queued in the socket.
+    pub fn frames(&self, max: usize, until: Instant) -> io::Result<Vec<Frame>> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; SNAPLEN];
+        while out.len() < max {
+            match self.receive(&mut buf)? {
+                Some(record) => out.push(decode(&record[16..], self.cooked)),
+                None => {
+                    let Some(left) = until.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    let mut fds = [nix::poll::PollFd::new(self.sock.as_fd(), nix::poll::PollFlags::POLLIN)];
+                    let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+                    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The pcap file header (microsecond timestamps, little-endian, version 2.4).
 fn pcap_header(linktype: u32) -> Vec<u8> {
     let mut h = Vec::with_capacity(24);
@@ -228,6 +375,24 @@ mod tests {
         assert_eq!(h.len(), 24);
         assert_eq!(&h[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
         assert_eq!(u32::from_le_bytes([h[20], h[21], h[22], h[23]]), 1);
+    }
+
+    #[test]
+    fn an_ethernet_tcp_frame_decodes_like_tcpdump_prints_it() {
+        let mut f = vec![0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0x02, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0x01, 0x08, 0x00];
+        let mut ip = vec![0x45, 0, 0, 40, 0, 1, 0x40, 0, 63, 6, 0, 0, 10, 244, 1, 2, 10, 244, 2, 2];
+        ip.extend_from_slice(&[0x9c, 0x40, 0x1f, 0x90]);
+        ip.resize(40, 0);
+        f.extend_from_slice(&ip);
+        let d = decode(&f, false);
+        assert_eq!(d.src_mac.as_deref(), Some("aa:aa:aa:aa:aa:01"));
+        assert_eq!(d.dst_mac.as_deref(), Some("bb:bb:bb:bb:bb:02"));
+        assert_eq!(d.ttl, Some(63));
+        assert_eq!((d.src_port, d.dst_port), (Some(40000), Some(8080)));
+        assert_eq!(
+            d.summary,
+            "aa:aa:aa:aa:aa:01 > bb:bb:bb:bb:bb:02, IPv4, ttl 63, TCP 10.244.1.2.40000 > 10.244.2.2.8080, length 54"
+        );
     }
 
     #[test]

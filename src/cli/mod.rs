@@ -71,6 +71,8 @@ pub enum Command {
     PingMatrix(verbs::ping_matrix::Args),
     /// Capture packets with the machine's tcpdump inside a pod or node (POD|node/NAME[/IFACE]).
     Capture(verbs::capture::Args),
+    /// Serve the cluster's web view on 127.0.0.1 (live topology, packet stepper, scheduler).
+    Ui(verbs::ui::Args),
     /// The daemon behind `up` (internal).
     #[command(name = "__daemon", hide = true)]
     Daemon(lifecycle::DaemonArgs),
@@ -123,6 +125,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Why(a) => exit(verbs::why::run(a)),
         Command::PingMatrix(a) => exit(verbs::ping_matrix::run(a)),
         Command::Capture(a) => exit(verbs::capture::run(a)),
+        Command::Ui(a) => exit(verbs::ui::run(a)),
         Command::Daemon(a) => exit(lifecycle::daemon(a).map(|()| 0)),
         Command::Compare(a) => exit(compare::compare(a)),
         Command::Measure(a) => exit(compare::measure(a).map(|()| 0)),

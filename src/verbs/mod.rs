@@ -23,6 +23,7 @@ pub mod routes;
 pub mod scale;
 pub mod topology;
 pub mod trace;
+pub mod ui;
 pub mod watch;
 pub mod why;
 

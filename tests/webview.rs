@@ -1,0 +1,175 @@
+//! `podlab ui` in a real browser: Debian's headless Chromium, driven by playwright-core
+//! (tests/browser/ui.mjs), against one cluster from tests/scenarios/netview.yaml. The page
+//! shows every pod and node, follows kubectl's changes without a reload, steps a verified trace
+//! forward and back with the captured headers, and shows the same `why` verdict as the CLI.
+//! Also: the server answers only its own loopback Host (DNS rebinding) and only GETs.
+//! Screenshots go to target/browser/ (CI artefacts).
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+/// The `podlab ui` process, stopped (by its pid) when dropped.
+struct Ui(Child);
+impl Drop for Ui {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One raw HTTP/1.1 request to the ui; its status line.
+fn status_of(port: u16, request: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.lines().next().unwrap_or_default().to_string()
+}
+
+/// Whether the browser tooling is installed (`.ci/run` installs it); a loud skip otherwise,
+/// a failure under CI.
+fn browser_ready() -> bool {
+    let ok = std::path::Path::new("/usr/bin/chromium").exists()
+        && repo("tests/browser/node_modules/playwright-core").exists();
+    if !ok {
+        assert!(
+            std::env::var("PODLAB_REQUIRE_ROOT").as_deref() != Ok("1"),
+            "webview: needs /usr/bin/chromium (scripts/install-deps) and tests/browser/node_modules (npm ci in tests/browser)"
+        );
+        eprintln!("\n*** SKIPPED webview: needs chromium and `npm ci` in tests/browser ***\n");
+    }
+    ok
+}
+
+#[test]
+fn the_web_view_shows_the_cluster_live_and_steps_a_packet() {
+    if !require_root("the_web_view_shows_the_cluster_live_and_steps_a_packet") || !browser_ready() {
+        return;
+    }
+    let c = UpCluster::up("tests/scenarios/netview.yaml", "t-ui");
+    let mut child = c
+        .cmd()
+        .args(["ui"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let ui = Ui(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let port: u16 = url.trim_end_matches('/').rsplit(':').next().unwrap().parse().unwrap();
+
+    // Loopback names only (DNS rebinding), and nothing but GETs.
+    let get = |host: &str| status_of(port, &format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+    assert!(get(&format!("127.0.0.1:{port}")).contains("200"));
+    assert!(get(&format!("localhost:{port}")).contains("200"));
+    assert!(get(&format!("attacker.example:{port}")).contains("403"));
+    let post = status_of(
+        port,
+        &format!("DELETE /api/v1/namespaces/default/pods/db HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"),
+    );
+    assert!(post.contains("405"), "{post}");
+
+    let shots = repo("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let kubeconfig = format!("/run/podlab/{}/kubeconfig", c.name);
+    let t = std::time::Instant::now();
+    let out = Command::new("node")
+        .arg("ui.mjs")
+        .arg(&url)
+        .arg(&shots)
+        .current_dir(repo("tests/browser"))
+        .env("KUBECONFIG", &kubeconfig)
+        .env("PODLAB_BIN", env!("CARGO_BIN_EXE_podlab"))
+        .env("PODLAB_CLUSTER", &c.name)
+        .output()
+        .unwrap();
+    let browser_secs = t.elapsed().as_secs_f64();
+    let raw = String::from_utf8_lossy(&out.stdout).to_string();
+    let r: serde_json::Value = serde_json::from_str(raw.trim()).unwrap_or_else(|_| panic!("{}", text(&out)));
+    eprintln!("browser checks took {browser_secs:.1} s; marks (ms): {}", r["marks"]);
+    assert_eq!(r["errors"], serde_json::json!([]), "{r:#}");
+
+    // Every pod and node, in the list and in the drawing.
+    let names = |k: &str| {
+        r[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names("pods"), ["client-a", "db", "web"]);
+    assert_eq!(names("nodes"), ["worker-1", "worker-2"]);
+    for id in [
+        "pod:default/client-a",
+        "pod:default/db",
+        "pod:default/web",
+        "node:worker-1",
+        "node:worker-2",
+        "fabric",
+    ] {
+        assert!(names("graph").iter().any(|g| g == id), "{id} not drawn: {r:#}");
+    }
+    // kubectl's changes, pushed: no reload.
+    assert_eq!(r["not_reloaded"], true);
+    assert!(r["appear_ms"].as_u64().unwrap() < 1000, "{r:#}");
+    assert!(r["routes"][0].as_str().unwrap().contains("default via"), "{r:#}");
+
+    // The stepper: hop n at step n going forward, the same hops in reverse going back.
+    let fwd = r["forward"].as_array().unwrap();
+    let back = r["back"].as_array().unwrap();
+    assert!(fwd.len() >= 8, "{r:#}");
+    for (i, h) in fwd.iter().enumerate() {
+        assert_eq!(h["n"], (i + 1).to_string(), "{r:#}");
+    }
+    let mut rev: Vec<_> = fwd[..fwd.len() - 1].to_vec();
+    rev.reverse();
+    assert_eq!(back, &rev);
+    // Headers: the IPs stay (no NAT), the TTL drops by one per router, the MACs change at routers.
+    let pod_ip = |pod: &str| {
+        let o = Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .args(["get", "pod", pod, "-o", "jsonpath={.status.podIP}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let (client_ip, db_ip) = (pod_ip("client-a"), pod_ip("db"));
+    for h in fwd {
+        let ip = h["ip"].as_str().unwrap();
+        assert!(ip.starts_with(&format!("{}.", client_ip.trim())), "{h}");
+        assert!(ip.contains(&format!("→ {}.8080", db_ip.trim())), "{h}");
+    }
+    let ttl = |h: &serde_json::Value| h["ttl"].as_str().unwrap().parse::<u8>().unwrap();
+    assert_eq!(ttl(&fwd[0]), 64);
+    assert_eq!(ttl(fwd.last().unwrap()), 62);
+    let first = &fwd[0];
+    assert_eq!(first["namespace"], "pod default/client-a");
+    let routed = fwd.iter().find(|h| ttl(h) == 63).unwrap();
+    assert_ne!(routed["srcMac"], first["srcMac"]);
+    assert_ne!(routed["dstMac"], first["dstMac"]);
+
+    // The page's `why` is the CLI's.
+    let why = |dst: &str| {
+        let t = c.run(&["why", "client-a", dst]);
+        t.lines().next().unwrap_or_default().trim().to_string()
+    };
+    assert_eq!(r["why"].as_str().unwrap().trim(), why("db:8080"));
+    assert_eq!(r["why_ok"], "true");
+    assert_eq!(r["why_closed"].as_str().unwrap().trim(), why("db:9999"));
+    assert!(r["node_down_ms"].as_u64().unwrap() < 3000, "{r:#}");
+    for f in ["ui-topology.png", "ui-stepper.png"] {
+        assert!(shots.join(f).metadata().unwrap().len() > 10_000, "{f}");
+    }
+    drop(ui);
+    c.down();
+}

@@ -243,8 +243,7 @@ fn screenshot(page: &std::path::Path, name: &str) {
         eprintln!("\n*** no screenshot of {name}: /usr/bin/chromium is not installed ***\n");
         return;
     }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| repo("target").display().to_string());
-    let dir = std::path::Path::new(&target).join("screenshots");
+    let dir = artefact_dir("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let profile = std::env::temp_dir().join(format!("podlab-chromium-{}", std::process::id()));
     let shot = dir.join(name);

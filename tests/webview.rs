@@ -3,7 +3,7 @@
 //! shows every pod and node, follows kubectl's changes without a reload, steps a verified trace
 //! forward and back with the captured headers, and shows the same `why` verdict as the CLI.
 //! Also: the server answers only its own loopback Host (DNS rebinding) and only GETs.
-//! Screenshots go to target/browser/ (CI artefacts).
+//! Screenshots go to target/browser/ (CI artefacts; `$PODLAB_ARTEFACTS/browser/` when set).
 
 mod common;
 use common::*;
@@ -79,9 +79,9 @@ fn the_web_view_shows_the_cluster_live_and_steps_a_packet() {
     );
     assert!(post.contains("405"), "{post}");
 
-    let shots = repo("target/browser");
+    let shots = artefact_dir("browser");
     std::fs::create_dir_all(&shots).unwrap();
-    let kubeconfig = format!("/run/podlab/{}/kubeconfig", c.name);
+    let kubeconfig = run_base().join(&c.name).join("kubeconfig");
     let t = std::time::Instant::now();
     let out = Command::new("node")
         .arg("ui.mjs")

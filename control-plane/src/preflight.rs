@@ -85,13 +85,27 @@ fn read_number(path: &str) -> Option<u64> {
 
 /// The machine's limits that matter, read now (`None`: cannot be read, not checked).
 fn limits() -> Vec<(&'static str, Option<u64>)> {
-    // The soft limit of this process, as /proc/self/limits shows it ("Max open files  1024  ...").
-    let nofile = std::fs::read_to_string("/proc/self/limits").ok().and_then(|l| {
-        l.lines()
-            .find(|l| l.starts_with("Max open files"))
-            .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
-    });
+    // The soft limits of this process, as /proc/self/limits shows them ("Max open files  1024  ...").
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = |name: &str, field: usize| {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(field)?.parse().ok())
+    };
+    let nofile = soft("Max open files", 3);
+    // Counted per user, and not enforced on root: it binds a rootless podlab.
+    let nproc = soft("Max processes", 2).filter(|_| podlab_node_agent::userns::outside_uid() != 0);
     vec![
+        ("RLIMIT_NPROC (ulimit -u)", nproc),
+        (
+            "user.max_mnt_namespaces",
+            read_number("/proc/sys/user/max_mnt_namespaces"),
+        ),
+        (
+            "user.max_pid_namespaces",
+            read_number("/proc/sys/user/max_pid_namespaces"),
+        ),
         ("kernel.pid_max", read_number("/proc/sys/kernel/pid_max")),
         ("kernel.threads-max", read_number("/proc/sys/kernel/threads-max")),
         (
@@ -134,6 +148,14 @@ pub fn check(scenario: &Scenario) -> Vec<Shortfall> {
                 (n.pods + n.nodes + 1, "namespaces (one per pod and node)")
             }
             "user.max_ipc_namespaces" => (n.pods, "IPC namespaces (one per pod)"),
+            "user.max_mnt_namespaces" | "user.max_pid_namespaces" => (
+                n.containers + 1,
+                "mount and PID namespaces (one of each per container)",
+            ),
+            "RLIMIT_NPROC (ulimit -u)" => (
+                processes + 64,
+                "processes and threads of this user (a pause process per pod and node, one per container, podlab's threads)",
+            ),
             _ => (
                 n.pods + n.containers * 2 + n.nodes * 16 + 260,
                 "open files (1 per pod, 2 per container, 16 per node)",

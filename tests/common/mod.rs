@@ -58,6 +58,16 @@ pub fn nsenter(pid: u32) -> Command {
     c
 }
 
+/// Where a test keeps its artefacts (screenshots) for CI: `$PODLAB_ARTEFACTS/<what>` (the
+/// rootless CI pass points it at a directory its user owns), else `target/<what>`.
+pub fn artefact_dir(what: &str) -> PathBuf {
+    let base = std::env::var_os("PODLAB_ARTEFACTS")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| repo("target"));
+    base.join(what)
+}
+
 pub fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }

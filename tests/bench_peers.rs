@@ -8,7 +8,7 @@ use common::*;
 
 #[test]
 fn quick_podlab_side_prints_every_row_and_leaves_the_root_namespace_alone() {
-    if !require_root("quick_podlab_side_prints_every_row_and_leaves_the_root_namespace_alone") {
+    if !require_real_root("quick_podlab_side_prints_every_row_and_leaves_the_root_namespace_alone") {
         return;
     }
     let before = root_net_snapshot();

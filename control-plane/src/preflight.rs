@@ -97,7 +97,6 @@ fn limits() -> Vec<(&'static str, Option<u64>)> {
     // Counted per user, and not enforced on root: it binds a rootless podlab.
     let nproc = soft("Max processes", 2).filter(|_| podlab_node_agent::userns::outside_uid() != 0);
     vec![
-        ("RLIMIT_NPROC (ulimit -u)", nproc),
         (
             "user.max_mnt_namespaces",
             read_number("/proc/sys/user/max_mnt_namespaces"),
@@ -108,6 +107,7 @@ fn limits() -> Vec<(&'static str, Option<u64>)> {
         ),
         ("kernel.pid_max", read_number("/proc/sys/kernel/pid_max")),
         ("kernel.threads-max", read_number("/proc/sys/kernel/threads-max")),
+        ("RLIMIT_NPROC (ulimit -u)", nproc),
         (
             "user.max_net_namespaces",
             read_number("/proc/sys/user/max_net_namespaces"),
@@ -148,10 +148,9 @@ pub fn check(scenario: &Scenario) -> Vec<Shortfall> {
                 (n.pods + n.nodes + 1, "namespaces (one per pod and node)")
             }
             "user.max_ipc_namespaces" => (n.pods, "IPC namespaces (one per pod)"),
-            "user.max_mnt_namespaces" | "user.max_pid_namespaces" => (
-                n.containers + 1,
-                "mount and PID namespaces (one of each per container)",
-            ),
+            "user.max_mnt_namespaces" | "user.max_pid_namespaces" => {
+                (n.containers + 1, "mount and PID namespaces (one of each per container)")
+            }
             "RLIMIT_NPROC (ulimit -u)" => (
                 processes + 64,
                 "processes and threads of this user (a pause process per pod and node, one per container, podlab's threads)",

@@ -93,6 +93,19 @@ pub fn require_root(test: &str) -> bool {
     false
 }
 
+/// True when the test can run as root only (the peer benchmarks run Mininet and others, which
+/// need it). Otherwise a loud skip, or a failure under PODLAB_REQUIRE_ROOT=1.
+pub fn require_real_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var("PODLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
+        panic!("{test}: needs root, and PODLAB_REQUIRE_ROOT=1 forbids skipping");
+    }
+    eprintln!("\n*** SKIPPED {test}: needs root (run: sudo -E cargo test --workspace) ***\n");
+    false
+}
+
 /// Whether this test process runs as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.

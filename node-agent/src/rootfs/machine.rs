@@ -4,8 +4,9 @@
 //! machine's `/`: the mounts below it (`/proc`, `/sys`, `/dev`, ...) are locked there, and
 //! leaving them out would uncover what they hide. So a rootless container's root is a tmpfs
 //! directory where each top-level directory of the machine is its own overlay (copy-on-write
-//! as before), a directory with mounts below it is bound read-only with them, a top-level file
-//! is bound read-only and a symlink (`/bin -> usr/bin`) copied. `/proc`, `/sys`, `/dev`,
+//! as before), a directory with mounts below it is bound read-only with them, an empty or
+//! unreadable one is a fresh directory of the container's (no mount: the same view, cheaper), a
+//! top-level file is bound read-only and a symlink (`/bin -> usr/bin`) copied. `/proc`, `/sys`, `/dev`,
 //! `/tmp` and `/run` are the container's own, as with root.
 //!
 //! The machine's files keep their owners, and those the user namespace does not map (root's,
@@ -27,6 +28,9 @@ enum Entry {
     Overlay(String),
     /// A directory with mounts below it: bound read-only, with them.
     Bound(String),
+    /// An empty directory, or one the user namespace cannot read (root's 0700 `/root`): a
+    /// fresh, empty directory of the container's own (the same view, with no mount to make).
+    Fresh(String, u32),
     /// A regular file: bound read-only.
     File(String),
     /// A symlink and its target.
@@ -51,7 +55,10 @@ fn entries() -> &'static [Entry] {
             Some(if meta.file_type().is_symlink() {
                 Kind::Link(std::fs::read_link(&path).ok()?.to_string_lossy().into_owned())
             } else if meta.is_dir() {
-                Kind::Dir
+                use std::os::unix::fs::PermissionsExt;
+                let mode = meta.permissions().mode() & 0o7777;
+                let has_entries = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_some());
+                if has_entries { Kind::Dir } else { Kind::EmptyDir(mode) }
             } else if meta.is_file() {
                 Kind::File
             } else {
@@ -64,6 +71,8 @@ fn entries() -> &'static [Entry] {
 /// What a top-level name is on the machine.
 enum Kind {
     Dir,
+    /// Empty or unreadable, with its mode.
+    EmptyDir(u32),
     File,
     Link(String),
 }
@@ -77,6 +86,7 @@ fn classify(mut names: Vec<String>, mounts: &[String], kind: impl Fn(&str) -> Op
             Some(match kind(&name)? {
                 Kind::Link(to) => Entry::Link(name, to),
                 Kind::File => Entry::File(name),
+                Kind::EmptyDir(mode) => Entry::Fresh(name, mode),
                 Kind::Dir => {
                     let below = format!("/{name}/");
                     if mounts.iter().any(|m| m.starts_with(&below)) {
@@ -164,6 +174,7 @@ pub(super) fn rootless_view(
                 binds.push(Bind::new(Path::new("/").join(name), Path::new("/").join(name), true));
             }
             Entry::Link(name, to) => seed.push(Seed::Link(root.join(name), to.clone())),
+            Entry::Fresh(name, mode) => seed.push(Seed::Dir(root.join(name), *mode, false)),
         }
     }
     overlays
@@ -180,13 +191,14 @@ mod tests {
                          31 1 0:6 / /home rw - ext4 /dev/x rw\n";
         let mounts = mount_points(mountinfo);
         assert_eq!(mounts[1], "/mnt/with space");
-        let names = ["usr", "mnt", "home", "proc", "bin", "x.json"]
+        let names = ["usr", "mnt", "home", "proc", "bin", "x.json", "srv"]
             .map(String::from)
             .to_vec();
         let got = classify(names, &mounts, |n| {
             Some(match n {
                 "bin" => Kind::Link("usr/bin".into()),
                 "x.json" => Kind::File,
+                "srv" => Kind::EmptyDir(0o755),
                 _ => Kind::Dir,
             })
         });
@@ -197,6 +209,7 @@ mod tests {
                 // /home is itself a mount, with nothing below it: an overlay works.
                 Entry::Overlay("home".into()),
                 Entry::Bound("mnt".into()),
+                Entry::Fresh("srv".into(), 0o755),
                 Entry::Overlay("usr".into()),
                 Entry::File("x.json".into()),
             ]

@@ -4,7 +4,9 @@
 //!
 //! # Layout
 //!
-//! - this file: [`Api`], [`serve`], the router (loopback-only, discovery, resources).
+//! - this file: [`Api`], [`serve`], the router (loopback-only, bearer token, discovery,
+//!   resources).
+//! - [`auth`]: the cluster's bearer token (who may use the API).
 //! - [`discovery`]: `/version`, `/api`, `/apis`, resource lists, OpenAPI v3.
 //! - [`request`]: resource URLs and query parameters.
 //! - [`handlers`]: get, list, watch, create, update, patch, delete, `scale`, `log`.
@@ -21,6 +23,7 @@
 //! - [`stream`]: the streaming protocols of `exec`, `attach` and `port-forward`.
 //! - [`streaming`]: the `exec` and `portforward` endpoints that drive them.
 
+pub mod auth;
 pub mod discovery;
 pub mod fields;
 pub mod handlers;
@@ -55,6 +58,8 @@ pub struct Api {
     pub server: String,
     /// What watchers last saw, shared.
     pub snapshots: Arc<watch::SnapshotCache>,
+    /// The bearer token every request but the public ones must carry.
+    pub token: Arc<auth::Token>,
 }
 
 /// Opens the API's listener on the machine's loopback, on a free port (before podlab leaves
@@ -65,20 +70,22 @@ pub fn bind_loopback() -> std::io::Result<std::net::TcpListener> {
     Ok(l)
 }
 
-/// Serves the API on `listener` until the future is dropped.
-pub async fn serve(listener: std::net::TcpListener, cluster: Arc<Cluster>) -> std::io::Result<()> {
+/// Serves the API on `listener` until the future is dropped, to requests that carry `token`
+/// (see [`auth`]).
+pub async fn serve(listener: std::net::TcpListener, cluster: Arc<Cluster>, token: auth::Token) -> std::io::Result<()> {
     let server = listener.local_addr()?.to_string();
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let api = Api {
         cluster,
         server,
         snapshots: Arc::default(),
+        token: Arc::new(token),
     };
     let app = axum::Router::new().fallback(route).with_state(api);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
 }
 
-/// Every request: loopback only, then discovery or a resource.
+/// Every request: loopback only, the bearer token, then discovery or a resource.
 async fn route(State(api): State<Api>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     if !peer.ip().is_loopback() {
         return error_response(&ApiError::Forbidden {
@@ -87,6 +94,9 @@ async fn route(State(api): State<Api>, ConnectInfo(peer): ConnectInfo<SocketAddr
     }
     let path = req.uri().path().to_string();
     let method = req.method().clone();
+    if let Some(refused) = auth::check(&method, &path, req.headers(), &api.token) {
+        return refused;
+    }
     if method == Method::GET
         && let Some(v) = fixed(&api, &path)
     {

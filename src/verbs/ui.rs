@@ -26,7 +26,7 @@ pub fn run(args: Args) -> Result<i32> {
     if let Some(crate::protocol::Reply::Status { pid, .. }) = other.first() {
         podlab_node_agent::userns::join_of(i32::try_from(*pid)?).context("joining the cluster's user namespace")?;
     }
-    let api = crate::webview::api_address(&cluster)?;
+    let api = crate::daemon::endpoint(&cluster)?;
     let listener = std::net::TcpListener::bind(("127.0.0.1", args.port))
         .with_context(|| format!("listening on 127.0.0.1:{}", args.port))?;
     let port = listener.local_addr()?.port();

@@ -2,7 +2,8 @@
 //!
 //! - `/` and `/static/*`: the page, embedded in the binary (no CDN, works offline);
 //! - `/api/*`, `/apis/*`: proxied to the cluster's Kubernetes API (the one kubectl uses), GETs
-//!   and watches only, so nothing in the page can change the cluster;
+//!   and watches only, so nothing in the page can change the cluster; the proxy adds the
+//!   kubeconfig's bearer token (the page never sees it);
 //! - `/x/*`: read-only kernel views as JSON, answered by the daemon's own verbs (`views.rs`)
 //!   and the packet stepper (`stepper.rs`).
 //!
@@ -12,7 +13,7 @@
 mod stepper;
 mod views;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::Result;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,20 +24,10 @@ use std::time::Duration;
 pub struct Ctx {
     /// Cluster name.
     pub cluster: String,
-    /// The Kubernetes API's `host:port` on loopback.
-    pub api: String,
+    /// The Kubernetes API on loopback and its bearer token, from the kubeconfig.
+    pub api: crate::daemon::Endpoint,
     /// The port this server listens on (the only one the `Host` check accepts).
     pub port: u16,
-}
-
-/// The cluster's Kubernetes API address (`127.0.0.1:PORT`), from its kubeconfig.
-pub fn api_address(cluster: &str) -> Result<String> {
-    let path = crate::daemon::kubeconfig_path(cluster);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("server: http://"))
-        .map(|s| s.trim().to_string())
-        .ok_or_else(|| anyhow!("no server address in {}", path.display()))
 }
 
 /// Serves until the process is stopped.
@@ -201,10 +192,13 @@ fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
 
 /// Passes a GET (or watch) to the Kubernetes API and streams its answer back as it comes.
 fn proxy(mut conn: TcpStream, target: &str, ctx: &Ctx) -> Result<()> {
-    let mut up = match TcpStream::connect(&ctx.api) {
+    let mut up = match TcpStream::connect(&ctx.api.address) {
         Ok(s) => s,
         Err(e) => {
-            let msg = format!("the cluster's Kubernetes API at {} does not answer: {e}\n", ctx.api);
+            let msg = format!(
+                "the cluster's Kubernetes API at {} does not answer: {e}\n",
+                ctx.api.address
+            );
             return respond(
                 &mut conn,
                 "502 Bad Gateway",
@@ -214,8 +208,9 @@ fn proxy(mut conn: TcpStream, target: &str, ctx: &Ctx) -> Result<()> {
         }
     };
     let head = format!(
-        "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: podlab-ui\r\nConnection: close\r\n\r\n",
-        ctx.api
+        "GET {target} HTTP/1.1\r\nHost: {}\r\n{}Accept: application/json\r\nUser-Agent: podlab-ui\r\nConnection: close\r\n\r\n",
+        ctx.api.address,
+        ctx.api.authorization()
     );
     up.write_all(head.as_bytes())?;
     conn.set_read_timeout(None)?;

@@ -1,22 +1,31 @@
-//! Who may use the API: the holder of the cluster's bearer token, as with kube-apiserver's
-//! static token authenticator. The daemon makes a random [`Token`] at every start and writes it
-//! into the kubeconfig (mode 0600 in the 0700 runtime directory), so only the user who started
-//! the cluster (and root) can read it; another local user reaching `127.0.0.1:PORT` gets `401`.
+//! Who may use the API: the user who started the cluster, and whoever holds its bearer token.
+//! Another local user reaching `127.0.0.1:PORT` gets `401 Unauthorized`, as from
+//! kube-apiserver.
 //!
-//! As kube-apiserver 1.34 decides (its bearer-token authenticator, then an anonymous one whose
-//! default RBAC binding `system:public-info-viewer` allows only these paths):
-//! - a valid `Authorization: Bearer <token>`: every request;
-//! - no bearer token at all: only `GET`/`HEAD` of `/healthz`, `/livez`, `/readyz` and `/version`
-//!   (and `/version/`); anything else is `401 Unauthorized` (as kube-apiserver with anonymous
-//!   authentication limited to the health paths answers);
-//! - a wrong bearer token: `401` everywhere, health paths too (kube-apiserver fails the request
-//!   on a token it cannot verify, it does not fall back to anonymous).
+//! - **The cluster's own user**: a connection whose client socket belongs to the uid that
+//!   started the cluster ([`crate::peer`], the kernel's socket table) is that user's. This is
+//!   what kubectl relies on: client-go sends a kubeconfig's credentials (token, client
+//!   certificate, exec plugin) only over TLS, never to an `http://` server, and podlab's API is
+//!   plain HTTP on loopback.
+//! - **The bearer token**: the daemon makes a random [`Token`] at every start and writes it into
+//!   the kubeconfig's user (mode 0600 in the 0700 runtime directory: only its owner, and root,
+//!   can read it). Clients that send it over HTTP (the `kube` crate, curl, podlab's own) are
+//!   let in from any uid, as kube-apiserver's static token authenticator does.
 //!
-//! The comparison takes the same time wherever the first wrong byte is.
+//! As kube-apiserver 1.34 decides (authenticators, then anonymous, whose default RBAC binding
+//! `system:public-info-viewer` allows only a few paths):
+//! - a wrong bearer token: `401` everywhere, health paths too, even from the owner
+//!   (kube-apiserver fails a request whose credentials it cannot verify; no fallback);
+//! - the right token, or no token from the owner: every request;
+//! - no token from another user: only `GET`/`HEAD` of `/healthz`, `/livez`, `/readyz` and
+//!   `/version` (and `/version/`); anything else is `401` (kube-apiserver with anonymous
+//!   authentication limited to those paths; its default of `403 Forbidden` for
+//!   `system:anonymous` would tell a stranger which resources exist).
+//!
+//! The token comparison takes the same time wherever the first wrong byte is.
 
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::Response;
-use serde_json::json;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// Random bytes in a token: 256 bits, written as 64 hex digits.
 const TOKEN_BYTES: usize = 32;
@@ -108,41 +117,43 @@ pub fn public(method: &Method, path: &str) -> bool {
         && matches!(path, "/healthz" | "/livez" | "/readyz" | "/version" | "/version/")
 }
 
-/// `None` if the request may go on, else the `401` to answer.
-pub fn check(method: &Method, path: &str, headers: &HeaderMap, token: &Token) -> Option<Response> {
+/// `None` if the request may go on, else the `401` to answer; `owner`: the connection comes
+/// from the cluster's own user.
+pub fn check(method: &Method, path: &str, headers: &HeaderMap, token: &Token, owner: bool) -> Option<Response> {
     match credentials(headers, token) {
         Credentials::Valid => None,
-        Credentials::Anonymous if public(method, path) => None,
+        Credentials::Anonymous if owner || public(method, path) => None,
         Credentials::Anonymous | Credentials::Invalid => Some(unauthorized()),
     }
 }
 
-/// kube-apiserver's answer to a request it cannot authenticate; kubectl prints
-/// `error: You must be logged in to the server (Unauthorized)`.
+/// kube-apiserver's answer to a request it cannot authenticate, byte for byte (its field
+/// order); kubectl prints `error: You must be logged in to the server (Unauthorized)`.
+pub const UNAUTHORIZED: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+
+/// The `401` response with [`UNAUTHORIZED`].
 pub fn unauthorized() -> Response {
-    crate::status::json_response(
-        StatusCode::UNAUTHORIZED,
-        &json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": "Unauthorized",
-            "reason": "Unauthorized",
-            "code": 401,
-        }),
-    )
+    let mut r = (StatusCode::UNAUTHORIZED, UNAUTHORIZED).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     fn with(auth: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
         h
+    }
+
+    #[test]
+    fn the_refusal_is_kube_apiservers_status() {
+        let v: serde_json::Value = serde_json::from_str(UNAUTHORIZED).unwrap();
+        assert_eq!((v["kind"].as_str(), v["code"].as_u64()), (Some("Status"), Some(401)));
+        assert_eq!(unauthorized().status(), StatusCode::UNAUTHORIZED);
     }
 
     #[test]
@@ -167,18 +178,24 @@ mod tests {
     }
 
     #[test]
-    fn anonymous_requests_reach_only_health_and_version() {
+    fn strangers_without_the_token_reach_only_health_and_version() {
         let t = Token::from("s3cret".to_string());
         let none = HeaderMap::new();
-        for p in ["/healthz", "/livez", "/readyz", "/version"] {
-            assert!(check(&Method::GET, p, &none, &t).is_none(), "{p}");
-            let wrong = check(&Method::GET, p, &with("Bearer nope"), &t).unwrap();
-            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{p}");
+        for owner in [false, true] {
+            for p in ["/healthz", "/livez", "/readyz", "/version"] {
+                assert!(check(&Method::GET, p, &none, &t, owner).is_none(), "{p}");
+                let wrong = check(&Method::GET, p, &with("Bearer nope"), &t, owner).unwrap();
+                assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{p}");
+            }
         }
         for p in ["/api", "/apis", "/openapi/v3", "/api/v1/namespaces/default/pods"] {
-            assert_eq!(check(&Method::GET, p, &none, &t).unwrap().status(), StatusCode::UNAUTHORIZED);
+            let refused = check(&Method::GET, p, &none, &t, false).unwrap();
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+            assert!(check(&Method::GET, p, &none, &t, true).is_none(), "{p}");
         }
-        assert!(check(&Method::POST, "/healthz", &none, &t).is_some());
-        assert!(check(&Method::DELETE, "/api/v1/namespaces/default/pods/x", &with("Bearer s3cret"), &t).is_none());
+        assert!(check(&Method::POST, "/healthz", &none, &t, false).is_some());
+        let pod = "/api/v1/namespaces/default/pods/x";
+        assert!(check(&Method::DELETE, pod, &with("Bearer s3cret"), &t, false).is_none());
+        assert!(check(&Method::DELETE, pod, &with("Bearer s3cres"), &t, true).is_some());
     }
 }

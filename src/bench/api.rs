@@ -3,9 +3,9 @@
 //! in the same run. The cluster runs on the model dataplane (the API is what is measured, not
 //! the kernel), in a daemon as `podlab up` starts it. A benchmark, not a test.
 
+use crate::daemon::Endpoint;
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader, Read, Write};
-use crate::daemon::Endpoint;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn the_kubeconfig_carries_the_token_and_reads_back() {
         let text = kubeconfig("demo", "127.0.0.1:4242", "abc123");
-        assert!(text.contains("users:\n- name: podlab-demo\n  user:\n    token: abc123\n"), "{text}");
+        assert!(
+            text.contains("users:\n- name: podlab-demo\n  user:\n    token: abc123\n"),
+            "{text}"
+        );
         let file: File = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(file.clusters[0].cluster.server, "http://127.0.0.1:4242");
         assert_eq!(file.users[0].user.token.as_deref(), Some("abc123"));

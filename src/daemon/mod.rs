@@ -37,7 +37,7 @@ pub async fn serve(
     name: String,
     model: bool,
     wait: Duration,
-    api: std::net::TcpListener,
+    api: podlab_api_server::Loopback,
 ) -> Result<()> {
     let spec = scenario.cluster.clone();
     let started = Instant::now();

@@ -30,6 +30,7 @@ const UID_OFFSET: usize = 4 + 48 + 12;
 pub struct PeerCheck {
     sock: Mutex<OwnedFd>,
     owner: u32,
+    also: Vec<u32>,
 }
 
 impl PeerCheck {
@@ -46,7 +47,15 @@ impl PeerCheck {
         Ok(PeerCheck {
             sock: Mutex::new(sock),
             owner: nix::unistd::geteuid().as_raw(),
+            also: Vec::new(),
         })
+    }
+
+    /// Also lets `uid` in (as seen where the check was opened): `podlab ui` under `sudo`
+    /// answers the browser of the user who ran sudo.
+    pub fn also_allowing(mut self, uid: u32) -> PeerCheck {
+        self.also.push(uid);
+        self
     }
 
     /// The uid that owns the cluster, as seen where the check was opened.
@@ -55,10 +64,11 @@ impl PeerCheck {
     }
 
     /// Whether the connection from `peer` to `local` (both on this machine) was opened by the
-    /// cluster's owner. Anything unknown (the client already gone, a netlink error) is "no".
+    /// cluster's owner (or a uid [`also_allowing`](Self::also_allowing) added). Anything
+    /// unknown (the client already gone, a netlink error) is "no".
     pub fn is_owner(&self, peer: SocketAddr, local: SocketAddr) -> bool {
         match self.uid_of(peer, local) {
-            Ok(uid) => uid == self.owner,
+            Ok(uid) => uid == self.owner || self.also.contains(&uid),
             Err(e) => {
                 tracing::debug!("who is {peer}: {e}");
                 false

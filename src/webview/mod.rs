@@ -8,7 +8,10 @@
 //!   and the packet stepper (`stepper.rs`).
 //!
 //! Requests whose `Host` is not `127.0.0.1:PORT` or `localhost:PORT` get 403 (a page on another
-//! site cannot reach the view by pointing its own name at 127.0.0.1: DNS rebinding).
+//! site cannot reach the view by pointing its own name at 127.0.0.1: DNS rebinding), and so do
+//! connections from another local user (the kernel's socket table, as the API checks; under
+//! `sudo`, the user who ran sudo is let in for their browser): the proxy carries the cluster's
+//! token, so the view is its user's only.
 
 mod stepper;
 mod views;
@@ -28,6 +31,8 @@ pub struct Ctx {
     pub api: crate::daemon::Endpoint,
     /// The port this server listens on (the only one the `Host` check accepts).
     pub port: u16,
+    /// Who connects (only the user running `podlab ui` is answered).
+    pub peers: std::sync::Arc<podlab_api_server::peer::PeerCheck>,
 }
 
 /// Serves until the process is stopped.
@@ -130,6 +135,14 @@ fn respond(conn: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> Resu
 
 fn handle(mut conn: TcpStream, ctx: &Ctx) -> Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let from_owner = match (conn.peer_addr(), conn.local_addr()) {
+        (Ok(peer), Ok(local)) => ctx.peers.is_owner(peer, local),
+        _ => false,
+    };
+    if !from_owner {
+        let msg = "403 Forbidden: podlab ui answers only the user who started it (or ran sudo for it)\n";
+        return respond(&mut conn, "403 Forbidden", "text/plain; charset=utf-8", msg.as_bytes());
+    }
     let req = read_request(&conn)?;
     if !host_allowed(req.host.as_deref(), ctx.port) {
         let msg = format!(

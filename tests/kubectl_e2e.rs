@@ -69,6 +69,21 @@ impl Kube {
         line.split("http://").nth(1).unwrap().trim().to_string()
     }
 
+    /// The API's bearer token, from the kubeconfig.
+    fn token(&self) -> String {
+        let cfg = std::fs::read_to_string(self.kubeconfig()).unwrap();
+        let line = cfg.lines().find(|l| l.trim_start().starts_with("token:")).unwrap();
+        line.trim_start().trim_start_matches("token:").trim().to_string()
+    }
+
+    /// One request to the API with the kubeconfig's token (see [`http`]).
+    fn api(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+        let auth = format!("Bearer {}", self.token());
+        let mut all = vec![("Authorization", auth.as_str())];
+        all.extend_from_slice(headers);
+        http(&self.server(), method, path, &all, body)
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("kubectl");
         c.args(args)
@@ -619,14 +634,14 @@ fn watch_and_wait() {
     k.ok_stdin(&["create", "-f", "-"], &doomed);
     k.ok(&["wait", "--for=condition=Ready", "pod/doomed", "--timeout=20s"]);
     let pods = "/api/v1/namespaces/default/pods";
-    let (code, list) = http(&k.server(), "GET", pods, &[], b"");
+    let (code, list) = k.api("GET", pods, &[], b"");
     assert_eq!(code, 200, "{list}");
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     let list_rv = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
     k.ok(&["delete", "pod", "doomed"]);
     let path =
         format!("{pods}?watch=true&resourceVersion={list_rv}&fieldSelector=metadata.name%3Ddoomed&timeoutSeconds=2");
-    let (code, events) = http(&k.server(), "GET", &path, &[], b"");
+    let (code, events) = k.api("GET", &path, &[], b"");
     assert_eq!(code, 200, "{events}");
     let deleted: Vec<&str> = events.lines().filter(|l| l.contains("\"DELETED\"")).collect();
     assert_eq!(deleted.len(), 1, "watch from {list_rv}:\n{events}");
@@ -853,8 +868,7 @@ fn bad_requests_get_status_errors_and_lose_nothing() {
         return;
     }
     let k = Kube::up("k-bad");
-    let api = k.server();
-    let (code, body) = http(&api, "GET", "/version", &[], b"");
+    let (code, body) = k.api("GET", "/version", &[], b"");
     assert_eq!(code, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -869,26 +883,25 @@ fn bad_requests_get_status_errors_and_lose_nothing() {
     let pods = "/api/v1/namespaces/default/pods";
     let json = [("Content-Type", "application/json")];
 
-    let (code, body) = http(&api, "POST", pods, &json, b"{\"apiVersion\": \"v1\", \"kind\": ");
+    let (code, body) = k.api("POST", pods, &json, b"{\"apiVersion\": \"v1\", \"kind\": ");
     assert_eq!(code, 400, "{body}");
     assert_eq!(status(&body)["reason"], "BadRequest");
 
-    let (code, body) = http(&api, "GET", "/api/v1/namespaces/default/widgets", &[], b"");
+    let (code, body) = k.api("GET", "/api/v1/namespaces/default/widgets", &[], b"");
     assert_eq!(code, 404, "{body}");
     assert_eq!(status(&body)["reason"], "NotFound");
-    let (code, _) = http(&api, "GET", "/apis/nosuch.example.com/v1/things", &[], b"");
+    let (code, _) = k.api("GET", "/apis/nosuch.example.com/v1/things", &[], b"");
     assert_eq!(code, 404);
 
     let bad_name = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"Foo_Bar"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#;
-    let (code, body) = http(&api, "POST", pods, &json, bad_name);
+    let (code, body) = k.api("POST", pods, &json, bad_name);
     assert_eq!(code, 422, "{body}");
     let s = status(&body);
     assert_eq!(s["reason"], "Invalid");
     assert!(s["message"].as_str().unwrap().contains("Foo_Bar"), "{body}");
 
     let test_op = br#"[{"op":"test","path":"/metadata/labels/env","value":"staging"},{"op":"replace","path":"/metadata/labels/env","value":"hacked"}]"#;
-    let (code, body) = http(
-        &api,
+    let (code, body) = k.api(
         "PATCH",
         &format!("{pods}/kubia-manual"),
         &[("Content-Type", "application/json-patch+json")],
@@ -897,8 +910,7 @@ fn bad_requests_get_status_errors_and_lose_nothing() {
     assert_eq!(code, 422, "{body}");
     assert_eq!(status(&body)["reason"], "Invalid");
 
-    let (code, body) = http(
-        &api,
+    let (code, body) = k.api(
         "POST",
         pods,
         &[("Content-Type", "application/vnd.kubernetes.protobuf")],
@@ -910,7 +922,7 @@ fn bad_requests_get_status_errors_and_lose_nothing() {
         b"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"huge\",\"annotations\":{\"a\":\"".to_vec();
     huge.resize(4 << 20, b'x');
     huge.extend_from_slice(b"\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}");
-    let (code, body) = http(&api, "POST", pods, &json, &huge);
+    let (code, body) = k.api("POST", pods, &json, &huge);
     assert_eq!(code, 413, "{body}");
     assert_eq!(status(&body)["reason"], "RequestEntityTooLarge");
 
@@ -1133,4 +1145,235 @@ fn warnings_defaults_and_allocated_resources() {
             .unwrap_or_else(|| panic!("{who}:\n{d}"));
         assert!(cpu.contains("250m (") && cpu.contains("500m ("), "{who}: {cpu}");
     }
+}
+
+/// What kube-apiserver answers a request it cannot authenticate.
+const UNAUTHORIZED: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+
+/// Sends an HTTP/1.1 upgrade request (`GET path` with `headers`); the status line and the body
+/// of a refusal (nothing after a `101`).
+fn upgrade(addr: &str, path: &str, headers: &[(&str, &str)]) -> (String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        head += &format!("{k}: {v}\r\n");
+    }
+    s.write_all(format!("{head}\r\n").as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let mut length = 0;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).unwrap();
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body).unwrap();
+    (status.trim().to_string(), String::from_utf8_lossy(&body).into_owned())
+}
+
+/// What kubectl 1.32 prints when discovery gets kube-apiserver's 401 (the `(Unauthorized)`
+/// form is for a 401 on a resource request, after discovery).
+const LOGGED_IN: &str =
+    "error: You must be logged in to the server (the server has asked for the client to provide credentials)";
+
+/// Runs `f` on a thread whose file-system uid is `nobody` (65534): the sockets it opens belong
+/// to that user, as another local user's would. Root only.
+fn as_stranger<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        // SAFETY: setfsuid(2) changes only the calling thread's file-system uid; this thread
+        // ends after `f`.
+        unsafe { libc::setfsuid(65534) };
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Only the cluster's own user, or a holder of the kubeconfig's bearer token, may use the API.
+/// kubectl through the kubeconfig works; kubectl run by another user (with a wrong token or
+/// none) is told `You must be logged in to the server (…)`; that user's raw
+/// requests (REST, watch, discovery, OpenAPI, exec WebSocket and SPDY upgrades) get 401 and
+/// kube-apiserver's Status, but health and `/version` stay public (default RBAC), and the token
+/// lets them in; a wrong token is refused even to the owner. The kubeconfig is its owner's only.
+#[test]
+fn only_the_clusters_user_or_its_token_opens_the_api() {
+    if !ready("only_the_clusters_user_or_its_token_opens_the_api") {
+        return;
+    }
+    let k = Kube::up("k-auth");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&k.kubeconfig()), 0o600);
+    assert_eq!(mode(&format!("{}/{}", run_base().display(), k.cluster.name)), 0o700);
+    let token = k.token();
+    assert!(
+        token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{token}"
+    );
+    k.ok(&["create", "-f", "tests/kubectl/kubia-manual.yaml"]);
+    k.ok(&["wait", "--for=condition=Ready", "pod/kubia-manual", "--timeout=20s"]);
+    assert!(k.ok(&["get", "pods"]).contains("kubia-manual"));
+
+    let api = k.server();
+    let pods = "/api/v1/namespaces/default/pods";
+    let bearer = format!("Bearer {token}");
+    let wrong = [("Authorization", "Bearer wrong")];
+    let watch = "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1";
+    let paths = [
+        pods,
+        watch,
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/apis/apps/v1",
+        "/openapi/v3",
+        "/openapi/v2",
+    ];
+    // A wrong token is refused everywhere, even to the owner and on the public paths.
+    for path in paths.iter().chain(&["/healthz", "/livez", "/readyz", "/version"]) {
+        let (code, body) = http(&api, "GET", path, &wrong, b"");
+        assert_eq!(
+            (code, body.as_str()),
+            (401, UNAUTHORIZED),
+            "GET {path} with a wrong token"
+        );
+    }
+    let exec = format!("{pods}/kubia-manual/exec?command=true&stdout=true");
+    let ws = [
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Protocol", "v5.channel.k8s.io"),
+    ];
+    let spdy = [
+        ("Connection", "Upgrade"),
+        ("Upgrade", "SPDY/3.1"),
+        ("X-Stream-Protocol-Version", "v4.channel.k8s.io"),
+    ];
+    let with = |base: &[(&'static str, &'static str)], auth: &'static str| {
+        let mut h: Vec<(String, String)> = base.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        if !auth.is_empty() {
+            h.push(("Authorization".into(), auth.into()));
+        }
+        h
+    };
+    let up = |api: &str, path: &str, h: &[(String, String)]| {
+        let h: Vec<(&str, &str)> = h.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        upgrade(api, path, &h)
+    };
+    let (status, body) = up(&api, &exec, &with(&ws, "Bearer wrong"));
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 401 Unauthorized", UNAUTHORIZED)
+    );
+    assert_eq!(up(&api, &exec, &with(&ws, "")).0, "HTTP/1.1 101 Switching Protocols");
+
+    if !is_root() {
+        eprintln!("only_the_clusters_user_or_its_token_opens_the_api: another user's view needs root; skipped");
+        return;
+    }
+    // Another local user cannot read the kubeconfig.
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+        .arg(k.kubeconfig())
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("Permission denied"),
+        "{}",
+        text(&o)
+    );
+    // kubectl run by that user at the same server: no token, then a wrong one.
+    let server = format!("http://{api}");
+    let home = std::env::temp_dir().join(format!("podlab-kubectl-stranger-{}", k.cluster.name));
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    for extra in [&[][..], &["--token", "wrong"]] {
+        let mut args = vec!["--server", server.as_str()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["get", "pods"]);
+        let o = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "kubectl"])
+            .args(&args)
+            .env("HOME", &home)
+            .env("KUBECONFIG", home.join("none"))
+            .env_remove("KUBECACHEDIR")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "kubectl {args:?}:\n{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.trim_end().ends_with(LOGGED_IN), "kubectl {args:?}:\n{}", text(&o));
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains("kubia-manual"),
+            "{}",
+            text(&o)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&home);
+    // That user's raw requests: 401 and the Status without the token, or with another scheme.
+    for path in paths {
+        for auth in ["", "Basic YWRtaW46YWRtaW4="] {
+            let a = api.clone();
+            let (code, body) = as_stranger(move || {
+                let h: Vec<(&str, &str)> = if auth.is_empty() {
+                    vec![]
+                } else {
+                    vec![("Authorization", auth)]
+                };
+                http(&a, "GET", path, &h, b"")
+            });
+            assert_eq!(
+                (code, body.as_str()),
+                (401, UNAUTHORIZED),
+                "a stranger's GET {path} ({auth})"
+            );
+        }
+    }
+    let pod = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"intruder"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#;
+    let a = api.clone();
+    let posted = as_stranger(move || http(&a, "POST", pods, &[("Content-Type", "application/json")], pod).0);
+    assert_eq!(posted, 401);
+    let (a, victim) = (api.clone(), format!("{pods}/kubia-manual"));
+    assert_eq!(as_stranger(move || http(&a, "DELETE", &victim, &[], b"").0), 401);
+    // Public without credentials, as kube-apiserver's system:public-info-viewer.
+    for path in ["/healthz", "/livez", "/readyz", "/version"] {
+        let a = api.clone();
+        assert_eq!(
+            as_stranger(move || http(&a, "GET", path, &[], b"").0),
+            200,
+            "GET {path}"
+        );
+    }
+    // exec upgrades from that user, refused before any upgrade; with the token, accepted.
+    for base in [&ws[..], &spdy] {
+        let (a, e, h) = (api.clone(), exec.clone(), with(base, ""));
+        let (status, body) = as_stranger(move || up(&a, &e, &h));
+        assert_eq!(status, "HTTP/1.1 401 Unauthorized", "{base:?}");
+        assert_eq!(body, UNAUTHORIZED);
+    }
+    let b: &'static str = Box::leak(bearer.into_boxed_str());
+    let (a, e, h) = (api.clone(), exec.clone(), with(&ws, b));
+    assert_eq!(
+        as_stranger(move || up(&a, &e, &h)).0,
+        "HTTP/1.1 101 Switching Protocols"
+    );
+    let (a, p) = (api.clone(), pods);
+    assert_eq!(
+        as_stranger(move || http(&a, "GET", p, &[("Authorization", b)], b"").0),
+        200
+    );
+
+    // Nothing got through: the pod is still there, alone.
+    assert_eq!(k.ok(&["get", "pods", "-o", "name"]).trim(), "pod/kubia-manual");
 }

@@ -78,6 +78,30 @@ fn the_web_view_shows_the_cluster_live_and_steps_a_packet() {
         &format!("DELETE /api/v1/namespaces/default/pods/db HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"),
     );
     assert!(post.contains("405"), "{post}");
+    // The proxy reaches the API (it carries the kubeconfig's token); the answer has no token.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let list = format!("GET /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    s.write_all(list.as_bytes()).unwrap();
+    let mut pods = String::new();
+    let _ = s.read_to_string(&mut pods);
+    assert!(
+        pods.starts_with("HTTP/1.1 200") && pods.contains("\"PodList\""),
+        "{pods}"
+    );
+    let kc = std::fs::read_to_string(run_base().join(&c.name).join("kubeconfig")).unwrap();
+    let token = kc.lines().find_map(|l| l.trim().strip_prefix("token: ")).unwrap();
+    assert!(!pods.contains(token));
+    // Another local user's connection is refused (the proxy would lend them the token).
+    if is_root() {
+        let stranger = std::thread::spawn(move || {
+            // SAFETY: setfsuid(2) changes only this thread's file-system uid; the thread ends
+            // after the request.
+            unsafe { libc::setfsuid(65534) };
+            status_of(port, &format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"))
+        });
+        let line = stranger.join().unwrap();
+        assert!(line.contains("403"), "{line}");
+    }
 
     let shots = artefact_dir("browser");
     std::fs::create_dir_all(&shots).unwrap();

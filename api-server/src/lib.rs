@@ -4,7 +4,10 @@
 //!
 //! # Layout
 //!
-//! - this file: [`Api`], [`serve`], the router (loopback-only, discovery, resources).
+//! - this file: [`Api`], [`serve`], the router (loopback-only, bearer token, discovery,
+//!   resources).
+//! - [`auth`]: who may use the API (the cluster's own user, or its bearer token).
+//! - [`peer`]: which user opened a loopback connection (the kernel's socket table).
 //! - [`discovery`]: `/version`, `/api`, `/apis`, resource lists, OpenAPI v3.
 //! - [`request`]: resource URLs and query parameters.
 //! - [`handlers`]: get, list, watch, create, update, patch, delete, `scale`, `log`.
@@ -21,6 +24,7 @@
 //! - [`stream`]: the streaming protocols of `exec`, `attach` and `port-forward`.
 //! - [`streaming`]: the `exec` and `portforward` endpoints that drive them.
 
+pub mod auth;
 pub mod discovery;
 pub mod fields;
 pub mod handlers;
@@ -28,6 +32,7 @@ pub mod kinds;
 pub mod logs;
 pub mod objects;
 pub mod patch;
+pub mod peer;
 pub mod protobuf;
 pub mod request;
 pub mod selectors;
@@ -55,38 +60,116 @@ pub struct Api {
     pub server: String,
     /// What watchers last saw, shared.
     pub snapshots: Arc<watch::SnapshotCache>,
+    /// The bearer token every request but the public ones must carry.
+    pub token: Arc<auth::Token>,
 }
 
-/// Opens the API's listener on the machine's loopback, on a free port (before podlab leaves
-/// the machine's network namespace).
-pub fn bind_loopback() -> std::io::Result<std::net::TcpListener> {
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    l.set_nonblocking(true)?;
-    Ok(l)
+/// The API's listener on the machine's loopback, and the means to tell who connects to it.
+#[derive(Debug)]
+pub struct Loopback {
+    /// The listener, on `127.0.0.1` and a free port.
+    pub listener: std::net::TcpListener,
+    /// The socket table of the listener's network namespace, and the cluster's owner.
+    pub peers: peer::PeerCheck,
 }
 
-/// Serves the API on `listener` until the future is dropped.
-pub async fn serve(listener: std::net::TcpListener, cluster: Arc<Cluster>) -> std::io::Result<()> {
+impl Loopback {
+    /// `127.0.0.1:PORT`.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Opens the API's listener on the machine's loopback, on a free port, and the socket-table
+/// query that tells which user each connection comes from (both before podlab leaves the
+/// machine's network namespace).
+pub fn bind_loopback() -> std::io::Result<Loopback> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    listener.set_nonblocking(true)?;
+    Ok(Loopback {
+        listener,
+        peers: peer::PeerCheck::open()?,
+    })
+}
+
+/// One accepted connection: where from, and whether the cluster's owner opened it.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// Whether the client socket belongs to the user who started the cluster.
+    pub owner: bool,
+}
+
+/// The listener as axum serves it: each connection is looked up once, when accepted.
+struct PeerListener {
+    inner: tokio::net::TcpListener,
+    peers: Arc<peer::PeerCheck>,
+}
+
+impl axum::serve::Listener for PeerListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = Peer;
+
+    async fn accept(&mut self) -> (Self::Io, Peer) {
+        loop {
+            match self.inner.accept().await {
+                Ok((io, addr)) => {
+                    let owner = io.local_addr().is_ok_and(|local| self.peers.is_owner(addr, local));
+                    return (io, Peer { addr, owner });
+                }
+                Err(e) => {
+                    tracing::debug!("accepting an API connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Peer> {
+        Ok(Peer {
+            addr: self.inner.local_addr()?,
+            owner: false,
+        })
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, PeerListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, PeerListener>) -> Peer {
+        *stream.remote_addr()
+    }
+}
+
+/// Serves the API on `listener` until the future is dropped, to the cluster's own user and to
+/// requests that carry `token` (see [`auth`]).
+pub async fn serve(listener: Loopback, cluster: Arc<Cluster>, token: auth::Token) -> std::io::Result<()> {
     let server = listener.local_addr()?.to_string();
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let listener = PeerListener {
+        inner: tokio::net::TcpListener::from_std(listener.listener)?,
+        peers: Arc::new(listener.peers),
+    };
     let api = Api {
         cluster,
         server,
         snapshots: Arc::default(),
+        token: Arc::new(token),
     };
     let app = axum::Router::new().fallback(route).with_state(api);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<Peer>()).await
 }
 
-/// Every request: loopback only, then discovery or a resource.
-async fn route(State(api): State<Api>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
-    if !peer.ip().is_loopback() {
+/// Every request: loopback only, the owner or the bearer token, then discovery or a resource.
+async fn route(State(api): State<Api>, ConnectInfo(peer): ConnectInfo<Peer>, req: Request) -> Response {
+    if !peer.addr.ip().is_loopback() {
         return error_response(&ApiError::Forbidden {
-            message: format!("podlab's API answers only on loopback, not to {peer}"),
+            message: format!("podlab's API answers only on loopback, not to {}", peer.addr),
         });
     }
     let path = req.uri().path().to_string();
     let method = req.method().clone();
+    if let Some(refused) = auth::check(&method, &path, req.headers(), &api.token, peer.owner) {
+        return refused;
+    }
     if method == Method::GET
         && let Some(v) = fixed(&api, &path)
     {

@@ -3,6 +3,7 @@
 //! in the same run. The cluster runs on the model dataplane (the API is what is measured, not
 //! the kernel), in a daemon as `podlab up` starts it. A benchmark, not a test.
 
+use crate::daemon::Endpoint;
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -48,13 +49,21 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
-/// One HTTP/1.1 request on loopback; returns the body length.
-fn http_get(addr: &str, path: &str, accept: &str) -> Result<usize> {
-    let mut s = TcpStream::connect(addr)?;
+/// Sends a GET of `path` to the API (with its token) and `extra` header lines.
+fn send_get(api: &Endpoint, path: &str, extra: &str) -> Result<TcpStream> {
+    let mut s = TcpStream::connect(&api.address)?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {}\r\n{}{extra}\r\n",
+        api.address,
+        api.authorization()
     )?;
+    Ok(s)
+}
+
+/// One HTTP/1.1 request on loopback; returns the body length.
+fn http_get(api: &Endpoint, path: &str, accept: &str) -> Result<usize> {
+    let mut s = send_get(api, path, &format!("Accept: {accept}\r\nConnection: close\r\n"))?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
     if !buf.starts_with(b"HTTP/1.1 200") {
@@ -64,12 +73,8 @@ fn http_get(addr: &str, path: &str, accept: &str) -> Result<usize> {
 }
 
 /// The store's resourceVersion, from a plain list.
-fn list_version(addr: &str) -> Result<String> {
-    let mut s = TcpStream::connect(addr)?;
-    write!(
-        s,
-        "GET /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+fn list_version(api: &Endpoint) -> Result<String> {
+    let mut s = send_get(api, "/api/v1/namespaces/default/pods", "Connection: close\r\n")?;
     let mut buf = String::new();
     s.read_to_string(&mut buf)?;
     let body = buf.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
@@ -81,13 +86,10 @@ fn list_version(addr: &str) -> Result<String> {
 }
 
 /// Opens a watch from the current version and returns its stream once the headers arrived.
-fn open_watch(addr: &str) -> Result<BufReader<TcpStream>> {
-    let rv = list_version(addr)?;
-    let mut s = TcpStream::connect(addr)?;
-    write!(
-        s,
-        "GET /api/v1/namespaces/default/pods?watch=true&resourceVersion={rv} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
-    )?;
+fn open_watch(api: &Endpoint) -> Result<BufReader<TcpStream>> {
+    let rv = list_version(api)?;
+    let path = format!("/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}");
+    let s = send_get(api, &path, "")?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut r = BufReader::new(s);
     let mut line = String::new();
@@ -127,13 +129,7 @@ pub fn run(pods: usize, watchers: usize) -> Result<i32> {
 
 fn measure(exe: &std::path::Path, name: &str, pods: usize, watchers: usize, dir: &std::path::Path) -> Result<i32> {
     let kubeconfig = crate::daemon::kubeconfig_path(name);
-    let text = std::fs::read_to_string(&kubeconfig)?;
-    let addr = text
-        .split("server: http://")
-        .nth(1)
-        .and_then(|r| r.lines().next())
-        .context("reading the API address from the kubeconfig")?
-        .to_string();
+    let api = crate::daemon::endpoint(name)?;
     let daemon_pid: u32 = std::fs::read_to_string(podlab_control_plane::rundir::base().join(name).join("pid"))?
         .trim()
         .parse()?;
@@ -158,14 +154,14 @@ fn measure(exe: &std::path::Path, name: &str, pods: usize, watchers: usize, dir:
         Ok(())
     };
     let table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-    let list = || http_get(&addr, "/api/v1/namespaces/default/pods?limit=500", table).map(|_| ());
+    let list = || http_get(&api, "/api/v1/namespaces/default/pods?limit=500", table).map(|_| ());
     kubectl()?; // discovery cached
     let runs = 7;
     let before = [median(runs, kubectl)?, median(runs, own)?, median(runs, list)?];
     let rss0 = rss_kib(daemon_pid);
     let mut open = Vec::new();
     for _ in 0..watchers {
-        open.push(open_watch(&addr)?);
+        open.push(open_watch(&api)?);
     }
     std::thread::sleep(Duration::from_millis(500));
     let rss1 = rss_kib(daemon_pid);

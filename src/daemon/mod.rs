@@ -11,6 +11,8 @@ use podlab_control_plane::rundir;
 use podlab_control_plane::{Cluster, ClusterOptions};
 
 mod dispatch;
+mod kubeconfig;
+pub use kubeconfig::{Endpoint, endpoint, kubeconfig_path};
 use podlab_scenario::Scenario;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -27,18 +29,6 @@ pub fn socket_path(name: &str) -> PathBuf {
     rundir::base().join(name).join("podlab.sock")
 }
 
-/// Where cluster `name`'s kubeconfig is (context `podlab-NAME`), while it runs.
-pub fn kubeconfig_path(name: &str) -> PathBuf {
-    rundir::base().join(name).join("kubeconfig")
-}
-
-/// A kubeconfig for the API at `server` (plain HTTP on loopback), context `podlab-NAME`.
-fn kubeconfig(name: &str, server: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: podlab-{name}\n  cluster:\n    server: http://{server}\ncontexts:\n- name: podlab-{name}\n  context:\n    cluster: podlab-{name}\n    user: podlab-{name}\n    namespace: default\ncurrent-context: podlab-{name}\nusers:\n- name: podlab-{name}\n  user: {{}}\n"
-    )
-}
-
 /// Body of `podlab __daemon`: build the cluster, apply the manifests, serve the socket and the
 /// Kubernetes API (on `api`, a loopback listener opened before podlab left the machine's
 /// network namespace).
@@ -47,7 +37,7 @@ pub async fn serve(
     name: String,
     model: bool,
     wait: Duration,
-    api: std::net::TcpListener,
+    api: podlab_api_server::Loopback,
 ) -> Result<()> {
     let spec = scenario.cluster.clone();
     let started = Instant::now();
@@ -57,12 +47,12 @@ pub async fn serve(
     )
     .await?;
     let server = api.local_addr()?.to_string();
-    let kc = kubeconfig_path(&name);
-    std::fs::write(&kc, kubeconfig(&name, &server)).with_context(|| format!("writing {}", kc.display()))?;
-    std::fs::set_permissions(&kc, std::fs::Permissions::from_mode(0o600))?;
+    // A new token at every start: only who can read the kubeconfig can use the API.
+    let token = podlab_api_server::auth::Token::random()?;
+    let kc = kubeconfig::write(&name, &server, token.as_str())?;
     let api_cluster = cluster.clone();
     tokio::spawn(async move {
-        if let Err(e) = podlab_api_server::serve(api, api_cluster).await {
+        if let Err(e) = podlab_api_server::serve(api, api_cluster, token).await {
             eprintln!("the Kubernetes API stopped: {e}");
         }
     });

@@ -26,7 +26,16 @@ pub fn run(args: Args) -> Result<i32> {
     if let Some(crate::protocol::Reply::Status { pid, .. }) = other.first() {
         podlab_node_agent::userns::join_of(i32::try_from(*pid)?).context("joining the cluster's user namespace")?;
     }
-    let api = crate::webview::api_address(&cluster)?;
+    let api = crate::daemon::endpoint(&cluster)?;
+    let mut peers =
+        podlab_api_server::peer::PeerCheck::open().context("opening the socket table (NETLINK_SOCK_DIAG)")?;
+    // `sudo podlab ui`: the browser runs as the user who ran sudo.
+    if nix::unistd::geteuid().is_root()
+        && let Some(uid) = std::env::var("SUDO_UID").ok().and_then(|u| u.parse().ok())
+    {
+        peers = peers.also_allowing(uid);
+    }
+    let peers = std::sync::Arc::new(peers);
     let listener = std::net::TcpListener::bind(("127.0.0.1", args.port))
         .with_context(|| format!("listening on 127.0.0.1:{}", args.port))?;
     let port = listener.local_addr()?.port();
@@ -34,5 +43,13 @@ pub fn run(args: Args) -> Result<i32> {
         bail!("no port to listen on");
     }
     println!("podlab ui for cluster \"{cluster}\": http://127.0.0.1:{port}/   (loopback only; Ctrl-C stops it)");
-    crate::webview::serve(listener, crate::webview::Ctx { cluster, api, port })
+    crate::webview::serve(
+        listener,
+        crate::webview::Ctx {
+            cluster,
+            api,
+            port,
+            peers,
+        },
+    )
 }

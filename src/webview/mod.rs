@@ -2,17 +2,21 @@
 //!
 //! - `/` and `/static/*`: the page, embedded in the binary (no CDN, works offline);
 //! - `/api/*`, `/apis/*`: proxied to the cluster's Kubernetes API (the one kubectl uses), GETs
-//!   and watches only, so nothing in the page can change the cluster;
+//!   and watches only, so nothing in the page can change the cluster; the proxy adds the
+//!   kubeconfig's bearer token (the page never sees it);
 //! - `/x/*`: read-only kernel views as JSON, answered by the daemon's own verbs (`views.rs`)
 //!   and the packet stepper (`stepper.rs`).
 //!
 //! Requests whose `Host` is not `127.0.0.1:PORT` or `localhost:PORT` get 403 (a page on another
-//! site cannot reach the view by pointing its own name at 127.0.0.1: DNS rebinding).
+//! site cannot reach the view by pointing its own name at 127.0.0.1: DNS rebinding), and so do
+//! connections from another local user (the kernel's socket table, as the API checks; under
+//! `sudo`, the user who ran sudo is let in for their browser): the proxy carries the cluster's
+//! token, so the view is its user's only.
 
 mod stepper;
 mod views;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::Result;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,20 +27,12 @@ use std::time::Duration;
 pub struct Ctx {
     /// Cluster name.
     pub cluster: String,
-    /// The Kubernetes API's `host:port` on loopback.
-    pub api: String,
+    /// The Kubernetes API on loopback and its bearer token, from the kubeconfig.
+    pub api: crate::daemon::Endpoint,
     /// The port this server listens on (the only one the `Host` check accepts).
     pub port: u16,
-}
-
-/// The cluster's Kubernetes API address (`127.0.0.1:PORT`), from its kubeconfig.
-pub fn api_address(cluster: &str) -> Result<String> {
-    let path = crate::daemon::kubeconfig_path(cluster);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("server: http://"))
-        .map(|s| s.trim().to_string())
-        .ok_or_else(|| anyhow!("no server address in {}", path.display()))
+    /// Who connects (only the user running `podlab ui` is answered).
+    pub peers: std::sync::Arc<podlab_api_server::peer::PeerCheck>,
 }
 
 /// Serves until the process is stopped.
@@ -139,6 +135,14 @@ fn respond(conn: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> Resu
 
 fn handle(mut conn: TcpStream, ctx: &Ctx) -> Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let from_owner = match (conn.peer_addr(), conn.local_addr()) {
+        (Ok(peer), Ok(local)) => ctx.peers.is_owner(peer, local),
+        _ => false,
+    };
+    if !from_owner {
+        let msg = "403 Forbidden: podlab ui answers only the user who started it (or ran sudo for it)\n";
+        return respond(&mut conn, "403 Forbidden", "text/plain; charset=utf-8", msg.as_bytes());
+    }
     let req = read_request(&conn)?;
     if !host_allowed(req.host.as_deref(), ctx.port) {
         let msg = format!(
@@ -201,10 +205,13 @@ fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
 
 /// Passes a GET (or watch) to the Kubernetes API and streams its answer back as it comes.
 fn proxy(mut conn: TcpStream, target: &str, ctx: &Ctx) -> Result<()> {
-    let mut up = match TcpStream::connect(&ctx.api) {
+    let mut up = match TcpStream::connect(&ctx.api.address) {
         Ok(s) => s,
         Err(e) => {
-            let msg = format!("the cluster's Kubernetes API at {} does not answer: {e}\n", ctx.api);
+            let msg = format!(
+                "the cluster's Kubernetes API at {} does not answer: {e}\n",
+                ctx.api.address
+            );
             return respond(
                 &mut conn,
                 "502 Bad Gateway",
@@ -214,8 +221,9 @@ fn proxy(mut conn: TcpStream, target: &str, ctx: &Ctx) -> Result<()> {
         }
     };
     let head = format!(
-        "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: podlab-ui\r\nConnection: close\r\n\r\n",
-        ctx.api
+        "GET {target} HTTP/1.1\r\nHost: {}\r\n{}Accept: application/json\r\nUser-Agent: podlab-ui\r\nConnection: close\r\n\r\n",
+        ctx.api.address,
+        ctx.api.authorization()
     );
     up.write_all(head.as_bytes())?;
     conn.set_read_timeout(None)?;

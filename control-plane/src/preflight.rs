@@ -97,14 +97,6 @@ fn limits() -> Vec<(&'static str, Option<u64>)> {
     // Counted per user, and not enforced on root: it binds a rootless podlab.
     let nproc = soft("Max processes", 2).filter(|_| podlab_node_agent::userns::outside_uid() != 0);
     vec![
-        (
-            "user.max_mnt_namespaces",
-            read_number("/proc/sys/user/max_mnt_namespaces"),
-        ),
-        (
-            "user.max_pid_namespaces",
-            read_number("/proc/sys/user/max_pid_namespaces"),
-        ),
         ("kernel.pid_max", read_number("/proc/sys/kernel/pid_max")),
         ("kernel.threads-max", read_number("/proc/sys/kernel/threads-max")),
         ("RLIMIT_NPROC (ulimit -u)", nproc),
@@ -119,6 +111,14 @@ fn limits() -> Vec<(&'static str, Option<u64>)> {
         (
             "user.max_ipc_namespaces",
             read_number("/proc/sys/user/max_ipc_namespaces"),
+        ),
+        (
+            "user.max_mnt_namespaces",
+            read_number("/proc/sys/user/max_mnt_namespaces"),
+        ),
+        (
+            "user.max_pid_namespaces",
+            read_number("/proc/sys/user/max_pid_namespaces"),
         ),
         ("RLIMIT_NOFILE (ulimit -n)", nofile),
     ]

@@ -53,6 +53,14 @@ fn run_scenario(a: Args) -> Result<bool> {
     let model = super::choose_dataplane(a.dataplane, &scenario) == DataplaneKind::Model;
     if !model {
         super::preflight(&scenario)?;
+    }
+    // A lesson is served while it runs: its API listens on the machine's loopback, so it is
+    // opened before leaving the machine's network namespace.
+    let serve = match a.lesson {
+        true => Some(podlab_api_server::bind_loopback().context("opening the Kubernetes API on 127.0.0.1")?),
+        false => None,
+    };
+    if !model {
         enter_private_netns()?;
         clean_stale_noting();
     }
@@ -67,6 +75,7 @@ fn run_scenario(a: Args) -> Result<bool> {
             explain: a.explain,
             name: a.name,
             lesson: a.lesson,
+            serve,
         },
     ))?;
     rt.shutdown_timeout(std::time::Duration::from_millis(200));

@@ -46,24 +46,11 @@ pub async fn serve(
         &|line| println!(" ✓ {line}"),
     )
     .await?;
-    let server = api.local_addr()?.to_string();
-    // A new token at every start: only who can read the kubeconfig can use the API.
-    let token = podlab_api_server::auth::Token::random()?;
-    let kc = kubeconfig::write(&name, &server, token.as_str())?;
-    let api_cluster = cluster.clone();
-    tokio::spawn(async move {
-        if let Err(e) = podlab_api_server::serve(api, api_cluster, token).await {
-            eprintln!("the Kubernetes API stopped: {e}");
-        }
-    });
-    println!(
-        " ✓ Kubernetes API on http://{server} (kubeconfig {}, context podlab-{name})",
-        kc.display()
-    );
-    let sock = socket_path(&name);
-    let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).with_context(|| format!("listening on {}", sock.display()))?;
-    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
+    let Exposed {
+        detached: mut detach_rx,
+        stop: mut stop_rx,
+        ..
+    } = expose(&cluster, &name, api)?;
     for obj in &scenario.manifests {
         match cluster.apply(obj.clone()) {
             Ok(l) => println!("   {l}"),
@@ -93,10 +80,7 @@ pub async fn serve(
     }
     println!(" ✓ Cluster \"{name}\" ready in {} ms", started.elapsed().as_millis());
     println!("{READY}");
-    let (detach_tx, mut detach_rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4);
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let me = cluster.clone();
-    tokio::spawn(accept_loop(listener, cluster, detach_tx, stop_tx));
     // This future runs on the process's main thread (the one `up` forked): the parent-death
     // signal belongs to that thread, so it is cleared here once `up` lets go. `up` gets its
     // answer to `Detach` only after that (it may exit the moment it has it).
@@ -122,6 +106,48 @@ pub async fn serve(
     }
     me.down().await;
     Ok(())
+}
+
+/// A cluster open to its user's clients: its Kubernetes API and its podlab socket.
+pub struct Exposed {
+    /// The kubeconfig written for it (context `podlab-NAME`).
+    pub kubeconfig: PathBuf,
+    /// `Detach` requests from `podlab up` (each answered once handled).
+    pub detached: tokio::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
+    /// Changes when a client asked the cluster to stop (`podlab down`).
+    pub stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Serves `cluster` as cluster `name` to its user: the Kubernetes API on `api` (a kubeconfig
+/// with a fresh token in the runtime directory) and podlab's verbs on the Unix socket, so
+/// kubectl, `podlab get|topology|ui|...` reach it. `podlab up`'s daemon and a paused lesson.
+pub fn expose(cluster: &Arc<Cluster>, name: &str, api: podlab_api_server::Loopback) -> Result<Exposed> {
+    let server = api.local_addr()?.to_string();
+    // A new token at every start: only who can read the kubeconfig can use the API.
+    let token = podlab_api_server::auth::Token::random()?;
+    let kc = kubeconfig::write(name, &server, token.as_str())?;
+    let api_cluster = cluster.clone();
+    tokio::spawn(async move {
+        if let Err(e) = podlab_api_server::serve(api, api_cluster, token).await {
+            eprintln!("the Kubernetes API stopped: {e}");
+        }
+    });
+    println!(
+        " ✓ Kubernetes API on http://{server} (kubeconfig {}, context podlab-{name})",
+        kc.display()
+    );
+    let sock = socket_path(name);
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).with_context(|| format!("listening on {}", sock.display()))?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
+    let (detach_tx, detached) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(accept_loop(listener, cluster.clone(), detach_tx, stop_tx));
+    Ok(Exposed {
+        kubeconfig: kc,
+        detached,
+        stop,
+    })
 }
 
 /// From now on the daemon outlives `up`: no parent-death signal, no terminal.

@@ -30,6 +30,9 @@ pub struct RunOptions {
     pub name: Option<String>,
     /// Pause before each narrated step until Enter is pressed (when stdin is a terminal).
     pub lesson: bool,
+    /// A lesson's cluster is served while it runs (kubectl, `podlab topology|ui|get`): its API
+    /// listener, opened on the machine's loopback before podlab left its network namespace.
+    pub serve: Option<podlab_api_server::Loopback>,
 }
 
 /// What a run found.
@@ -81,18 +84,29 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<Report> {
         None
     };
     let started = Instant::now();
+    // A served lesson is reachable by its name, as `podlab up`'s clusters are.
+    let run_dir = match opts.serve {
+        Some(_) => name.clone(),
+        None => format!("{name}-{}", std::process::id()),
+    };
     let cluster = Cluster::up(
-        ClusterOptions::for_scenario(
-            spec,
-            &name,
-            format!("{name}-{}", std::process::id()),
-            opts.model,
-            explain,
-        )?,
+        ClusterOptions::for_scenario(spec, &name, run_dir, opts.model, explain)?,
         &|line| say(&format!(" ✓ {line}")),
     )
     .await?;
     say(&format!(" ✓ Cluster up in {} ms", started.elapsed().as_millis()));
+    let _served = match opts.serve {
+        Some(api) => {
+            let served = crate::daemon::expose(&cluster, &name, api)?;
+            say(&format!(
+                "   While the lesson waits, look at it: podlab topology --cluster {name} | podlab ui --cluster {name} | \
+                 kubectl --kubeconfig {} get pods -o wide",
+                served.kubeconfig.display()
+            ));
+            Some(served)
+        }
+        None => None,
+    };
     let result = tokio::select! {
         r = drive(&cluster, &scenario, opts.lesson) => r,
         _ = tokio::signal::ctrl_c() => {

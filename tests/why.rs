@@ -80,6 +80,36 @@ fn why_names_each_cause_and_exits_0_when_the_path_works() {
         "the route came back"
     );
 
+    // The next hop does not answer ARP: worker-2's uplink ignores ARP requests, worker-1
+    // loses the entry podlab wrote, and its new one for 172.18.0.3 never completes.
+    let arp_ignore = |v: &str| {
+        let set = format!("net.ipv4.conf.eth0.arp_ignore={v}");
+        c.run(&["exec", "node/worker-2", "--", "sysctl", "-qw", &set]);
+    };
+    arp_ignore("8");
+    c.run(&[
+        "exec",
+        "node/worker-1",
+        "--",
+        "ip",
+        "neigh",
+        "del",
+        "172.18.0.3",
+        "dev",
+        "eth0",
+    ]);
+    let (code, t) = why(&c, "client-a", "db:8080");
+    arp_ignore("0");
+    assert_eq!(code, 1, "{t}");
+    assert!(
+        t.contains("node worker-1: the neighbour entry for 172.18.0.3 on eth0 is FAILED"),
+        "{t}"
+    );
+    assert!(
+        eventually(15, || why(&c, "client-a", "db:8080").0 == 0),
+        "ARP came back"
+    );
+
     // A node that is down.
     c.run(&["node", "down", "worker-2"]);
     let (code, t) = why(&c, "client-a", "db:8080");

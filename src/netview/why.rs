@@ -2,7 +2,8 @@
 //! from the kernel and the cluster: a node that is down, `ip_forward` off in a node on the way,
 //! a route that is missing (the trace's verdict), nothing listening on the port, a server
 //! listening on 127.0.0.1 only (the classic: its own containers reach it over localhost, other
-//! pods do not), or two containers of the pod colliding on the port.
+//! pods do not), two containers of the pod colliding on the port, or a neighbour (ARP) entry on
+//! the way that never got an answer.
 
 use super::trace::{Resolved, resolve, trace};
 use anyhow::{Result, bail};
@@ -119,6 +120,53 @@ fn node_trouble(cluster: &Cluster, s: &Resolved, d: &Resolved) -> Result<Option<
     Ok(None)
 }
 
+/// The IPv4 neighbours in `netns` whose ARP request got no answer (`/proc/net/arp` flags 0:
+/// INCOMPLETE while asking, FAILED after): (address, interface).
+fn unanswered_neighbours(netns: &Netns) -> Result<Vec<(String, String)>> {
+    let text = read_in(netns, "/proc/thread-self/net/arp")?;
+    Ok(unanswered(&text))
+}
+
+fn unanswered(arp: &str) -> Vec<(String, String)> {
+    arp.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match (f.first(), f.get(2), f.get(5)) {
+                (Some(ip), Some(&"0x0"), Some(dev)) => Some((ip.to_string(), dev.to_string())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// A neighbour entry on the way (source pod, the path's nodes, destination) left without an
+/// ARP answer: the next hop at that address does not answer.
+fn neighbour_trouble(cluster: &Cluster, s: &Resolved, d: &Resolved) -> Result<Option<Diagnosis>> {
+    let mut places: Vec<(String, Netns)> = vec![(s.label.clone(), s.netns.try_clone()?)];
+    let mut nodes: Vec<&str> = [s.node.as_deref(), d.node.as_deref()].into_iter().flatten().collect();
+    nodes.dedup();
+    for n in nodes {
+        if let Some(sb) = cluster.node(n).and_then(|r| r.sandbox.clone()) {
+            places.push((format!("node {n}"), sb.netns()?.try_clone()?));
+        }
+    }
+    places.push((d.label.clone(), d.netns.try_clone()?));
+    for (label, netns) in &places {
+        if let Some((ip, dev)) = unanswered_neighbours(netns)?.into_iter().next() {
+            return fail(
+                format!("{label}: the neighbour entry for {ip} on {dev} is FAILED: nothing answers ARP for {ip}"),
+                vec![
+                    format!("{label} knows the route, but no MAC address for the next hop {ip}, so it cannot send the frame"),
+                    format!("`podlab exec` into the namespace and run `ip neigh show {ip}`; check that {ip} is up and answers ARP (there: link up, ARP on, `net.ipv4.conf.<dev>.arp_ignore` not 8)"),
+                ],
+            )
+            .map(Some);
+        }
+    }
+    Ok(None)
+}
+
 /// The container of pod `dst` that failed to bind its port ("address already in use"), if any.
 fn collision(cluster: &Cluster, dst: &str, ns: &str) -> Option<String> {
     let key = (ns.to_string(), dst.trim_start_matches("pod/").to_string());
@@ -206,6 +254,11 @@ pub async fn why(cluster: &Cluster, src: &str, dst: &str, ns: &str) -> Result<Di
     {
         return Ok(diag);
     }
+    if t.probe.ok == 0
+        && let Some(diag) = neighbour_trouble(cluster, &s, &d)?
+    {
+        return Ok(diag);
+    }
     if t.probe.ok == 0 {
         return fail(
             t.verdict.clone(),
@@ -251,6 +304,14 @@ pub fn render_why(d: &Diagnosis, output: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arp_entries_without_an_answer_are_picked_out() {
+        let arp = "IP address       HW type     Flags       HW address            Mask     Device\n\
+                   172.18.0.3       0x1         0x0         00:00:00:00:00:00     *        eth0\n\
+                   10.244.1.2       0x1         0x2         aa:bb:cc:dd:ee:ff     *        cni0\n";
+        assert_eq!(unanswered(arp), vec![("172.18.0.3".to_string(), "eth0".to_string())]);
+    }
 
     #[test]
     fn proc_net_addresses_read_as_people_write_them() {

@@ -107,7 +107,8 @@ pub struct Cluster {
 
 impl Cluster {
     /// Hold the cluster still (`true`) or let it go on: while held, the node agents' route
-    /// reconcilers repair nothing (a lesson's pause shows the broken state it is about).
+    /// reconcilers repair nothing and the Deployment and ReplicaSet controllers replace nothing
+    /// (a lesson's pause shows the broken state it is about).
     pub fn hold(&self, held: bool) {
         self.held.store(held, std::sync::atomic::Ordering::SeqCst);
     }

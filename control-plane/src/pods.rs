@@ -247,4 +247,8 @@ impl PodControl for Cluster {
             c.delete_in_background(key);
         }
     }
+
+    fn held(&self) -> bool {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

@@ -295,6 +295,23 @@ async fn a_replicaset_keeps_its_pods_and_replaces_a_deleted_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_cluster_replaces_no_pod_until_it_goes_on() {
+    let c = up("held").await;
+    c.apply_replicaset(replicaset("still", 2)).unwrap();
+    let two = |c: &Cluster| live_pods(c, "still-").len() == 2;
+    assert!(c.wait_for(WAIT, two).await, "{:?}", live_pods(&c, ""));
+    c.hold(true);
+    let victim = key_of(&live_pods(&c, "still-")[0]);
+    c.delete_pod(&victim).await.unwrap();
+    // A lesson's pause: the ReplicaSet controller waits, one pod stays missing.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(live_pods(&c, "still-").len(), 1, "replaced while held");
+    c.hold(false);
+    assert!(c.wait_for(WAIT, two).await, "not replaced after the hold");
+    c.down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_makes_its_replicaset_with_the_template_hash() {
     let c = up("deploy").await;
     let mut d = deployment("nginx", 2);

@@ -28,6 +28,9 @@ pub use replicaset::NameGen;
 /// The longest a controller waits before looking at every object again.
 pub const RESYNC: Duration = Duration::from_secs(2);
 
+/// How often a held cluster's controllers look whether it goes on.
+const HELD_LOOK: Duration = Duration::from_millis(200);
+
 /// How long the loop lets a burst of changes settle before reconciling.
 const DEBOUNCE: Duration = Duration::from_millis(20);
 
@@ -49,6 +52,11 @@ pub trait PodControl: Send + Sync {
     fn create_pod(&self, pod: Pod) -> Result<Outcome, ApiError>;
     /// Delete a pod in the background (its containers get their grace period).
     fn delete_pod(&self, key: Key);
+    /// Whether the cluster is held still (a lesson's pause): the controllers then replace and
+    /// scale nothing until it goes on.
+    fn held(&self) -> bool {
+        false
+    }
 }
 
 /// What a reconciler works with.
@@ -71,6 +79,11 @@ pub fn start<H: PodControl + 'static>(host: Weak<H>) {
         loop {
             let wait = {
                 let Some(h) = host.upgrade() else { return };
+                if h.held() {
+                    drop(h);
+                    tokio::time::sleep(HELD_LOOK).await;
+                    continue;
+                }
                 let ctx = Context {
                     store: h.store(),
                     pods: &*h,

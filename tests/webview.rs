@@ -197,15 +197,15 @@ fn the_web_view_shows_the_cluster_live_and_steps_a_packet() {
     );
     assert!(r["node_up_ms"].as_u64().unwrap() < 3000, "{r:#}");
 
-    // The capture button: client-a's pings to db, in the packet list.
+    // The capture button: client-a's HTTP request to db, in the packet list.
     let db = db_ip.trim();
     let caught = r["capture"].as_array().unwrap();
     assert!(
         caught.iter().any(|row| {
             let cells = row.to_string();
-            cells.contains(&format!("{} → {db}", client_ip.trim())) && cells.contains("ICMP")
+            cells.contains(client_ip.trim()) && cells.contains(&format!("→ {db}")) && cells.contains("TCP")
         }),
-        "no ping to {db} in the packet list: {r:#}"
+        "no packet to {db} in the packet list: {r:#}"
     );
 
     // The scheduler tab: one row per node, as `podlab explain-placement db` says.

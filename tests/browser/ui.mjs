@@ -54,11 +54,13 @@ try {
   await page.evaluate(() => window.PodlabGraph.cy.getElementById('pod:default/client-a').emit('tap'));
   await page.waitForSelector('#routes td:nth-child(2)');
   report.routes = await page.$$eval('#routes tr', (rs) => rs.map((r) => r.textContent.trim()));
-  // Its capture button, while client-a pings db: the packets are listed.
+  // Its capture button, while client-a asks db over HTTP: the packets are listed.
   const dbIp = kubectl('get', 'pod', 'db', '-o', 'jsonpath={.status.podIP}').trim();
   await page.click('#capture');
   await page.waitForSelector('#packets td:has-text("capturing")');
-  try { podlab('exec', 'client-a', '--', 'ping', '-c', '2', '-W', '1', dbIp); } catch (e) { report.ping_error = e.message; }
+  mark('capturing');
+  try { podlab('exec', 'client-a', '--', 'curl', '-s', '-m', '2', `http://${dbIp}:8080/`); } catch (e) { report.curl_error = e.message; }
+  mark('curl');
   await page.waitForSelector('#capture:not([disabled])', { timeout: 15000 });
   report.capture = await cellTexts(page, '#packets tr');
   report.db_ip = dbIp;

@@ -54,9 +54,12 @@ try {
   await page.evaluate(() => window.PodlabGraph.cy.getElementById('pod:default/client-a').emit('tap'));
   await page.waitForSelector('#routes td:nth-child(2)');
   report.routes = await page.$$eval('#routes tr', (rs) => rs.map((r) => r.textContent.trim()));
+  mark('routes');
   // Its capture button, while client-a asks db over HTTP: the packets are listed.
   const dbIp = kubectl('get', 'pod', 'db', '-o', 'jsonpath={.status.podIP}').trim();
+  mark('capture');
   await page.click('#capture');
+  mark('clicked');
   await page.waitForSelector('#packets td:has-text("capturing")');
   mark('capturing');
   try { podlab('exec', 'client-a', '--', 'curl', '-s', '-m', '2', `http://${dbIp}:8080/`); } catch (e) { report.curl_error = e.message; }

@@ -138,7 +138,8 @@ const PodlabGraph = (() => {
 
   // Spacing of the structured layout, in model pixels.
   const GAP = 14; // between pods in a node
-  const LINK = 34; // vertical room for an edge and its label (uplink → bridge → pods)
+  const LINK = 34; // vertical room for an edge and its label (uplink → bridge)
+  const VETH = 64; // room for the veth links fanning out from the bridge to the pods
   const PAD = 10; // a node box's padding (style 'padding' of node.k8snode)
   const COL_GAP = 40; // between node boxes side by side
   const ROW_GAP = 56; // between rows of node boxes (their title sits above each box)
@@ -162,7 +163,7 @@ const PodlabGraph = (() => {
     let y = 0;
     for (const n of [...up, ...br]) {
       pos[n.id()] = { x: w / 2, y: y + size(n).h / 2 };
-      y += size(n).h + LINK;
+      y += size(n).h + (n.hasClass('bridge') ? VETH : LINK);
     }
     const rowW = Math.min(cols, pods.length) * cellW - GAP;
     pods.forEach((p, i) => {
@@ -170,7 +171,7 @@ const PodlabGraph = (() => {
       const r = Math.floor(i / cols);
       pos[p.id()] = { x: (w - rowW) / 2 + c * cellW + (cellW - GAP) / 2, y: y + r * cellH + size(p).h / 2 };
     });
-    const h = pods.length ? y + Math.ceil(pods.length / cols) * cellH - GAP : Math.max(0, y - LINK);
+    const h = pods.length ? y + Math.ceil(pods.length / cols) * cellH - GAP : Math.max(0, y - (br.nonempty() ? VETH : LINK));
     return { pos, w, h };
   }
 

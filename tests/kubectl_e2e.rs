@@ -1377,3 +1377,67 @@ fn only_the_clusters_user_or_its_token_opens_the_api() {
     // Nothing got through: the pod is still there, alone.
     assert_eq!(k.ok(&["get", "pods", "-o", "name"]).trim(), "pod/kubia-manual");
 }
+
+/// `podlab node down` writes what kube-controller-manager does into the Node object: an open
+/// `get nodes -w` hears of it, `get nodes` says NotReady, `describe node` shows Ready Unknown
+/// (NodeStatusUnknown) and the unreachable taints; `node up` undoes it all.
+#[test]
+fn node_down_and_up_in_the_node_object() {
+    if !ready("node_down_and_up_in_the_node_object") {
+        return;
+    }
+    let k = Kube::up("k-nodedown");
+    let w = Lines::new(k.spawn(&["get", "nodes", "-w"]));
+    w.wait_for(15, "listing worker-2", |l| l.starts_with("worker-2 "));
+    let ready = |k: &Kube| {
+        let cond = |f: &str| format!("{{.status.conditions[?(@.type==\"Ready\")].{f}}}");
+        k.ok(&[
+            "get",
+            "node",
+            "worker-2",
+            "-o",
+            &format!("jsonpath={} {} {}", cond("status"), cond("reason"), cond("message")),
+        ])
+    };
+    let status_of = |k: &Kube| {
+        let t = k.ok(&["get", "nodes", "--no-headers"]);
+        rows(&t).into_iter().find(|r| r[0] == "worker-2").unwrap()[1].clone()
+    };
+
+    k.podlab(&["node", "down", "worker-2"]);
+    w.wait_for(15, "with worker-2 NotReady", |l| {
+        l.starts_with("worker-2 ") && l.contains(" NotReady ")
+    });
+    assert_eq!(
+        ready(&k),
+        "Unknown NodeStatusUnknown Kubelet stopped posting node status."
+    );
+    assert_eq!(status_of(&k), "NotReady");
+    let d = k.ok(&["describe", "node", "worker-2"]);
+    for want in [
+        "node.kubernetes.io/unreachable:NoSchedule",
+        "node.kubernetes.io/unreachable:NoExecute",
+        "Unschedulable:      false",
+    ] {
+        assert!(d.contains(want), "describe node lacks {want:?}:\n{d}");
+    }
+    let cond = d
+        .lines()
+        .find(|l| l.trim_start().starts_with("Ready "))
+        .unwrap_or_else(|| panic!("no Ready condition:\n{d}"));
+    let cells: Vec<&str> = cond.split_whitespace().collect();
+    assert_eq!(cells[1], "Unknown", "{cond}");
+    assert!(
+        cond.contains("NodeStatusUnknown") && cond.ends_with("Kubelet stopped posting node status."),
+        "{cond}"
+    );
+
+    k.podlab(&["node", "up", "worker-2"]);
+    w.wait_for(15, "with worker-2 Ready again", |l| {
+        l.starts_with("worker-2 ") && l.contains(" Ready ")
+    });
+    assert_eq!(ready(&k), "True KubeletReady kubelet is posting ready status");
+    assert_eq!(status_of(&k), "Ready");
+    let d = k.ok(&["describe", "node", "worker-2"]);
+    assert!(d.contains("Taints:             <none>"), "{d}");
+}

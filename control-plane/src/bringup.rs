@@ -6,7 +6,7 @@ use crate::error::UpError;
 use crate::options::{ClusterOptions, uplink_shaping};
 use crate::rundir::RunDir;
 use crate::store::{Store, namespace_object, or_log};
-use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeSystemInfo};
+use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeSystemInfo};
 use podlab_netplugin::{Dataplane, ExplainSink, NodeAddressing};
 use podlab_node_agent::{AgentConfig, ImageCache, Kubelet, PodApi, Sandbox, SandboxKind, Spawner, now};
 use podlab_scheduler::Scheduler;
@@ -199,13 +199,7 @@ fn node_object(mut node: Node, addr: &NodeAddressing) -> Node {
             address: addr.name.clone(),
         },
     ]);
-    status.conditions = Some(vec![NodeCondition {
-        type_: "Ready".into(),
-        status: "True".into(),
-        reason: Some("KubeletReady".into()),
-        message: Some("kubelet is posting ready status".into()),
-        ..Default::default()
-    }]);
+    status.conditions = Some(vec![crate::nodes::kubelet_ready()]);
     status.node_info = Some(NodeSystemInfo {
         kubelet_version: "v1.34.0-podlab".into(),
         os_image: "podlab (network namespace)".into(),

@@ -1,18 +1,76 @@
 //! Nodes and their lifecycle, as the node lifecycle controller sees it: a node that stops
-//! answering is NotReady, unschedulable and tainted `node.kubernetes.io/unreachable`; one that
-//! dies (`fail_node`) loses its pods at once; one whose uplink is cut (`node_down`) keeps them
-//! running until the eviction timeout; `node_up` makes it Ready again.
+//! answering gets what kube-controller-manager writes into its Node object (condition Ready
+//! `Unknown`, reason `NodeStatusUnknown`, taints `node.kubernetes.io/unreachable` NoSchedule and
+//! NoExecute), so a watch on nodes sees it; one that dies (`fail_node`) loses its pods at once;
+//! one whose uplink is cut (`node_down`) keeps them running until the eviction timeout;
+//! `node_up` makes it Ready again (the kubelet's `KubeletReady`, the taints gone).
 
 use crate::cluster::{Cluster, Key, NodeRt};
 use crate::error::ApiError;
 use crate::store::lock;
-use k8s_openapi::api::core::v1::{Pod, Taint};
+use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
 use podlab_node_agent::lock_unpoisoned;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Kubernetes' `tolerationSeconds` for `node.kubernetes.io/unreachable` (scaled by timeScale).
 const EVICTION_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The taint key the node lifecycle controller puts on a node that stopped answering.
+pub(crate) const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+
+/// The Ready condition a kubelet posts for a healthy node.
+pub(crate) fn kubelet_ready() -> NodeCondition {
+    NodeCondition {
+        type_: "Ready".into(),
+        status: "True".into(),
+        reason: Some("KubeletReady".into()),
+        message: Some("kubelet is posting ready status".into()),
+        last_heartbeat_time: Some(podlab_node_agent::now()),
+        last_transition_time: Some(podlab_node_agent::now()),
+    }
+}
+
+/// Sets `node`'s Ready condition to `cond`; the heartbeat stays the last one the kubelet posted
+/// when the node stopped answering (status `Unknown`), as kube-controller-manager leaves it.
+fn set_ready(node: &mut Node, mut cond: NodeCondition) {
+    let conds = node
+        .status
+        .get_or_insert_with(Default::default)
+        .conditions
+        .get_or_insert_with(Vec::new);
+    match conds.iter_mut().find(|c| c.type_ == "Ready") {
+        Some(c) => {
+            if cond.status == "Unknown" {
+                cond.last_heartbeat_time = c.last_heartbeat_time.clone();
+            }
+            if c.status == cond.status {
+                cond.last_transition_time = c.last_transition_time.clone();
+            }
+            *c = cond;
+        }
+        None => conds.push(cond),
+    }
+}
+
+/// Adds the `node.kubernetes.io/unreachable` NoSchedule and NoExecute taints where missing.
+pub(crate) fn add_unreachable_taints(node: &mut Node) {
+    let taints = node
+        .spec
+        .get_or_insert_with(Default::default)
+        .taints
+        .get_or_insert_with(Vec::new);
+    for effect in ["NoSchedule", "NoExecute"] {
+        if !taints.iter().any(|t| t.key == UNREACHABLE_TAINT && t.effect == effect) {
+            taints.push(Taint {
+                key: UNREACHABLE_TAINT.into(),
+                effect: effect.into(),
+                time_added: Some(podlab_node_agent::now()),
+                value: None,
+            });
+        }
+    }
+}
 
 impl Cluster {
     /// A node by name, if there is one.
@@ -36,20 +94,28 @@ impl Cluster {
             .pod_keys_where(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
     }
 
-    /// The node is NotReady: unschedulable and tainted `node.kubernetes.io/unreachable`, as the
-    /// node lifecycle controller marks a node that stopped answering.
+    /// The node is NotReady, as the node lifecycle controller marks a node that stopped
+    /// answering: its stored object gets Ready `Unknown` (`NodeStatusUnknown`, "Kubelet stopped
+    /// posting node status.") and the `node.kubernetes.io/unreachable` taints, which the
+    /// scheduler then sees.
     fn mark_unreachable(&self, name: &str) -> Result<(), ApiError> {
         self.get_node(name)?;
         let mut node = self.node_object(name)?;
-        let spec = node.spec.get_or_insert_with(Default::default);
-        spec.unschedulable = Some(true);
-        spec.taints.get_or_insert_with(Vec::new).push(Taint {
-            key: "node.kubernetes.io/unreachable".into(),
-            effect: "NoSchedule".into(),
-            ..Default::default()
-        });
-        lock(&self.scheduler)?.set_node(node);
+        set_ready(
+            &mut node,
+            NodeCondition {
+                type_: "Ready".into(),
+                status: "Unknown".into(),
+                reason: Some("NodeStatusUnknown".into()),
+                message: Some("Kubelet stopped posting node status.".into()),
+                last_heartbeat_time: None,
+                last_transition_time: Some(podlab_node_agent::now()),
+            },
+        );
+        add_unreachable_taints(&mut node);
         lock(&self.failed_nodes)?.insert(name.to_string());
+        let stored = self.store.put_node(node)?;
+        lock(&self.scheduler)?.set_node(stored);
         Ok(())
     }
 
@@ -118,13 +184,18 @@ impl Cluster {
 
     /// Restore a node's uplink: it is Ready and schedulable again.
     pub async fn node_up(&self, name: &str) -> Result<(), ApiError> {
-        let node = self.node_object(name)?;
+        let mut node = self.node_object(name)?;
         self.dataplane
             .set_uplink(name, true)
             .await
             .map_err(|e| ApiError::Internal(format!("restoring the uplink of node {name}: {e}")))?;
-        lock(&self.scheduler)?.set_node(node);
+        set_ready(&mut node, kubelet_ready());
+        if let Some(taints) = node.spec.as_mut().and_then(|s| s.taints.as_mut()) {
+            taints.retain(|t| t.key != UNREACHABLE_TAINT);
+        }
         lock(&self.failed_nodes)?.remove(name);
+        let stored = self.store.put_node(node)?;
+        lock(&self.scheduler)?.set_node(stored);
         self.node_event(
             name,
             "Normal",

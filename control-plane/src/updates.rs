@@ -6,7 +6,7 @@ use crate::cluster::{Cluster, Key, Workload};
 use crate::error::ApiError;
 use crate::outcome::{Outcome, Verb};
 use crate::store::lock;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Taint};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -39,19 +39,12 @@ impl Cluster {
         node.metadata.uid = live.metadata.uid.clone();
         node.metadata.creation_timestamp = live.metadata.creation_timestamp.clone();
         node.status = live.status.clone();
-        let stored = self.store.put_node(node)?;
-        let mut seen = stored.clone();
         if self.node_failed(name) {
-            // Still unreachable: the scheduler keeps seeing it so.
-            let spec = seen.spec.get_or_insert_with(Default::default);
-            spec.unschedulable = Some(true);
-            spec.taints.get_or_insert_with(Vec::new).push(Taint {
-                key: "node.kubernetes.io/unreachable".into(),
-                effect: "NoSchedule".into(),
-                ..Default::default()
-            });
+            // Still unreachable: the node lifecycle controller puts its taints back.
+            crate::nodes::add_unreachable_taints(&mut node);
         }
-        lock(&self.scheduler)?.set_node(seen);
+        let stored = self.store.put_node(node)?;
+        lock(&self.scheduler)?.set_node(stored.clone());
         self.schedule_pending()?;
         Ok(stored)
     }

@@ -482,6 +482,41 @@ async fn node_down_evicts_and_node_up_brings_the_node_back() {
     let timeout = c.node_down("worker-1").await.unwrap();
     assert_eq!(timeout, Duration::from_millis(300));
     assert!(c.node_failed("worker-1"));
+    // The Node object says so, as kube-controller-manager writes it (a node watch sees it).
+    let ready = |c: &Cluster| {
+        let n = c.node_object("worker-1").unwrap();
+        let cond = n
+            .status
+            .unwrap()
+            .conditions
+            .unwrap()
+            .into_iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap();
+        let taints: Vec<String> = n
+            .spec
+            .and_then(|s| s.taints)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| format!("{}:{}", t.key, t.effect))
+            .collect();
+        (
+            cond.status,
+            cond.reason.unwrap_or_default(),
+            cond.message.unwrap_or_default(),
+            taints,
+        )
+    };
+    let (status, reason, message, taints) = ready(&c);
+    assert_eq!((status.as_str(), reason.as_str()), ("Unknown", "NodeStatusUnknown"));
+    assert_eq!(message, "Kubelet stopped posting node status.");
+    assert_eq!(
+        taints,
+        [
+            "node.kubernetes.io/unreachable:NoSchedule",
+            "node.kubernetes.io/unreachable:NoExecute"
+        ]
+    );
     // Evicted after the timeout, and replaced on the healthy node.
     let moved = |c: &Cluster| on(c, "worker-1") == 0 && on(c, "worker-2") == 4;
     assert!(c.wait_for(WAIT, moved).await);
@@ -491,6 +526,9 @@ async fn node_down_evicts_and_node_up_brings_the_node_back() {
 
     c.node_up("worker-1").await.unwrap();
     assert!(!c.node_failed("worker-1"));
+    let (status, reason, _, taints) = ready(&c);
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "KubeletReady"));
+    assert!(taints.is_empty(), "{taints:?}");
     assert!(c.events().iter().any(|e| e.reason.as_deref() == Some("NodeReady")));
 
     let gone = c.fail_node("worker-2").await.unwrap();

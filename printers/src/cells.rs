@@ -62,20 +62,29 @@ pub const NODE_COLUMNS: [Column; 10] = [
     ("Container-Runtime", 1),
 ];
 
-/// A node's cells, in [`NODE_COLUMNS`] order; `failed`: the node is down (NotReady).
+/// A node's cells, in [`NODE_COLUMNS`] order; `failed`: the node is down (NotReady). STATUS is
+/// kube-apiserver's: `Ready` when the Ready condition is True, else `NotReady`, and
+/// `,SchedulingDisabled` when cordoned.
 pub fn node_cells(n: &Node, failed: bool) -> Vec<String> {
     let st = n.status.clone().unwrap_or_default();
     let info = st.node_info.clone().unwrap_or_default();
     let unsched = n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
-    let status = match (failed, unsched) {
-        (true, _) => "NotReady,SchedulingDisabled",
-        (false, true) => "Ready,SchedulingDisabled",
-        (false, false) => "Ready",
-    };
+    let ready = !failed
+        && st
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == "Ready")
+            .is_none_or(|c| c.status == "True");
+    let status = format!(
+        "{}{}",
+        if ready { "Ready" } else { "NotReady" },
+        if unsched { ",SchedulingDisabled" } else { "" }
+    );
     let ip = st.addresses.iter().flatten().find(|a| a.type_ == "InternalIP");
     vec![
         n.metadata.name.clone().unwrap_or_default(),
-        status.into(),
+        status,
         "<none>".into(),
         age(n.metadata.creation_timestamp.as_ref()),
         info.kubelet_version.clone(),

@@ -73,20 +73,11 @@ async function refreshTopology() {
 }
 
 function render() {
-  PodlabGraph.update(PodlabGraph.elements(state.topo, state.pods, state.nodes, nodeDown));
+  PodlabGraph.update(PodlabGraph.elements(state.topo, state.pods, state.nodes));
   if (state.trace) PodlabGraph.highlight(state.trace.hops, state.step);
   renderInventory();
   renderEndpoints();
   renderScheduler();
-}
-
-// The node lifecycle's word on a node: its latest NodeNotReady / NodeReady event.
-function nodeDown(name) {
-  const last = [...state.events.values()]
-    .filter((e) => e.involvedObject && e.involvedObject.kind === 'Node' && e.involvedObject.name === name
-      && (e.reason === 'NodeNotReady' || e.reason === 'NodeReady'))
-    .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion)).pop();
-  return !!last && last.reason === 'NodeNotReady';
 }
 
 function podStatus(p) {
@@ -99,10 +90,10 @@ function podStatus(p) {
 function renderInventory() {
   const rows = [];
   for (const n of [...state.nodes.values()]) {
-    const ready = PodlabGraph.nodeReady(n) && !nodeDown(n.metadata.name);
+    const ready = PodlabGraph.nodeReady(n);
     const ip = ((n.status && n.status.addresses) || []).find((a) => a.type === 'InternalIP');
     rows.push(`<tr data-kind="node" data-name="${esc(n.metadata.name)}"><td>node</td><td>${esc(n.metadata.name)}</td><td></td>
-      <td>${esc(ip && ip.address)}</td><td class="${ready ? '' : 'down'}">${ready ? 'Ready' : 'NotReady'}</td></tr>`);
+      <td>${esc(ip && ip.address)}</td><td class="${ready ? '' : 'down'}" title="${esc(PodlabGraph.readyText(n))}">${ready ? 'Ready' : 'NotReady'}</td></tr>`);
   }
   for (const p of [...state.pods.values()]) {
     rows.push(`<tr data-kind="pod" data-name="${esc(p.metadata.name)}" data-namespace="${esc(p.metadata.namespace)}"><td>pod</td>
@@ -139,7 +130,7 @@ async function pick(d) {
     <h3>Routes</h3><table id="routes"><tbody><tr><td class="muted">reading…</td></tr></tbody></table>
     <h3>Neighbours (ARP)</h3><table id="neigh"><tbody><tr><td class="muted">reading…</td></tr></tbody></table>
     <h3>Events</h3><table id="pod-events"><tbody>${evs || '<tr><td class="muted">none</td></tr>'}</tbody></table>
-    <h3>Capture</h3><button id="capture">Capture 3 s</button> <span class="muted">tcpdump in this namespace</span>
+    <h3>Capture</h3><button id="capture">Capture 3 s</button> <span class="muted">podlab's own packet capture (AF_PACKET) in this namespace</span>
     <table id="packets"><tbody></tbody></table>`;
   $('#capture').onclick = () => capture(target, ns);
   const q = `target=${encodeURIComponent(target)}&namespace=${encodeURIComponent(ns)}`;
@@ -235,10 +226,12 @@ function renderScheduler() {
     schedKeys = keys.join();
     $('#sched-pod').innerHTML = '<option value="">(pick a pod)</option>' + keys.map((k) => `<option${k === cur ? ' selected' : ''}>${esc(k)}</option>`).join('');
   }
-  const rows = [...state.pods.values()].filter((p) => (p.status && p.status.phase) === 'Pending').map((p) => {
+  const rows = [...state.pods.values()].filter((p) => (p.status && p.status.phase) === 'Pending' && !p.spec.nodeName).map((p) => {
     const c = ((p.status && p.status.conditions) || []).find((x) => x.type === 'PodScheduled' && x.status === 'False');
-    const ev = [...state.events.values()].filter((e) => e.reason === 'FailedScheduling' && e.involvedObject && e.involvedObject.name === p.metadata.name).pop();
-    return `<tr><td>${esc(key(p))}</td><td>${esc(c ? c.reason : (ev ? ev.reason : ''))}</td><td>${esc(ev ? ev.message : (c ? c.message : ''))}</td></tr>`;
+    const ev = [...state.events.values()].filter((e) => e.reason === 'FailedScheduling' && e.involvedObject
+      && e.involvedObject.name === p.metadata.name && e.involvedObject.namespace === p.metadata.namespace)
+      .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion)).pop();
+    return `<tr data-pod="${esc(key(p))}"><td>${esc(key(p))}</td><td>${esc(ev ? ev.reason : (c ? c.reason : ''))}</td><td>${esc(ev ? ev.message : (c ? c.message : ''))}</td></tr>`;
   });
   $('#pending tbody').innerHTML = rows.join('') || '<tr><td class="muted" colspan="3">none</td></tr>';
 }
@@ -247,11 +240,43 @@ async function placement() {
   const k = $('#sched-pod').value;
   if (!k) return;
   const [ns, name] = k.split('/');
-  $('#placement').textContent = 'asking the scheduler…';
+  $('#placement').innerHTML = '<p class="muted">asking the scheduler…</p>';
   try {
     const r = await getJSON(`/x/placement?pod=${encodeURIComponent(name)}&namespace=${encodeURIComponent(ns)}`);
-    $('#placement').textContent = r.text;
+    $('#placement').innerHTML = placementTable(r.text);
   } catch (e) { $('#placement').textContent = e.message; }
+}
+
+// `podlab explain-placement`'s lines as a table: one row per node, its filter verdict (the
+// first plugin that filtered it out, and why) or its total and each score plugin's
+// normalized score × weight; the chosen node(s) starred. The text itself stays underneath.
+function placementTable(text) {
+  const nodes = [];
+  const plugins = [];
+  const notes = [];
+  for (const line of text.split('\n').slice(1)) {
+    let m = line.match(/^ {2}(\S+)\s+filtered by (\S+): (.*)$/);
+    if (m) { nodes.push({ node: m[1], filter: `${m[2]}: ${m[3]}`, scores: {} }); continue; }
+    m = line.match(/^([* ]) (\S+)\s+total\s+(-?\d+)\s*(.*)$/);
+    if (m) {
+      const scores = {};
+      for (const part of m[4].split(' ').filter(Boolean)) {
+        const [plugin, v] = part.split('=');
+        if (!plugins.includes(plugin)) plugins.push(plugin);
+        scores[plugin] = v;
+      }
+      nodes.push({ node: m[2], best: m[1] === '*', total: m[3], filter: 'passed', scores });
+      continue;
+    }
+    if (line.trim()) notes.push(line.trim());
+  }
+  const head = `<tr><th>NODE</th><th>FILTER</th><th>TOTAL</th>${plugins.map((p) => `<th>${esc(p)}</th>`).join('')}</tr>`;
+  const rows = nodes.map((n) => `<tr data-node="${esc(n.node)}" class="${n.best ? 'best' : ''}${n.total === undefined ? ' filtered' : ''}">
+    <td>${n.best ? '★ ' : ''}${esc(n.node)}</td><td>${esc(n.filter)}</td><td>${esc(n.total === undefined ? '—' : n.total)}</td>
+    ${plugins.map((p) => `<td class="mono">${esc(n.scores[p] || '')}</td>`).join('')}</tr>`).join('');
+  return `<table id="placement-table"><thead>${head}</thead><tbody>${rows}</tbody></table>
+    ${notes.map((x) => `<p class="note">${esc(x)}</p>`).join('')}
+    <details><summary>podlab explain-placement</summary><pre>${esc(text)}</pre></details>`;
 }
 
 function tab(name) {

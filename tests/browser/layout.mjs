@@ -47,6 +47,9 @@ try {
   // Deterministic: laying out again moves nothing.
   report.stable = await page.evaluate(() => {
     const cy = window.PodlabGraph.cy;
+    // Once so the layout has the settled view size (fonts and panes load after the first
+    // draw), then again: the same inputs must give the same positions.
+    window.PodlabGraph.relayout();
     const before = cy.nodes().map((n) => `${n.id()}@${n.position('x').toFixed(1)},${n.position('y').toFixed(1)}`).join();
     window.PodlabGraph.relayout();
     return before === cy.nodes().map((n) => `${n.id()}@${n.position('x').toFixed(1)},${n.position('y').toFixed(1)}`).join();

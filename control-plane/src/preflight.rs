@@ -148,10 +148,9 @@ pub fn check(scenario: &Scenario) -> Vec<Shortfall> {
                 (n.pods + n.nodes + 1, "namespaces (one per pod and node)")
             }
             "user.max_ipc_namespaces" => (n.pods, "IPC namespaces (one per pod)"),
-            "user.max_mnt_namespaces" | "user.max_pid_namespaces" => (
-                n.containers + 1,
-                "mount and PID namespaces (one of each per container)",
-            ),
+            "user.max_mnt_namespaces" | "user.max_pid_namespaces" => {
+                (n.containers + 1, "mount and PID namespaces (one of each per container)")
+            }
             "RLIMIT_NPROC (ulimit -u)" => (
                 processes + 64,
                 "processes and threads of this user (a pause process per pod and node, one per container, podlab's threads)",

@@ -46,7 +46,11 @@ impl From<Frame> for Packet {
         Packet {
             src: at(f.src_ip, f.src_port),
             dst: at(f.dst_ip, f.dst_port),
-            proto: if f.ethertype == "ARP" { Some("ARP".into()) } else { f.proto.clone() },
+            proto: if f.ethertype == "ARP" {
+                Some("ARP".into())
+            } else {
+                f.proto.clone()
+            },
             text: f.summary,
             src_mac: f.src_mac,
             dst_mac: f.dst_mac,
@@ -85,8 +89,8 @@ impl Capture {
     pub fn start(pid: i32, iface: &str, want: Want, count: usize) -> Result<Capture> {
         let netns = podlab_netplugin::Netns::from_pid(pid as u32)
             .with_context(|| format!("opening the network namespace of pid {pid}"))?;
-        let cap = podlab_netplugin::capture::Capture::open(&netns, iface)
-            .with_context(|| format!("capturing on {iface}"))?;
+        let cap =
+            podlab_netplugin::capture::Capture::open(&netns, iface).with_context(|| format!("capturing on {iface}"))?;
         Ok(Capture { cap, want, count })
     }
 

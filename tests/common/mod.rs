@@ -38,7 +38,7 @@ pub fn podlab_as_user() -> Command {
 /// as root, `$XDG_RUNTIME_DIR/podlab` or `/tmp/podlab-<uid>` for an ordinary user.
 pub fn run_base() -> PathBuf {
     if is_root() {
-        return run_base();
+        return PathBuf::from("/run/podlab");
     }
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(d) => PathBuf::from(d).join("podlab"),

@@ -158,7 +158,9 @@ fn bench_bringup_sizes_prints_every_size_and_names_one_the_machine_cannot_hold()
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     for want in [
-        "3000000 pods on 30000 nodes:\n  not run: kernel.pid_max: needs 6030016 processes",
+        "3000000 pods on 30000 nodes:\n  not run: ",
+        "kernel.pid_max: needs 6030016 processes",
+        "RLIMIT_NOFILE (ulimit -n): needs 3480260 open files (1 per pod, 16 per node)",
         "20 pods on 1 node:\n  bring-up to all Running",
         "20/20 each from another pod (one node)",
         "peak memory, all processes",
@@ -174,7 +176,7 @@ fn bench_bringup_sizes_prints_every_size_and_names_one_the_machine_cannot_hold()
     // The refused size's row says why, after its pods and nodes.
     assert!(
         t.lines()
-            .any(|l| l.starts_with("3000000 ") && l.contains("not run: kernel.pid_max")),
+            .any(|l| l.starts_with("3000000 ") && l.contains("not run: ") && l.contains("kernel.pid_max: needs")),
         "{t}"
     );
     assert_eq!(before, root_net_snapshot(), "the root namespace changed");

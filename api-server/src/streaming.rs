@@ -14,7 +14,6 @@ use crate::stream::ws_portforward::serve_channel_portforward;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
 use podlab_control_plane::{ApiError, Cluster, ExecError, Key};
-use podlab_node_agent::process::Process;
 use podlab_node_agent::spawner::ProcessSpec;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -116,8 +115,8 @@ async fn spawn(
     spec: ProcessSpec,
 ) -> Result<futures::future::BoxFuture<'static, std::io::Result<i32>>, ApiError> {
     let program = spec.program.display().to_string();
-    let pid = match cluster.spawner.spawn_process_async(spec).await {
-        Ok(pid) => pid,
+    let proc = match cluster.spawner.spawn_process_async(spec).await {
+        Ok(proc) => proc,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ApiError::BadRequest(format!(
                 "exec: \"{program}\": executable file not found in $PATH"
@@ -125,7 +124,6 @@ async fn spawn(
         }
         Err(e) => return Err(ApiError::Internal(format!("starting {program}: {e}"))),
     };
-    let proc = Process::adopt(pid).map_err(|e| ApiError::Internal(format!("watching {program}: {e}")))?;
     let guard = KillOnDrop(Some(proc.signaler()));
     Ok(Box::pin(async move {
         let exit = proc.wait().await;

@@ -132,9 +132,10 @@ pub fn check(scenario: &Scenario) -> Vec<Shortfall> {
     // Per pod: one pause process holding net+UTS+IPC, its containers; per node: a pause
     // process (net+UTS); podlab itself: the zygote, the spawner and a few threads. Descriptors
     // (measured at 500-5000 pods): 1 per pod (the pause process's pidfd; its namespaces are
-    // opened when needed), 2 per container (its pidfd and its log), ~16 per node (netlink
-    // sockets in the node's namespace, its pidfd and namespace), and ~260 of podlab's own
-    // (containers being readied, listeners, the runtime).
+    // opened when needed), none per running container (its end comes from the reaper, its
+    // log is a file only it holds open), ~16 per node (netlink sockets in the node's
+    // namespace, its pidfd and namespace), and ~260 of podlab's own (up to 64 containers
+    // being readied with 3 each, listeners, the runtime).
     let processes = n.pods + n.containers + n.nodes + 16;
     let mut out = Vec::new();
     for (limit, available) in limits() {
@@ -155,10 +156,7 @@ pub fn check(scenario: &Scenario) -> Vec<Shortfall> {
                 processes + 64,
                 "processes and threads of this user (a pause process per pod and node, one per container, podlab's threads)",
             ),
-            _ => (
-                n.pods + n.containers * 2 + n.nodes * 16 + 260,
-                "open files (1 per pod, 2 per container, 16 per node)",
-            ),
+            _ => (n.pods + n.nodes * 16 + 260, "open files (1 per pod, 16 per node)"),
         };
         if needed > available {
             out.push(Shortfall {

@@ -1,6 +1,6 @@
 //! podlab's node agent (the kubelet's job): pod sandboxes held by pause processes, containers
 //! started as real processes inside the sandbox's namespaces, the built-in image catalog,
-//! in-memory logs, restarts with Kubernetes' back-off, and `exec` into pods and nodes.
+//! logs, restarts with Kubernetes' back-off, and `exec` into pods and nodes.
 //!
 //! # Layout
 //!
@@ -10,11 +10,11 @@
 //!   back through [`kubelet::PodApi`], which the control plane implements.
 //! - [`pod`]: the pod worker ([`PodHandle`]): containers started, supervised, restarted.
 //! - [`exec_target`]: where `exec` goes for a pod's container or a node.
-//! - [`sandbox`], [`spawner`], [`zygote`], [`process`]: pause processes, namespaces and
-//!   processes made off the async runtime.
+//! - [`sandbox`], [`spawner`], [`zygote`], [`process`], [`reaper`]: pause processes,
+//!   namespaces and processes made off the async runtime, and how their ends are learnt.
 //! - [`images`], [`pull`]: the built-in image catalog, image pulls and the node image cache.
 //! - [`rootfs`]: a container's filesystem (a copy-on-write view of the machine's `/`).
-//! - [`logs`]: containers' in-memory logs.
+//! - [`logs`]: containers' logs (files in the pod's runtime directory).
 //! - [`join`]: joining a pod's or node's namespaces from the CLI (`exec`, `capture`,
 //!   `port-forward`) and the process plumbing around it, so the binary needs no `unsafe`.
 //! - [`userns`]: rootless podlab's own user namespace, and joining a running cluster's.
@@ -28,6 +28,7 @@ pub mod logs;
 pub mod pod;
 pub mod process;
 pub mod pull;
+pub mod reaper;
 pub mod rootfs;
 pub mod sandbox;
 pub mod spawner;
@@ -100,7 +101,7 @@ pub async fn exec(
         return Err(std::io::Error::other("exec needs a command"));
     };
     let log = logs::LogFile::new("exec")?;
-    let pid = spawner
+    let proc = spawner
         .spawn_process_async(spawner::ProcessSpec {
             stdin: None,
             program: PathBuf::from(prog),
@@ -112,7 +113,6 @@ pub async fn exec(
             cwd: target.cwd.clone(),
         })
         .await?;
-    let proc = process::Process::adopt(pid)?;
     let sig = proc.signaler();
     let (exit, timed_out) = process::wait_or_stop(
         proc.wait(),

@@ -1,17 +1,40 @@
-//! Container logs kept in memory files (memfd): nothing on disk, nothing survives podlab.
+//! Container logs: a file per container run in the pod's runtime directory (tmpfs, removed
+//! with the pod), which the container writes through stdout and stderr of its own, so a
+//! running container holds no descriptor of podlab's; and memory files (memfd) for short-lived
+//! output (an `exec`'s). Nothing survives podlab: a file goes when its run's log is dropped
+//! (the run after the next has started, or the pod is gone), and the runtime directory of a
+//! podlab that was killed is removed by the next one.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// One container run's stdout+stderr, in an anonymous memory file.
+/// One container run's stdout+stderr.
 #[derive(Clone)]
 pub struct LogFile {
-    fd: Arc<OwnedFd>,
+    backing: Arc<Backing>,
+}
+
+enum Backing {
+    /// An anonymous memory file, held open.
+    Memory(OwnedFd),
+    /// A file, opened only to write a child's stdio and to read; removed when dropped.
+    File(PathBuf),
+}
+
+impl Drop for Backing {
+    fn drop(&mut self) {
+        if let Backing::File(path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 impl LogFile {
-    /// A fresh, empty log named `name` (the name is only for `/proc/*/fd`).
+    /// A fresh, empty log in memory named `name` (the name is only for `/proc/*/fd`); it holds
+    /// a descriptor as long as it lives.
     pub fn new(name: &str) -> io::Result<Self> {
         let cname = std::ffi::CString::new(name.replace('\0', "")).unwrap_or_default();
         // SAFETY: valid C string; the kernel returns a new fd or -1.
@@ -21,14 +44,31 @@ impl LogFile {
         }
         Ok(LogFile {
             // SAFETY: a fresh fd from the kernel, owned by nothing else.
-            fd: Arc::new(unsafe { OwnedFd::from_raw_fd(fd) }),
+            backing: Arc::new(Backing::Memory(unsafe { OwnedFd::from_raw_fd(fd) })),
         })
     }
 
-    /// A descriptor for a child's stdout/stderr (opened in append mode via /proc, so both
-    /// streams interleave instead of overwriting each other).
+    /// A fresh, empty log file at `path` (only its owner may read it), removed when the last
+    /// clone of this log is dropped. Holds no descriptor.
+    pub fn create(path: PathBuf) -> io::Result<Self> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        Ok(LogFile {
+            backing: Arc::new(Backing::File(path)),
+        })
+    }
+
+    /// A descriptor for a child's stdout/stderr (opened in append mode, so both streams
+    /// interleave instead of overwriting each other). Close it once the child has it.
     pub fn writer(&self) -> io::Result<OwnedFd> {
-        let path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let path = match &*self.backing {
+            Backing::Memory(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+            Backing::File(p) => p.clone(),
+        };
         let f = std::fs::OpenOptions::new().append(true).open(path)?;
         Ok(OwnedFd::from(f))
     }
@@ -40,17 +80,25 @@ impl LogFile {
 
     /// Bytes from `offset` on, and the new offset (for `logs -f`).
     pub fn read_from(&self, offset: u64) -> (String, u64) {
+        let file = match &*self.backing {
+            Backing::Memory(fd) => fd.try_clone().map(std::fs::File::from),
+            Backing::File(p) => std::fs::File::open(p),
+        };
         let mut out = Vec::new();
         let mut off = offset;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: buffer valid for its length.
-            let n = unsafe { libc::pread(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off as i64) };
-            if n <= 0 {
-                break;
+        if let Ok(file) = file {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match file.read_at(&mut buf, off) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        out.extend_from_slice(&buf[..n]);
+                        off += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
             }
-            out.extend_from_slice(&buf[..n as usize]);
-            off += n as u64;
         }
         (String::from_utf8_lossy(&out).into_owned(), off)
     }

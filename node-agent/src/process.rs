@@ -1,7 +1,9 @@
-//! Waiting for and stopping processes podlab started, by pid, through pidfds.
+//! Waiting for and stopping processes through pidfds: the pause processes (the zygote's
+//! children) and children podlab did not start through its spawner (`std::process::Command`).
+//! The spawner's own children hold no descriptor: see [`crate::reaper`].
 //!
 //! A pidfd names one process for good (no pid-reuse races) and becomes readable when the
-//! process exits, so a tokio task can await any child without a global SIGCHLD reaper.
+//! process exits, so a tokio task can await it.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -165,20 +167,35 @@ impl Process {
     /// A second handle that can signal the process while another task awaits `wait`.
     pub fn signaler(&self) -> Signaler {
         Signaler {
-            pidfd: self.pidfd.clone(),
+            to: SignalTo::Pidfd(self.pidfd.clone()),
         }
     }
 }
 
-/// Sends signals to one process through its own pidfd.
+/// Sends signals to one process: through its pidfd, or (a spawner's child) by pid until the
+/// reaper has reaped it.
 pub struct Signaler {
-    pidfd: Arc<OwnedFd>,
+    to: SignalTo,
+}
+
+enum SignalTo {
+    Pidfd(Arc<OwnedFd>),
+    Child(crate::reaper::Child),
 }
 
 impl Signaler {
-    /// Send signal `sig` to the process (through its pidfd: never to a recycled pid).
+    pub(crate) fn child(child: crate::reaper::Child) -> Self {
+        Signaler {
+            to: SignalTo::Child(child),
+        }
+    }
+
+    /// Send signal `sig` to the process (never to a recycled pid).
     pub fn signal(&self, sig: i32) {
-        pidfd_signal(&self.pidfd, sig);
+        match &self.to {
+            SignalTo::Pidfd(fd) => pidfd_signal(fd, sig),
+            SignalTo::Child(c) => c.signal(sig),
+        }
     }
 }
 

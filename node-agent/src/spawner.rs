@@ -11,6 +11,9 @@
 //! (even by `kill -9`), the kernel kills every pause process and container, and with the last
 //! process of a namespace gone the namespace, its veths and addresses go too.
 //!
+//! Every process started here is registered with [`crate::reaper`] as soon as it is cloned
+//! and reaped there, so a running container holds none of podlab's descriptors.
+//!
 //! Containers are started the way `posix_spawn` does it: `clone(CLONE_VM | CLONE_VFORK)` runs the
 //! child on a small stack in podlab's own memory until it calls `execve`, so nothing of podlab's
 //! (possibly large) address space is copied, whatever its size.
@@ -31,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
+use crate::reaper::Child;
 use crate::rootfs::{MountPlan, RootFs};
 use crate::zygote::{Forked, Zygote};
 
@@ -188,26 +192,25 @@ impl Spawner {
         }
     }
 
-    /// Start a process inside the namespaces named in `spec.join`. Returns its pid.
-    pub fn spawn_process(&self, spec: ProcessSpec) -> io::Result<i32> {
+    /// Start a process inside the namespaces named in `spec.join`.
+    pub fn spawn_process(&self, spec: ProcessSpec) -> io::Result<Child> {
         self.run(spec.joins_pid_ns(), move || spawn_in_namespaces(spec, None))?
     }
 
     /// Like [`Spawner::spawn_process`], awaiting the spawner thread instead of blocking a
     /// runtime worker while other pods' containers are started ahead of this one.
-    pub async fn spawn_process_async(&self, spec: ProcessSpec) -> io::Result<i32> {
+    pub async fn spawn_process_async(&self, spec: ProcessSpec) -> io::Result<Child> {
         self.spawn_async(spec, None).await
     }
 
     /// Start a container: a process in the namespaces of `spec.join`, in a mount namespace of
     /// its own whose root is `rootfs` (see [`crate::rootfs`]), and in a PID namespace of its
-    /// own unless `spec.join` names one (the pod's, with `shareProcessNamespace`). Returns its
-    /// pid (as podlab sees it).
-    pub async fn spawn_container_async(&self, spec: ProcessSpec, rootfs: RootFs) -> io::Result<i32> {
+    /// own unless `spec.join` names one (the pod's, with `shareProcessNamespace`).
+    pub async fn spawn_container_async(&self, spec: ProcessSpec, rootfs: RootFs) -> io::Result<Child> {
         self.spawn_async(spec, Some(rootfs)).await
     }
 
-    async fn spawn_async(&self, spec: ProcessSpec, rootfs: Option<RootFs>) -> io::Result<i32> {
+    async fn spawn_async(&self, spec: ProcessSpec, rootfs: Option<RootFs>) -> io::Result<Child> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(
             spec.joins_pid_ns(),
@@ -284,7 +287,8 @@ fn own_fd_path(fd: RawFd) -> io::Result<CString> {
     cstring(OsStr::new(&format!("/proc/{pid}/task/{tid}/fd/{fd}")))
 }
 
-fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result<i32> {
+fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result<Child> {
+    crate::reaper::install()?;
     let program = cstring(resolve(&spec.program, &spec.env)?.as_os_str())?;
     let args: Vec<CString> = std::iter::once(spec.program.as_os_str())
         .chain(spec.args.iter().map(OsStr::new))
@@ -362,7 +366,7 @@ fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result
     // SAFETY: signals are blocked across clone so no handler runs on the child's stack in our
     // memory; CLONE_VFORK suspends this thread until the child has exec'd or exited, so `plan`
     // and `stack` outlive every use the child makes of them.
-    let pid = unsafe {
+    let child = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut plan.mask);
@@ -384,17 +388,15 @@ fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result
             }
             return Err(err);
         }
-        pid
+        crate::reaper::register(pid)
     };
     drop(stack);
     let failed = plan.error.load(Ordering::SeqCst);
     if failed != 0 {
-        // SAFETY: reaping the child we just started, which has exited.
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        child.wait_blocking();
         return Err(io::Error::from_raw_os_error(failed));
     }
-    // The child is reaped through its pidfd (see `process`).
-    Ok(pid)
+    Ok(child)
 }
 
 /// Makes the calling thread's children from now on start in PID namespace `fd`. Only on the

@@ -2,7 +2,8 @@
 //! (hostname set, IPv4-only interfaces, gone when dropped) and containers started inside them
 //! (exit codes reported, a missing program is an error, not a hang).
 
-use podlab_node_agent::process::{Exit, Process};
+use podlab_node_agent::process::Exit;
+use podlab_node_agent::reaper::Child;
 use podlab_node_agent::spawner::ProcessSpec;
 use podlab_node_agent::{Sandbox, SandboxKind, Spawner};
 use std::os::fd::OwnedFd;
@@ -41,8 +42,8 @@ fn spec(sb: &Sandbox, argv: &[&str], stdout: OwnedFd, stderr: OwnedFd) -> Proces
 fn run_in(sp: &Spawner, sb: &Sandbox, argv: &[&str]) -> std::io::Result<(Exit, String)> {
     let out = tempfile_path();
     let file = std::fs::File::create(&out).unwrap();
-    let pid = sp.spawn_process(spec(sb, argv, OwnedFd::from(file), sink()))?;
-    let exit = wait_exit(Process::adopt(pid)?);
+    let child = sp.spawn_process(spec(sb, argv, OwnedFd::from(file), sink()))?;
+    let exit = wait_exit(child);
     let text = std::fs::read_to_string(&out).unwrap_or_default();
     let _ = std::fs::remove_file(&out);
     Ok((exit, text))
@@ -59,7 +60,7 @@ fn tempfile_path() -> PathBuf {
 }
 
 /// Waits for a short command to end by itself and reaps it.
-fn wait_exit(p: Process) -> Exit {
+fn wait_exit(p: Child) -> Exit {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -163,10 +164,10 @@ fn run_with_logs(sp: &Spawner, sb: &Sandbox, script: &str, append: bool) -> (Str
         };
         OwnedFd::from(o.open(p).unwrap())
     };
-    let pid = sp
+    let child = sp
         .spawn_process(spec(sb, &["sh", "-c", script], open(&out), open(&err)))
         .unwrap();
-    assert_eq!(wait_exit(Process::adopt(pid).unwrap()), Exit::Code(0));
+    assert_eq!(wait_exit(child), Exit::Code(0));
     let read = |p: &PathBuf| {
         let t = std::fs::read_to_string(p).unwrap();
         let _ = std::fs::remove_file(p);
@@ -219,10 +220,10 @@ fn a_container_can_write_to_a_pipe() {
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     // SAFETY: fresh descriptors from pipe2, owned once each.
     let (r, w) = unsafe { (std::fs::File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let pid = sp
+    let child = sp
         .spawn_process(spec(&sb, &["sh", "-c", "echo through the pipe"], w, sink()))
         .unwrap();
-    assert_eq!(wait_exit(Process::adopt(pid).unwrap()), Exit::Code(0));
+    assert_eq!(wait_exit(child), Exit::Code(0));
     let mut out = String::new();
     let mut r = r;
     r.read_to_string(&mut out).unwrap();

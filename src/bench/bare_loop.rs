@@ -311,7 +311,7 @@ pub async fn floor(
     let mut procs = Vec::new();
     for sb in &pod_sb {
         let log = podlab_node_agent::logs::LogFile::new(prefix)?;
-        let pid = spawner.spawn_process(podlab_node_agent::spawner::ProcessSpec {
+        let proc = spawner.spawn_process(podlab_node_agent::spawner::ProcessSpec {
             stdin: None,
             program: "sleep".into(),
             args: vec!["3600".into()],
@@ -321,7 +321,7 @@ pub async fn floor(
             stderr: log.writer()?,
             cwd: std::env::temp_dir(),
         })?;
-        procs.push(podlab_node_agent::process::Process::adopt(pid)?);
+        procs.push(proc);
     }
     let total = t.elapsed();
     drop((node_ns, pod_ns));

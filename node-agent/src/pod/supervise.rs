@@ -9,8 +9,9 @@ use super::{
 };
 use crate::images::{self, ImageKind};
 use crate::logs::LogFile;
-use crate::process::{self, Exit, Process};
+use crate::process::{self, Exit};
 use crate::pull::{self, Decision, PullPolicy};
+use crate::reaper::Child;
 use crate::rootfs;
 use crate::spawner::ProcessSpec;
 use crate::{lock_unpoisoned, now};
@@ -37,6 +38,7 @@ pub(super) async fn supervise(shared: Arc<Shared>, idx: usize, stop: watch::Rece
         stop,
         backoff: BACKOFF_INITIAL,
         failures: 0,
+        runs: 0,
     };
     loop {
         if *s.stop.borrow() {
@@ -77,6 +79,8 @@ struct Supervisor {
     backoff: Duration,
     /// Exits so far (the first restart is immediate).
     failures: u32,
+    /// Runs started so far (numbers the log files).
+    runs: u32,
 }
 
 /// What pulling the image came to.
@@ -181,7 +185,8 @@ impl Supervisor {
     async fn run(&mut self, kind: &ImageKind, env: Vec<(String, String)>) -> Option<Ended> {
         let (shared, idx, init) = (self.shared.clone(), self.idx, self.init);
         let started = now();
-        let (proc, log) = match start_container(&shared, &self.spec, kind, env).await {
+        self.runs += 1;
+        let (proc, log) = match start_container(&shared, &self.spec, kind, env, self.runs).await {
             Ok(x) => x,
             Err(e) => {
                 let msg = if e.kind() == std::io::ErrorKind::NotFound {
@@ -358,15 +363,17 @@ fn record_exit(r: &mut ContainerRun, terminated: ContainerState, message: Option
 
 /// Start the container's process in the pod's sandbox, in a mount namespace whose root is a
 /// fresh copy-on-write view of its image (see [`crate::rootfs`]) and a PID namespace of its own
-/// (or the pod's), its output going to a fresh log.
+/// (or the pod's), its output going to a fresh log file (which only the container holds open).
 async fn start_container(
     shared: &Shared,
     spec: &Container,
     kind: &ImageKind,
     env: Vec<(String, String)>,
-) -> std::io::Result<(Process, LogFile)> {
+    run: u32,
+) -> std::io::Result<(Child, LogFile)> {
     let _slot = shared.spawner.container_slot().await?;
-    let log = LogFile::new(&spec.name)?;
+    // Container names are DNS labels: `NAME.N.log` is no volume's or container's directory.
+    let log = LogFile::create(shared.ctx.workdir.join(format!("{}.{run}.log", spec.name)))?;
     let mounts = crate::volumes::container_binds(&shared.ctx.workdir, &shared.pod, spec, &env)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let (program, args, builtin) = match kind {
@@ -381,7 +388,7 @@ async fn start_container(
         ),
     };
     let rootfs = rootfs::prepare_container(&shared.ctx.workdir, spec, builtin, &mounts)?;
-    let pid = shared
+    let child = shared
         .spawner
         .spawn_container_async(
             ProcessSpec {
@@ -397,7 +404,7 @@ async fn start_container(
             rootfs,
         )
         .await?;
-    Ok((Process::adopt(pid)?, log))
+    Ok((child, log))
 }
 
 /// The container's working directory (its `workingDir` if it exists, else the pod's scratch

@@ -125,14 +125,15 @@ async fn ipv4_only_link(h: &Handle, index: u32) -> Result<(), rtnetlink::Error> 
 }
 
 /// Builds a cluster network the plain way: bridge `fabric_bridge` in the calling thread's
-/// namespace, node `i+1` in `nodes[i]`, pod `k` in `pods[k]`. The names used in the fabric
+/// namespace, node `i+1` in `nodes[i]`, pod `k` in the namespace of `pods[k]` (opened only
+/// while it is wired, as podlab does: 10,000 held namespaces would meet RLIMIT_NOFILE). The names used in the fabric
 /// namespace (`fabric_bridge`, `bfab-<i>`) must not collide with a live cluster there.
 pub async fn run(
     net: &ClusterNetwork,
     rt: &tokio::runtime::Handle,
     fabric_bridge: &str,
     nodes: &[Netns],
-    pods: &[Netns],
+    pods: &[Sandbox],
 ) -> Result<BareReport> {
     let start = Instant::now();
     let (conn, fabric) = ns::netlink_here(rt).context("open a netlink socket")?;
@@ -169,7 +170,9 @@ pub async fn run(
 
     let start = Instant::now();
     if !nodes.is_empty() {
-        for (k, pod_ns) in pods.iter().enumerate() {
+        for (k, pod) in pods.iter().enumerate() {
+            let pod_ns = pod.netns().context("open a pod's network namespace")?;
+            let pod_ns: &Netns = &pod_ns;
             let n = k % nodes.len();
             let (h, br) = &handles[n];
             let a = &addrs[n];
@@ -306,8 +309,8 @@ pub async fn floor(
     let netns_of = |sbs: &[Sandbox]| -> std::io::Result<Vec<Netns>> {
         sbs.iter().map(|s| s.netns().and_then(|n| n.into_owned())).collect()
     };
-    let (node_ns, pod_ns) = (netns_of(&node_sb)?, netns_of(&pod_sb)?);
-    let net = run(&super::network(), rt, "bare0", &node_ns, &pod_ns).await?;
+    let node_ns = netns_of(&node_sb)?;
+    let net = run(&super::network(), rt, "bare0", &node_ns, &pod_sb).await?;
     let mut procs = Vec::new();
     for sb in &pod_sb {
         let log = podlab_node_agent::logs::LogFile::new(prefix)?;
@@ -324,7 +327,7 @@ pub async fn floor(
         procs.push(proc);
     }
     let total = t.elapsed();
-    drop((node_ns, pod_ns));
+    drop(node_ns);
     for p in procs {
         p.kill_and_reap();
     }
@@ -452,7 +455,7 @@ mod tests {
                     rt.handle(),
                     "bare0",
                     &netns_of(&nodes)?,
-                    &netns_of(&pods)?,
+                    &pods,
                 )
                 .await
             })

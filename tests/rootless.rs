@@ -94,15 +94,12 @@ fn a_rootless_cluster_cannot_change_the_machine() {
         return;
     }
     let before = machine_snapshot();
-    let name = format!("rootless-{}", std::process::id());
-    let up = podlab_as_user()
-        .args(["up", "scenarios/hello.yaml", "--name", &name])
-        .output()
-        .unwrap();
-    assert!(up.status.success(), "{}", text(&up));
+    // Removed on drop, also when an assertion below fails.
+    let cluster = UpCluster::up_as_user("scenarios/hello.yaml", "rootless");
     let exec = |script: &str| {
-        let out = podlab_as_user()
-            .args(["exec", "--cluster", &name, "client", "--", "sh", "-c", script])
+        let out = cluster
+            .cmd()
+            .args(["exec", "client", "--", "sh", "-c", script])
             .output()
             .unwrap();
         (out.status.success(), text(&out))
@@ -123,8 +120,7 @@ fn a_rootless_cluster_cannot_change_the_machine() {
         let (ok, t) = exec(script);
         assert!(!ok, "the container changed {what}: {t}");
     }
-    let down = podlab_as_user().args(["down", "--name", &name]).output().unwrap();
-    assert!(down.status.success(), "{}", text(&down));
+    cluster.down();
     assert!(
         !std::path::Path::new("/etc/podlab-rootless-probe").exists(),
         "the layer reached the machine"

@@ -63,7 +63,7 @@ fn two_thousand_pods_come_up_reachable_and_go_away_leaving_nothing() {
         ])
         .output()
         .unwrap();
-    let cluster = UpCluster { name: name.clone() };
+    let cluster = UpCluster::adopt(&name);
     assert!(up.status.success(), "{}", text(&up));
     let up_took = t0.elapsed();
 

@@ -27,6 +27,7 @@
 //! - [`annotate`]: why each route exists, in words (the layout's words).
 //! - [`trace`]: the hop-by-hop path of a packet, asked from the kernel in every namespace.
 //! - [`capture`]: packets of a namespace's interfaces into a pcap file (`podlab capture`).
+//! - [`neighbours`]: a namespace's ARP table.
 //! - [`inspect`]: read-only snapshots of a namespace (links, routes, counters, lookups).
 //! - [`probe`]: real probes between namespaces (TCP connect, app port, received TTL).
 //! - [`ns`]: network namespace handles and running code inside one.
@@ -45,6 +46,7 @@ pub mod ipam;
 mod kernel;
 pub mod layout;
 mod model;
+pub mod neighbours;
 mod nl;
 pub mod ns;
 pub mod probe;

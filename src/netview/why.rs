@@ -120,26 +120,6 @@ fn node_trouble(cluster: &Cluster, s: &Resolved, d: &Resolved) -> Result<Option<
     Ok(None)
 }
 
-/// The IPv4 neighbours in `netns` whose ARP request got no answer (`/proc/net/arp` flags 0:
-/// INCOMPLETE while asking, FAILED after): (address, interface).
-fn unanswered_neighbours(netns: &Netns) -> Result<Vec<(String, String)>> {
-    let text = read_in(netns, "/proc/thread-self/net/arp")?;
-    Ok(unanswered(&text))
-}
-
-fn unanswered(arp: &str) -> Vec<(String, String)> {
-    arp.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            match (f.first(), f.get(2), f.get(5)) {
-                (Some(ip), Some(&"0x0"), Some(dev)) => Some((ip.to_string(), dev.to_string())),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
 /// A neighbour entry on the way (source pod, the path's nodes, destination) left without an
 /// ARP answer: the next hop at that address does not answer.
 fn neighbour_trouble(cluster: &Cluster, s: &Resolved, d: &Resolved) -> Result<Option<Diagnosis>> {
@@ -153,7 +133,10 @@ fn neighbour_trouble(cluster: &Cluster, s: &Resolved, d: &Resolved) -> Result<Op
     }
     places.push((d.label.clone(), d.netns.try_clone()?));
     for (label, netns) in &places {
-        if let Some((ip, dev)) = unanswered_neighbours(netns)?.into_iter().next() {
+        let table = podlab_netplugin::neighbours::of(netns)?;
+        if let Some(podlab_netplugin::neighbours::Neighbour { dst: ip, dev, .. }) =
+            table.into_iter().find(|n| n.unanswered())
+        {
             return fail(
                 format!("{label}: the neighbour entry for {ip} on {dev} is FAILED: nothing answers ARP for {ip}"),
                 vec![
@@ -304,14 +287,6 @@ pub fn render_why(d: &Diagnosis, output: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arp_entries_without_an_answer_are_picked_out() {
-        let arp = "IP address       HW type     Flags       HW address            Mask     Device\n\
-                   172.18.0.3       0x1         0x0         00:00:00:00:00:00     *        eth0\n\
-                   10.244.1.2       0x1         0x2         aa:bb:cc:dd:ee:ff     *        cni0\n";
-        assert_eq!(unanswered(arp), vec![("172.18.0.3".to_string(), "eth0".to_string())]);
-    }
 
     #[test]
     fn proc_net_addresses_read_as_people_write_them() {

@@ -34,25 +34,6 @@ pub struct Args {
     pub c: ClusterArg,
 }
 
-/// Where the machine's `tool` (`ip`, ...) is, if installed.
-pub fn find_tool(tool: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(std::path::PathBuf::from))
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
-
-/// A command for `program` that runs inside the network namespace of process `pid` (a pod's
-/// or node's sandbox, joined like `exec` does); the open namespace must live until the spawn.
-pub fn netns_command(pid: i32, program: &Path) -> Result<(std::process::Command, std::fs::File)> {
-    let netns = podlab_node_agent::join::open_ns(pid, podlab_node_agent::join::Space::Net)
-        .with_context(|| format!("opening the network namespace of pid {pid}"))?;
-    let mut cmd = std::process::Command::new(program);
-    podlab_node_agent::join::enter_netns_before_exec(&mut cmd, &netns);
-    Ok((cmd, netns))
-}
-
 /// `podlab capture POD|node/NAME[/IFACE]`: capture inside that network namespace (joined
 /// through the sandbox pid, like `exec`), writing a pcap for Wireshark. Stops after `count`
 /// packets, `seconds` (10 s when neither is given) or Ctrl-C.

@@ -5,11 +5,10 @@
 
 use super::{Ctx, stepper};
 use crate::protocol::{Reply, Request};
-use crate::verbs::{self, ClusterArg, capture, exec, split_target};
-use anyhow::{Context, Result, anyhow, bail};
+use crate::verbs::{self, ClusterArg, exec, split_target};
+use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// Answers `/x/{view}`.
@@ -112,23 +111,11 @@ pub(super) fn netns_pid(ctx: &Ctx, label: &str, ns: &str) -> Result<i32> {
     Ok(exec::target(&ctx.cluster, kind, name, ns, None)?.pid)
 }
 
-/// Runs the machine's `tool` with `args` inside a namespace and returns its stdout.
-pub(super) fn run_in(pid: i32, tool: &str, args: &[&str]) -> Result<String> {
-    let bin = capture::find_tool(tool).ok_or_else(|| anyhow!("{tool} is not installed on this machine"))?;
-    let (mut cmd, netns) = capture::netns_command(pid, &bin)?;
-    cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped());
-    let out = cmd.output().with_context(|| format!("running {tool}"))?;
-    drop(netns);
-    if !out.status.success() {
-        bail!("{tool} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// `ip -j neigh show` in a pod's or node's namespace (`fabric` for the fabric's).
+/// The neighbour (ARP) table in the namespace of `pid` (a pod's or node's sandbox, or the daemon
+/// for the fabric's), in `ip -j neigh`'s field names.
 pub(super) fn neighbours_of(pid: i32) -> Result<Value> {
-    let text = run_in(pid, "ip", &["-j", "-4", "neigh", "show"])?;
-    Ok(serde_json::from_str(text.trim()).unwrap_or(Value::Array(vec![])))
+    let netns = podlab_netplugin::Netns::from_pid(pid as u32)?;
+    Ok(serde_json::to_value(podlab_netplugin::neighbours::of(&netns)?)?)
 }
 
 fn neighbours(ctx: &Ctx, target: &str, ns: &str) -> Result<Value> {

@@ -238,20 +238,46 @@ pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 /// whether the test passed or not.
 pub struct UpCluster {
     pub name: String,
+    /// Every command runs as an ordinary user ([`podlab_as_user`]): a rootless cluster.
+    as_user: bool,
 }
 
 impl UpCluster {
     /// `podlab up FILE --name PREFIX-<test pid>`; panics with podlab's output if that fails.
     pub fn up(file: &str, prefix: &str) -> UpCluster {
-        let name = format!("{prefix}-{}", std::process::id());
-        let out = podlab().args(["up", file, "--name", &name]).output().unwrap();
+        Self::start(file, prefix, false)
+    }
+
+    /// Like [`UpCluster::up`], as an ordinary user (`nobody` when the test runs as root).
+    pub fn up_as_user(file: &str, prefix: &str) -> UpCluster {
+        Self::start(file, prefix, true)
+    }
+
+    fn start(file: &str, prefix: &str, as_user: bool) -> UpCluster {
+        let c = UpCluster {
+            name: format!("{prefix}-{}", std::process::id()),
+            as_user,
+        };
+        let out = c.podlab().args(["up", file, "--name", &c.name]).output().unwrap();
         assert!(out.status.success(), "{}", text(&out));
-        UpCluster { name }
+        c
+    }
+
+    /// Takes charge of a cluster already started (by name), to be removed on drop.
+    pub fn adopt(name: &str) -> UpCluster {
+        UpCluster {
+            name: name.into(),
+            as_user: false,
+        }
+    }
+
+    fn podlab(&self) -> Command {
+        if self.as_user { podlab_as_user() } else { podlab() }
     }
 
     /// A `podlab` command aimed at this cluster.
     pub fn cmd(&self) -> Command {
-        let mut c = podlab();
+        let mut c = self.podlab();
         c.env("PODLAB_CLUSTER", &self.name);
         c
     }
@@ -263,7 +289,7 @@ impl UpCluster {
 
     /// `podlab down` (again on drop, harmlessly).
     pub fn down(&self) {
-        let _ = podlab().args(["down", "--name", &self.name]).output();
+        let _ = self.podlab().args(["down", "--name", &self.name]).output();
     }
 }
 

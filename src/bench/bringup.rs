@@ -130,7 +130,7 @@ async fn sample_now() -> Footprint {
 }
 
 /// The netplugin's `add_pod` for `pods` fresh pod sandboxes on `nodes` nodes (fabric
-/// 172.19.0.0/16, all adds concurrent); returns the time of the adds alone.
+/// 172.19.0.0/16, as many adds in flight as the kubelet wires pods at once); returns the time of the adds alone.
 async fn netplugin_alone(
     spawner: &Spawner,
     rt: &tokio::runtime::Handle,
@@ -149,11 +149,15 @@ async fn netplugin_alone(
         dp.setup_node(&a, Some(&*sb.netns()?)).await?;
         addrs.push(a);
     }
+    // As many adds in flight as the kubelet allows pods being wired (each holds its pod's
+    // namespace and a netlink socket: 10,000 at once met RLIMIT_NOFILE beside the pidfds).
+    let slots = Arc::new(tokio::sync::Semaphore::new(podlab_node_agent::kubelet::STARTING_SLOTS));
     let t3 = Instant::now();
     let mut tasks = Vec::new();
     for (k, sb) in pod_sb.iter().enumerate() {
         let dp = dp.clone();
         let node = addrs[k % nodes].name.clone();
+        let permit = slots.clone().acquire_owned().await.context("wiring slots")?;
         let ns = sb.netns()?.into_owned()?;
         tasks.push(tokio::spawn(async move {
             let pod = PodRef {
@@ -161,7 +165,9 @@ async fn netplugin_alone(
                 name: format!("p{k}"),
                 uid: format!("uid-{k}"),
             };
-            dp.add_pod(&node, &pod, Some(&ns)).await
+            let added = dp.add_pod(&node, &pod, Some(&ns)).await;
+            drop((ns, permit));
+            added
         }));
     }
     for t in tasks {

@@ -14,6 +14,7 @@ mod sandbox_net;
 pub mod status_events;
 
 pub use routes::start_route_reconciler;
+pub use sandbox_net::STARTING_SLOTS;
 pub use status_events::{container_events, container_statuses_waiting};
 
 use crate::AgentConfig;

@@ -14,9 +14,9 @@ const SANDBOX_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
 /// The longest wait between two tries.
 const SANDBOX_BACKOFF_MAX: Duration = Duration::from_secs(60);
 
-/// How many pods may have their network set up at once.
-const WIRING_SLOTS: usize = 256;
-static WIRING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(WIRING_SLOTS);
+/// How many pods may have their sandbox made and their network set up at once.
+pub const STARTING_SLOTS: usize = 256;
+static STARTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(STARTING_SLOTS);
 
 impl Kubelet {
     /// Like the kubelet, retry a failed sandbox (no free address, a netlink error) with
@@ -66,16 +66,17 @@ impl Kubelet {
         } else {
             SandboxKind::Pod
         };
+        // A pod being started holds the pause process's readiness pipe (and a blocking thread)
+        // until its namespaces exist, then its network namespace and a netlink socket while it
+        // is wired: without a bound, 10,000 pods starting at once held ~8,000 pipes or ~9,000
+        // namespaces and sockets beside the pause processes' 10,000 pidfds and met
+        // `RLIMIT_NOFILE` (20,000).
+        let Ok(_starting) = STARTING.acquire().await else {
+            return Err("Failed to create pod sandbox: podlab is shutting down".into());
+        };
         let sandbox = match Sandbox::create_async(&self.spawner, kind, host).await {
             Ok(s) => Arc::new(s),
             Err(e) => return Err(format!("Failed to create pod sandbox: {e}")),
-        };
-        // A pod being wired holds its network namespace and a netlink socket in it: without a
-        // bound, 10,000 pods starting at once held ~9,000 of them beside the pause processes'
-        // 10,000 pidfds and met `RLIMIT_NOFILE` (20,000).
-        let Ok(_wiring) = WIRING.acquire().await else {
-            sandbox.kill();
-            return Err("Failed to create pod sandbox: podlab is shutting down".into());
         };
         let added = match sandbox.netns() {
             Ok(ns) => self

@@ -113,6 +113,25 @@ fn a_container_sees_its_own_processes_and_files_and_writes_nothing_of_the_machin
         "the container's /tmp holds only what it wrote"
     );
 
+    // Escaping the root (the chroot trick: chroot into a subdirectory, climb out with `..`,
+    // chroot there) leads back into the container's own root (what lies beneath it is an
+    // empty read-only directory with the container's root mounted on top): a file written
+    // at the escaped `/` lands in the container's layer, not on the machine.
+    let escaped = format!("/podlab-escaped-{tag}");
+    let escape = format!(
+        "import os\nos.makedirs('/tmp/esc', exist_ok=True)\nos.chroot('/tmp/esc')\n\
+         for _ in range(64): os.chdir('..')\nos.chroot('.')\n\
+         open('{escaped}', 'w').close()\nprint(os.path.exists('{in_tmp}'), os.path.exists('/proc/1'))\n"
+    );
+    let (code, out) = sh(&cluster, "solo", "first", &format!("python3 -c \"{escape}\""));
+    assert_eq!(
+        (code, out.trim()),
+        (0, "True True"),
+        "what an escaped process sees: {out}"
+    );
+    assert!(!Path::new(&escaped).exists(), "{escaped} reached the machine");
+    assert!(Path::new(&format!("/proc/{sleeper}/root{escaped}")).exists());
+
     // Two containers of one pod see different /tmp (and different layers).
     let (code, out) = sh(
         &cluster,

@@ -111,6 +111,7 @@ impl Spawner {
             .name("podlab-spawner".into())
             .spawn(move || {
                 let _ = ztx.send(Zygote::start());
+                crate::rootfs::host::enter();
                 for job in rx {
                     job();
                 }
@@ -120,6 +121,7 @@ impl Spawner {
         std::thread::Builder::new()
             .name("podlab-spawn-pid".into())
             .spawn(move || {
+                crate::rootfs::host::enter();
                 for job in jrx {
                     job();
                 }
@@ -353,6 +355,7 @@ fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result
     };
     let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD;
     if plan.rootfs.is_some() {
+        crate::rootfs::host::ready()?;
         // A container: its own mount namespace, and its own PID namespace unless it joins the pod's.
         flags |= libc::CLONE_NEWNS;
         if pid_ns.is_none() {

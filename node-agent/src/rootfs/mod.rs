@@ -27,9 +27,11 @@
 //! its seed (`/tmp` and `/run` opaque, i.e. empty rather than the machine's; `/dev` opaque with
 //! the basic device nodes; the `workingDir`), the overlay, a fresh `/proc` (of the container's
 //! PID namespace), `/sys` read-only, a new `devpts` instance, the pod's `/dev/shm`,
-//! `/etc/hosts` and `/etc/hostname` bound in, then `pivot_root` and the old root detached.
-//! None of it reaches the machine's mount table.
+//! `/etc/hosts` and `/etc/hostname` bound in, then the root moved onto the root of the
+//! namespace, entered, and the machine's tree detached (see [`host`]: no `pivot_root`, which
+//! visits every task on the machine). None of it reaches the machine's mount table.
 
+pub(crate) mod host;
 mod machine;
 mod plan;
 

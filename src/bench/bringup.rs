@@ -55,17 +55,17 @@ async fn measure(size: Size) -> Result<Measured> {
     let Size { nodes, pods } = size;
 
     // 1. podlab end to end: nodes, scheduling, sandboxes, network, containers, all Running.
-    settle(&rt).await?;
+    settle(&rt, pods).await?;
     let podlab = podlab_end_to_end(nodes, pods).await?;
 
     // 2. The floor: the same namespaces, veths, addresses and routes by a bare rtnetlink loop,
     //    plus one process started in each pod namespace.
     let spawner = Spawner::new();
-    settle(&rt).await?;
+    settle(&rt, pods).await?;
     let floor: Floor = bare_loop::floor(&spawner, &rt, nodes, pods, "bare").await?;
 
     // 3. Pod network setup alone, podlab's netplugin vs the bare loop, on fresh namespaces.
-    settle(&rt).await?;
+    settle(&rt, pods).await?;
     let net = netplugin_alone(&spawner, &rt, nodes, pods).await?;
     Ok(Measured { podlab, floor, net })
 }

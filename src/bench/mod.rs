@@ -118,10 +118,57 @@ pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Untimed: waits (up to 60 s) until the kernel has freed the namespaces of earlier runs.
-pub(crate) async fn settle(rt: &tokio::runtime::Handle) -> Result<()> {
-    bare_loop::wait_for_namespace_cleanup(rt, Duration::from_secs(60)).await?;
+/// Longest untimed wait for the kernel to free earlier namespaces. Freeing 10,000 network
+/// namespaces takes the kernel minutes here (its cleanup walks every namespace's id table
+/// for each one freed), and a measurement started meanwhile pays for it (a 10,000-pod
+/// bring-up 60 s in one run, 74 s in the next after 60 s of waiting).
+const SETTLE_LIMIT: Duration = Duration::from_secs(600);
+
+/// Untimed: waits until the kernel has freed the namespaces of earlier runs (this process's
+/// or another's) and, before measuring `pods` ≥ 1000, until the machine's CPUs are idle
+/// (under 10% busy over a second), saying so when that took a while or did not end.
+pub(crate) async fn settle(rt: &tokio::runtime::Handle, pods: usize) -> Result<()> {
+    let start = std::time::Instant::now();
+    bare_loop::wait_for_namespace_cleanup(rt, SETTLE_LIMIT).await?;
+    // The namespaces are gone from view before the kernel's workers are done with them: before
+    // a measurement big enough to care (small ones run beside other tests on CI), wait for the
+    // machine's CPUs to be idle too.
+    while pods >= 1000 && start.elapsed() < SETTLE_LIMIT && busy_over(Duration::from_secs(1)).await > 0.10 {}
+    let waited = start.elapsed();
+    if waited >= SETTLE_LIMIT {
+        println!(
+            "  (the machine was still busy (the kernel freeing earlier namespaces) after {} s: the next figures include its work)",
+            SETTLE_LIMIT.as_secs()
+        );
+    } else if waited > Duration::from_secs(2) {
+        println!(
+            "  (waited {:.0} s for the kernel to free earlier namespaces and the CPUs to go idle)",
+            waited.as_secs_f64()
+        );
+    }
     Ok(())
+}
+
+/// The share of the machine's CPU time that was busy (not idle or waiting for I/O) over the
+/// next `span`, from `/proc/stat` (1.0 if it cannot be read).
+async fn busy_over(span: Duration) -> f64 {
+    fn times() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let idle = cpu.get(3)? + cpu.get(4)?;
+        Some((cpu.iter().sum(), idle))
+    }
+    let Some((t0, i0)) = times() else { return 1.0 };
+    tokio::time::sleep(span).await;
+    let Some((t1, i1)) = times() else { return 1.0 };
+    let total = t1.saturating_sub(t0).max(1);
+    1.0 - i1.saturating_sub(i0) as f64 / total as f64
 }
 
 /// Creates `nodes` node sandboxes and `pods` pod sandboxes (named `<prefix>-<i>` and

@@ -122,7 +122,7 @@ impl MountPlan {
     pub(crate) unsafe fn enter(&self) -> Result<(), ()> {
         let null = std::ptr::null::<libc::c_char>();
         let ok = |r: libc::c_int| if r == 0 { Ok(()) } else { Err(()) };
-        // SAFETY: mount(2), chdir(2), pivot_root(2), umount2(2) on valid C strings.
+        // SAFETY: mount(2), open(2), fchdir(2), chroot(2), umount2(2) on valid C strings.
         unsafe {
             // Nothing mounted from here on propagates to the machine's namespace (or back).
             ok(libc::mount(
@@ -144,7 +144,7 @@ impl MountPlan {
             libc::umask(umask);
             seeded?;
             if self.root_is_dir {
-                // pivot_root needs a mount point.
+                // Only a mount can be moved onto the namespace's root.
                 ok(libc::mount(
                     self.root.as_ptr(),
                     self.root.as_ptr(),

@@ -41,7 +41,7 @@ pub fn podlab(nodes: usize, pods: usize) -> Result<PodlabBringup> {
         let handle = rt.handle().clone();
         rt.block_on(async move {
             let per_node = pods.div_ceil(nodes) + 1;
-            crate::bench::settle(&handle).await?;
+            crate::bench::settle(&handle, pods).await?;
             let t0 = Instant::now();
             let cluster = Cluster::up(crate::bench::options("bench-peers", nodes, per_node), &|_| {}).await?;
             let rss0 = rss_kib();
@@ -91,7 +91,7 @@ pub fn floor(nodes: usize, pods: usize) -> Result<Duration> {
         let handle = rt.handle().clone();
         rt.block_on(async move {
             let spawner = Spawner::new();
-            crate::bench::settle(&handle).await?;
+            crate::bench::settle(&handle, pods).await?;
             let total = bare_loop::floor(&spawner, &handle, nodes, pods, "floor").await?.total;
             let fabric = Netns::current()?;
             // Untimed: let the kernel finish removing the nodes before the next measurement.

@@ -148,18 +148,7 @@ pub(crate) fn register(pid: i32) -> Child {
 
 /// Whether child `pid` has exited (it is left a zombie; one child looked at, not all).
 fn has_exited(pid: i32) -> bool {
-    loop {
-        // SAFETY: an all-zero siginfo_t is valid; waitid fills it for the one child.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-        // SAFETY: waitid into a valid siginfo_t; WNOWAIT leaves the child as it is.
-        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
-        if r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        // SAFETY: waitid filled in a SIGCHLD-style siginfo (si_pid 0: still running).
-        return r == 0 && unsafe { info.si_pid() } == pid;
-    }
+    wait_one(pid, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT).is_some()
 }
 
 extern "C" fn on_exit_signal(_: libc::c_int) {
@@ -280,15 +269,20 @@ fn finish(slot: &Slot, exited: bool) {
 
 /// Reaps child `pid` if it has exited (it is known to have: `exited`), returning its siginfo.
 fn reap(pid: i32, exited: bool) -> Option<libc::siginfo_t> {
+    let flags = if exited {
+        libc::WEXITED
+    } else {
+        libc::WEXITED | libc::WNOHANG
+    };
+    wait_one(pid, flags)
+}
+
+/// `waitid(P_PID, pid, flags)` (retried on EINTR): its siginfo if `pid` was reported.
+fn wait_one(pid: i32, flags: libc::c_int) -> Option<libc::siginfo_t> {
     loop {
         // SAFETY: an all-zero siginfo_t is valid; waitid fills it for the one child.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let flags = if exited {
-            libc::WEXITED
-        } else {
-            libc::WEXITED | libc::WNOHANG
-        };
-        // SAFETY: as above.
+        // SAFETY: waitid into a valid siginfo_t.
         let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
         if r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
             continue;

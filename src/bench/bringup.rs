@@ -130,7 +130,8 @@ async fn sample_now() -> Footprint {
 }
 
 /// The netplugin's `add_pod` for `pods` fresh pod sandboxes on `nodes` nodes (fabric
-/// 172.19.0.0/16, as many adds in flight as the kubelet wires pods at once); returns the time of the adds alone.
+/// 172.19.0.0/16, as many adds in flight as the kubelet wires pods at once); returns the time
+/// of the adds alone.
 async fn netplugin_alone(
     spawner: &Spawner,
     rt: &tokio::runtime::Handle,

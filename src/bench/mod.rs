@@ -120,8 +120,7 @@ pub(crate) fn ms(d: Duration) -> f64 {
 
 /// Longest untimed wait for the kernel to free earlier namespaces. Freeing 10,000 network
 /// namespaces takes the kernel minutes here (its cleanup walks every namespace's id table
-/// for each one freed), and a measurement started meanwhile pays for it (a 10,000-pod
-/// bring-up 60 s in one run, 74 s in the next after 60 s of waiting).
+/// for each one freed), and a measurement started meanwhile pays for that work.
 const SETTLE_LIMIT: Duration = Duration::from_secs(600);
 
 /// Untimed: waits until the kernel has freed the namespaces of earlier runs (this process's
@@ -137,7 +136,7 @@ pub(crate) async fn settle(rt: &tokio::runtime::Handle, pods: usize) -> Result<(
     let waited = start.elapsed();
     if waited >= SETTLE_LIMIT {
         println!(
-            "  (the machine was still busy (the kernel freeing earlier namespaces) after {} s: the next figures include its work)",
+            "  (the machine was still busy after {} s, e.g. the kernel freeing earlier namespaces: the next figures include that work)",
             SETTLE_LIMIT.as_secs()
         );
     } else if waited > Duration::from_secs(2) {

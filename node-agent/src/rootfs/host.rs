@@ -11,11 +11,12 @@
 //! `pivot_root` of the thread's life), and the machine's tree (a recursive bind of podlab's
 //! `/`) mounted at `/machine` in it, which the thread uses as its root. A container's mount
 //! namespace is a copy of that one: it builds its root from the machine's tree as before, moves
-//! it onto the tmpfs's root (the thread's working directory, so the child's too), enters it,
-//! and detaches its copy of the machine's tree. A process that escapes the container's root
-//! (`chroot` tricks) finds the empty read-only tmpfs; `setns` into the container's mount
-//! namespace (`kubectl exec`, `nsenter -m`) lands in the container's root, which is mounted on
-//! top of the namespace's root; `/proc/mounts` in the container lists its own mounts.
+//! it onto the tmpfs's root (the thread's working directory, so the child's too), detaches its
+//! copy of the machine's tree, and enters the moved root. A process that escapes the
+//! container's root (`chroot` tricks) climbs to the empty read-only tmpfs, where the kernel
+//! steps back down into what is mounted on top: the container's root again. `setns` into the
+//! container's mount namespace (`kubectl exec`, `nsenter -m`) lands in the container's root
+//! the same way; `/proc/mounts` in the container lists its own mounts.
 
 use std::cell::RefCell;
 use std::ffi::CStr;

@@ -204,10 +204,10 @@ impl MountPlan {
                 }
             }
             // The root goes onto the namespace's root (our working directory, see
-            // [`super::host`]) and becomes ours; the machine's tree is detached.
+            // [`super::host`]); the machine's tree, still our root, is detached; then the
+            // moved root becomes ours.
             let root = libc::open(self.root.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC);
-            let machine = libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC);
-            if root < 0 || machine < 0 {
+            if root < 0 {
                 return Err(());
             }
             ok(libc::mount(
@@ -217,11 +217,9 @@ impl MountPlan {
                 libc::MS_MOVE,
                 std::ptr::null(),
             ))?;
+            ok(libc::umount2(c"/".as_ptr(), libc::MNT_DETACH))?;
             ok(libc::fchdir(root))?;
             ok(libc::chroot(c".".as_ptr()))?;
-            let mut path = [0u8; 40];
-            ok(libc::umount2(fd_path(&mut path, machine), libc::MNT_DETACH))?;
-            libc::close(machine);
             libc::close(root);
             ok(libc::chdir(c"/".as_ptr()))
         }
@@ -263,45 +261,6 @@ impl MountPlan {
                 }
             }
             Ok(())
-        }
-    }
-}
-
-/// `/proc/self/fd/<fd>` written into `buf` as a C string, without allocating (in the child).
-fn fd_path(buf: &mut [u8; 40], fd: libc::c_int) -> *const libc::c_char {
-    let prefix = b"/proc/self/fd/";
-    buf[..prefix.len()].copy_from_slice(prefix);
-    let mut digits = [0u8; 12];
-    let (mut n, mut len) = (fd.unsigned_abs(), 0);
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for i in 0..len {
-        buf[prefix.len() + i] = digits[len - 1 - i];
-    }
-    buf[prefix.len() + len] = 0;
-    buf.as_ptr().cast()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_descriptor_path_is_written_without_allocating() {
-        let mut buf = [0u8; 40];
-        for (fd, want) in [
-            (0, "/proc/self/fd/0"),
-            (7, "/proc/self/fd/7"),
-            (1234, "/proc/self/fd/1234"),
-        ] {
-            let p = super::fd_path(&mut buf, fd);
-            // SAFETY: fd_path wrote a NUL-terminated string into buf.
-            let got = unsafe { std::ffi::CStr::from_ptr(p) };
-            assert_eq!(got.to_str().ok(), Some(want));
         }
     }
 }

@@ -55,11 +55,12 @@ fn a_missing_config_map_holds_the_pod_with_failed_mount_until_it_is_applied() {
         return;
     }
     let cluster = UpCluster::up("tests/scenarios/volumes.yaml", "t-vol");
-    // `medium: Memory` is honest: where podlab's runtime directory is not on a tmpfs (this
-    // project's machines: /run is ext4), the pod gets a warning saying the volume is on disk.
+    // `medium: Memory` is honest: where the pods' scratch directories are not on a tmpfs (a
+    // rootless podlab under a /tmp on disk; as root they are on a tmpfs of podlab's own), the
+    // pod gets a warning saying the volume is on disk.
     let run_fs = std::process::Command::new("stat")
-        .args(["-f", "-c", "%T"])
-        .arg(run_base())
+        .args(["-f", "-L", "-c", "%T"])
+        .arg(run_base().join(&cluster.name).join("pods"))
         .output()
         .unwrap();
     let on_tmpfs = text(&run_fs).trim() == "tmpfs";

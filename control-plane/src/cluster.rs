@@ -248,6 +248,10 @@ impl PodApi for Cluster {
         }
     }
 
+    fn layer_mountpoint(&self) -> Option<PathBuf> {
+        self.rundir.as_ref().map(|r| r.layer_mountpoint())
+    }
+
     fn held(&self) -> bool {
         self.held.load(std::sync::atomic::Ordering::SeqCst)
     }

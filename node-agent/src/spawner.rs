@@ -2,8 +2,9 @@
 //!
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked a child exits, not the process, so all
 //! containers are started from these threads, and the zygote (which forks every pause process, see
-//! [`crate::zygote`]) is forked from the first; they live as long as the cluster. The second
-//! starts only the processes that join an existing PID namespace (containers of a pod with
+//! [`crate::zygote`]) is forked from the first; they live as long as the cluster. One thread per
+//! CPU (up to four) takes turns at the queue of containers to start; one more starts only the
+//! processes that join an existing PID namespace (containers of a pod with
 //! `shareProcessNamespace`, `exec` into a container): `setns(CLONE_NEWPID)` moves the PID
 //! namespace of a thread's future children for good where podlab runs rootless (going back to
 //! the machine's PID namespace needs a privilege a user namespace lacks), and a thread so moved
@@ -40,7 +41,7 @@ use crate::zygote::{Forked, Zygote};
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Handle to the spawner thread. Cheap to clone.
+/// Handle to the spawner threads. Cheap to clone.
 #[derive(Clone)]
 pub struct Spawner {
     jobs: mpsc::Sender<Job>,
@@ -55,6 +56,12 @@ pub struct Spawner {
 /// Without a bound, 5000 pods queued 15,000 descriptors (a log and two stdio ends each) and
 /// met the machine's `RLIMIT_NOFILE` of 20,000 before most had started.
 const CONTAINER_SLOTS: usize = 64;
+
+/// The most spawner threads starting containers side by side. Each blocks while its child
+/// builds the container's root and `execve`s (`CLONE_VFORK`), work that grows with the number
+/// of pods (see [`crate::rootfs`]): with one thread, a 10,000-pod bring-up left one of two CPUs
+/// idle for most of its second half.
+const MAX_SPAWNER_THREADS: usize = 4;
 
 /// Which namespaces a new sandbox gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,20 +110,32 @@ impl Default for Spawner {
 }
 
 impl Spawner {
-    /// Start the spawner thread.
+    /// Start the spawner threads: one per CPU (at most [`MAX_SPAWNER_THREADS`]) taking turns at
+    /// the container queue, the first forking the zygote beforehand; and the one for joining
+    /// a PID namespace.
     pub fn new() -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
         let (ztx, zrx) = mpsc::sync_channel(1);
-        std::thread::Builder::new()
-            .name("podlab-spawner".into())
-            .spawn(move || {
-                let _ = ztx.send(Zygote::start());
-                crate::rootfs::host::enter();
-                for job in rx {
-                    job();
-                }
-            })
-            .expect("starting a thread");
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_SPAWNER_THREADS));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let ztx = (i == 0).then(|| ztx.clone());
+            std::thread::Builder::new()
+                .name("podlab-spawner".into())
+                .spawn(move || {
+                    if let Some(ztx) = ztx {
+                        let _ = ztx.send(Zygote::start());
+                    }
+                    crate::rootfs::host::enter();
+                    // One job at a time per thread; the queue is held only to take the next.
+                    while let Some(job) = rx.lock().ok().and_then(|q| q.recv().ok()) {
+                        job();
+                    }
+                })
+                .expect("starting a thread");
+        }
+        drop(ztx);
         let (joining, jrx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("podlab-spawn-pid".into())

@@ -46,6 +46,11 @@ pub trait PodApi: Send + Sync {
     fn workdir(&self, pod_uid: &str) -> PathBuf;
     /// Removes a deleted pod's scratch directory (nothing of its containers' layers stays).
     fn remove_workdir(&self, _pod_uid: &str) {}
+    /// Where every container mounts its writable layer, in its own mount namespace (an empty
+    /// directory on the machine); None: a directory of its own in the pod's scratch directory.
+    fn layer_mountpoint(&self) -> Option<PathBuf> {
+        None
+    }
     /// Whether the cluster is held still (a lesson's pause): reconcilers repair nothing.
     fn held(&self) -> bool {
         false
@@ -148,6 +153,7 @@ impl Kubelet {
             pod_ip: net.ip.to_string(),
             sandbox: sandbox.clone(),
             workdir: api.workdir(&podref.uid),
+            layer_mountpoint: api.layer_mountpoint(),
             images: self.images.clone(),
             events: Some(status_events::event_hook(Arc::downgrade(&api), pod.clone())),
             data: Arc::new(ApiData(Arc::downgrade(&api))),

@@ -58,6 +58,8 @@ pub struct PodContext {
     /// The pod's scratch directory: its containers' writable layers and the files they share
     /// (see [`crate::rootfs`]); removed with the pod.
     pub workdir: std::path::PathBuf,
+    /// Where its containers mount their writable layers (see [`crate::rootfs::prepare_container`]).
+    pub layer_mountpoint: Option<std::path::PathBuf>,
     /// The node's image cache (shared by the node's pods); pulls add to it.
     pub images: ImageCache,
     /// Receives the pull events ("Pulling", "Pulled", "Failed"); None drops them.

@@ -387,7 +387,13 @@ async fn start_container(
             true,
         ),
     };
-    let rootfs = rootfs::prepare_container(&shared.ctx.workdir, spec, builtin, &mounts)?;
+    let rootfs = rootfs::prepare_container(
+        &shared.ctx.workdir,
+        shared.ctx.layer_mountpoint.as_deref(),
+        spec,
+        builtin,
+        &mounts,
+    )?;
     let child = shared
         .spawner
         .spawn_container_async(

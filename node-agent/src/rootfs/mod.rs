@@ -6,13 +6,17 @@
 //! upper layer (where everything the container writes lands) is a tmpfs of its own:
 //!
 //! ```text
-//! /run/podlab/<cluster>/pods/<uid>/
+//! /run/podlab/<cluster>/pods/<uid>/   (a tmpfs where podlab can make one, see the
+//!                                      control plane's `rundir`)
 //!     etc-hosts, etc-hostname   written once per pod (as the kubelet does), bind-mounted
 //!     shm/                      the pod's /dev/shm, shared by its containers (one IPC namespace)
-//!     containers/<name>/        empty on the machine; in the container's mount namespace a
+//! /run/podlab/<cluster>/layer/  empty on the machine; in each container's mount namespace a
 //!                               tmpfs holding upper/ (its writable layer), work/ and root/
 //!                               (where the overlay is mounted, then made its `/`)
 //! ```
+//!
+//! (Without a cluster's runtime directory, e.g. in unit tests, the layer is mounted at
+//! `containers/<name>/` of the pod's directory.)
 //!
 //! Measured: an overlay whose upper and work dirs are on the machine's disk (ext4, below the
 //! lower layer `/`, which Linux accepts since 5.2) costs milliseconds per mount (overlayfs
@@ -209,9 +213,12 @@ impl Layout {
 
 /// Says how one run of `spec` in the pod whose scratch directory is `pod_dir` gets its root:
 /// a fresh writable layer each run (a restarted container starts from its image again, as in
-/// Kubernetes). `program_outside`: the program is podlab's own binary.
+/// Kubernetes), a tmpfs mounted in the container's own namespace at `layer_at` (the same
+/// empty directory for every container of a cluster), else at `containers/<name>/` of
+/// `pod_dir`. `program_outside`: the program is podlab's own binary.
 pub fn prepare_container(
     pod_dir: &Path,
+    layer_at: Option<&Path>,
     spec: &Container,
     program_outside: bool,
     mounts: &[crate::volumes::VolumeBind],
@@ -226,8 +233,14 @@ pub fn prepare_container(
             ),
         ));
     }
-    let layer = pod_dir.join("containers").join(&spec.name);
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&layer)?;
+    let layer = match layer_at {
+        Some(at) => at.to_path_buf(),
+        None => {
+            let own = pod_dir.join("containers").join(&spec.name);
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&own)?;
+            own
+        }
+    };
     let (upper, work, root) = (layer.join("upper"), layer.join("work"), layer.join("root"));
     let mut seed = vec![
         Seed::Dir(upper.clone(), 0o755, false),

@@ -21,10 +21,11 @@
 //! with `fsopen`/`fsmount` is attached to no mount table (so nothing appears in the machine's,
 //! and nothing can be left mounted): it lives as long as this process holds its descriptor
 //! (and containers hold mounts of it), so even `kill -9` leaves nothing of it. The link reaches it for the owner (and root) only.
-//! Where `fsopen` is refused (podlab rootless, whose mount namespace is the machine's), `pods/`
-//! is a plain directory.
+//! Where the kernel refuses it (`fsopen` for podlab rootless, whose mount namespace is the
+//! machine's; a bind mount from a detached mount on older kernels), `pods/` is a plain
+//! directory. The tmpfs itself is made in `podlab_node_agent::rootfs` (its `detached_tmpfs`).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -100,61 +101,6 @@ pub struct RunDir {
     _scratch: Option<OwnedFd>,
 }
 
-/// A tmpfs (mode 0700) attached to no mount table: `fsopen`, `fsconfig`, `fsmount`. It lives as
-/// long as the returned descriptor and any mount made from it.
-fn detached_tmpfs() -> std::io::Result<OwnedFd> {
-    const FSOPEN_CLOEXEC: libc::c_uint = 1;
-    const FSCONFIG_SET_STRING: libc::c_uint = 1;
-    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-    const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
-    const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
-    let fd = |r: libc::c_long| {
-        if r < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            // SAFETY: a fresh descriptor from the kernel, owned by nothing else.
-            Ok(unsafe { OwnedFd::from_raw_fd(r as libc::c_int) })
-        }
-    };
-    // SAFETY: the new mount API's calls on constant C strings and descriptors owned here.
-    unsafe {
-        let context = fd(libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC))?;
-        let null = std::ptr::null::<libc::c_char>();
-        for (key, value) in [(c"mode", c"0700"), (c"source", c"podlab")] {
-            if libc::syscall(
-                libc::SYS_fsconfig,
-                context.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                key.as_ptr(),
-                value.as_ptr(),
-                0,
-            ) < 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        if libc::syscall(
-            libc::SYS_fsconfig,
-            context.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            null,
-            null,
-            0,
-        ) < 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-        let quiet = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-        fd(libc::syscall(
-            libc::SYS_fsmount,
-            context.as_raw_fd(),
-            FSMOUNT_CLOEXEC,
-            quiet,
-        ))
-    }
-}
-
 /// Whether a live (not zombie) process with this pid exists.
 pub fn pid_alive(pid: i32) -> bool {
     if pid <= 0 {
@@ -210,7 +156,7 @@ impl RunDir {
         let pid = path.join("pid");
         std::fs::write(&pid, std::process::id().to_string()).map_err(io(format!("writing {}", pid.display())))?;
         let pods = path.join("pods");
-        let scratch = match detached_tmpfs() {
+        let scratch = match podlab_node_agent::rootfs::detached_tmpfs() {
             Ok(tmpfs) => {
                 let at = format!("/proc/{}/fd/{}", std::process::id(), tmpfs.as_raw_fd());
                 std::os::unix::fs::symlink(&at, &pods).map_err(io(format!("linking {} to {at}", pods.display())))?;

@@ -38,8 +38,10 @@
 pub(crate) mod host;
 mod machine;
 mod plan;
+mod scratch;
 
 pub(crate) use plan::MountPlan;
+pub use scratch::detached_tmpfs;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::io;

@@ -181,3 +181,31 @@ fn bench_bringup_sizes_prints_every_size_and_names_one_the_machine_cannot_hold()
     );
     assert_eq!(before, root_net_snapshot(), "the root namespace changed");
 }
+
+/// `podlab up` waits for a Deployment's pods, not for "all of none": right after the apply
+/// the Deployment has no pods yet, and 500 nodes take longer to make than the daemon's first
+/// look. The bundled 500-node scenario (model dataplane, as it pins) returns with every one
+/// of its 5000 replicas Running.
+#[test]
+fn up_returns_once_every_replica_of_a_deployment_is_running() {
+    let name = format!("t-scale-model-{}", std::process::id());
+    let up = podlab()
+        .args(["up", "scenarios/scale/deployment-500-nodes.yaml", "--name", &name])
+        .output()
+        .unwrap();
+    let cluster = UpCluster::adopt(&name);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(text(&up).contains("500 node(s), 5000 pod(s)"), "{}", text(&up));
+    let pods = cluster.run(&["get", "pods"]);
+    let running = pods
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(2) == Some("Running"));
+    assert_eq!(
+        running.count(),
+        5000,
+        "{}",
+        pods.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+    cluster.down();
+}

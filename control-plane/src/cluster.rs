@@ -158,6 +158,13 @@ impl Cluster {
         }
     }
 
+    /// Whether the Deployment and ReplicaSet controllers have made (and removed) every pod
+    /// the workloads ask for (see [`crate::controllers::caught_up`]); a held cluster's
+    /// controllers make nothing, so there is nothing to wait for.
+    pub fn workloads_caught_up(&self) -> bool {
+        self.held.load(std::sync::atomic::Ordering::SeqCst) || crate::controllers::caught_up(&self.store)
+    }
+
     /// A copy of a pod, if there is one.
     pub fn pod(&self, key: &Key) -> Option<Pod> {
         self.store.pod(key)

@@ -73,6 +73,7 @@ async fn apply_and_settle(cluster: &Arc<Cluster>, scenario: &Scenario) -> Result
         .wait_for(Duration::from_secs(30), |c| {
             let pods = c.pods();
             !pods.is_empty()
+                && c.workloads_caught_up()
                 && pods.iter().all(|p| {
                     // Ready (its servers listen), or stuck in a state waiting will not change.
                     let r = printers::pod_status_reason(p);

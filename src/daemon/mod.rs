@@ -70,6 +70,9 @@ pub async fn serve(
             settled &= !matches!(r.as_str(), "Pending" | "ContainerCreating");
         });
         println!("PROGRESS {running} {total}");
+        // Right after a Deployment is applied it has no pods yet: "all of none settled" is
+        // not ready until its controllers have made them.
+        settled &= cluster.workloads_caught_up();
         if (settled && Instant::now() > started + Duration::from_millis(300)) || Instant::now() > deadline {
             break;
         }

@@ -233,7 +233,7 @@ async fn plain_manifest(cluster: &Arc<Cluster>, expected: usize) -> Result<Repor
                 let phase = phase(p);
                 (phase == "Running" && pod_ready(p)) || phase == "Succeeded" || phase == "Failed" || stuck(p)
             });
-            all && n >= expected
+            all && n >= expected && c.workloads_caught_up()
         })
         .await;
     let mut report = Report::default();

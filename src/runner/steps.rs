@@ -88,6 +88,7 @@ async fn wait(cluster: &Arc<Cluster>, pods: &PodSelector, want: &str, timeout: D
             // "Running" also waits for Ready (1/1 in kubectl's READY column): a built-in
             // server is Ready once it listens, so the next step can talk to it.
             !sel.is_empty()
+                && c.workloads_caught_up()
                 && sel
                     .iter()
                     .all(|p| phase(p) == want && (want != "Running" || pod_ready(p)))

@@ -111,6 +111,31 @@ pub fn reconcile_all(ctx: &Context<'_>) -> Duration {
     next
 }
 
+/// Whether the controllers have caught up with what the workloads ask: every Deployment has
+/// the ReplicaSet of its current template, wanting the Deployment's replicas, and every
+/// ReplicaSet has exactly as many live pods (not terminating, not finished) as it wants. A
+/// wait for "every pod Running" must also wait for this: right after a Deployment is applied
+/// there are no pods yet, and "all of none" holds.
+pub fn caught_up(store: &Store) -> bool {
+    let replicasets = store.replicasets();
+    let deployments_done = store.deployments().iter().all(|d| {
+        let Some(spec) = d.spec.as_ref() else { return true };
+        let uid = d.metadata.uid.as_deref().unwrap_or_default();
+        let name = format!(
+            "{}-{}",
+            d.metadata.name.as_deref().unwrap_or_default(),
+            deployment::template_hash(&spec.template)
+        );
+        replicasets.iter().any(|rs| {
+            rs.metadata.namespace == d.metadata.namespace
+                && rs.metadata.name.as_deref() == Some(name.as_str())
+                && controlled_by(&rs.metadata, uid)
+                && rs.spec.as_ref().and_then(|s| s.replicas) == Some(spec.replicas.unwrap_or(1))
+        })
+    });
+    deployments_done && replicasets.iter().all(|rs| replicaset::has_its_replicas(rs, store))
+}
+
 /// How long a reconciler's answer lets the loop wait; an error is logged and retried at the
 /// next resync.
 fn after(result: Result<Action, ApiError>, kind: &str, name: &Option<String>) -> Duration {
@@ -150,4 +175,118 @@ pub(crate) fn ready(p: &Pod) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::PodEntry;
+    use crate::outcome::Verb;
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+    use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    use std::collections::BTreeMap;
+
+    /// Pods go straight into the store (no scheduler, no kubelet).
+    struct StorePods(Store);
+
+    impl PodControl for StorePods {
+        fn store(&self) -> &Store {
+            &self.0
+        }
+        fn create_pod(&self, mut pod: Pod) -> Result<Outcome, ApiError> {
+            let uid = self.0.next_uid();
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let key = (pod.metadata.namespace.clone().unwrap_or_default(), name.clone());
+            self.0.write(|st| {
+                pod.metadata.uid = Some(uid);
+                st.stamp(&mut pod.metadata);
+                st.pods.insert(
+                    key,
+                    PodEntry {
+                        pod,
+                        handle: None,
+                        sandbox: None,
+                        net: None,
+                    },
+                );
+            })?;
+            Ok(Outcome::new("pod", name, Verb::Created))
+        }
+        fn delete_pod(&self, key: Key) {
+            let _ = self.0.write(|st| st.pods.remove(&key));
+        }
+    }
+
+    fn deployment(replicas: i32) -> Deployment {
+        let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
+        Deployment {
+            metadata: ObjectMeta {
+                name: Some("web".into()),
+                ..Default::default()
+            },
+            spec: Some(DeploymentSpec {
+                replicas: Some(replicas),
+                selector: LabelSelector {
+                    match_labels: Some(labels.clone()),
+                    ..Default::default()
+                },
+                template: PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(labels),
+                        ..Default::default()
+                    }),
+                    spec: Some(PodSpec {
+                        containers: vec![Container {
+                            name: "web".into(),
+                            image: Some("nginx".into()),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                },
+                ..Default::default()
+            }),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn caught_up_only_once_the_controllers_made_every_pod() {
+        let host = StorePods(Store::new([crate::store::namespace_object("default")]));
+        let names = NameGen::default();
+        let ctx = Context {
+            store: &host.0,
+            pods: &host,
+            names: &names,
+        };
+        assert!(caught_up(&host.0), "nothing asked, nothing to wait for");
+        host.0.apply_deployment(deployment(3)).unwrap();
+        // Right after the apply there is no pod: "every pod Running" holds, this does not.
+        assert!(!caught_up(&host.0));
+        reconcile_all(&ctx);
+        assert_eq!(host.0.visit_pods(|_| ()), 3);
+        assert!(caught_up(&host.0));
+
+        // A pod going away (terminating, or gone) is not caught up until it is replaced.
+        let victim = host.0.pod_keys_where(|_| true)[0].clone();
+        host.0
+            .update_pod(&victim, |p| {
+                p.metadata.deletion_timestamp = Some(podlab_node_agent::now())
+            })
+            .unwrap();
+        assert!(!caught_up(&host.0));
+        host.delete_pod(victim);
+        assert!(!caught_up(&host.0));
+        reconcile_all(&ctx);
+        assert!(caught_up(&host.0));
+
+        // Scaled: not caught up until the ReplicaSet follows and its pods exist.
+        host.0.apply_deployment(deployment(5)).unwrap();
+        assert!(!caught_up(&host.0));
+        reconcile_all(&ctx);
+        reconcile_all(&ctx);
+        assert_eq!(host.0.visit_pods(|_| ()), 5);
+        assert!(caught_up(&host.0));
+    }
 }

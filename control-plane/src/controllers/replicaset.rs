@@ -57,18 +57,8 @@ pub fn reconcile(rs: &ReplicaSet, ctx: &Context<'_>) -> Result<Action, ApiError>
     let Ok(selector) = LabelSelector::from_k8s(&spec.selector) else {
         return Ok(Action::AwaitChange);
     };
-    let labels_match = |p: &Pod| selector.matches(&p.metadata.labels.clone().unwrap_or_default());
-    let pods: Vec<Pod> = ctx.store.pods_where(|p| {
-        p.metadata.namespace.as_deref() == Some(ns.as_str())
-            && (controlled_by(&p.metadata, &uid) || (p.metadata.owner_references.is_none() && labels_match(p)))
-    });
-    // Adopt matching orphans, as the ReplicaSet controller does (book: a pod relabelled into
-    // the selector counts; one relabelled out of it is replaced).
-    let alive: Vec<&Pod> = pods
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none() && !matches!(phase(p), "Succeeded" | "Failed"))
-        .filter(|p| labels_match(p))
-        .collect();
+    let alive: Vec<Pod> = ctx.store.pods_where(|p| is_live_pod(&ns, &uid, &selector, p));
+    let alive: Vec<&Pod> = alive.iter().collect();
     let mut result = Ok(());
     if alive.len() < want {
         result = create_pods(rs, spec, &ns, want - alive.len(), ctx);
@@ -79,6 +69,33 @@ pub fn reconcile(rs: &ReplicaSet, ctx: &Context<'_>) -> Result<Action, ApiError>
     }
     update_status(rs, &ns, &uid, ctx)?;
     result.map(|()| Action::AwaitChange)
+}
+
+/// Whether `p` counts as one of the ReplicaSet's replicas: in its namespace, controlled by it
+/// or an orphan it adopts (as the ReplicaSet controller does; book: a pod relabelled into the
+/// selector counts, one relabelled out of it is replaced), its labels matching the selector,
+/// not terminating and not finished.
+fn is_live_pod(ns: &str, uid: &str, selector: &LabelSelector, p: &Pod) -> bool {
+    p.metadata.namespace.as_deref() == Some(ns)
+        && (controlled_by(&p.metadata, uid) || p.metadata.owner_references.is_none())
+        && selector.matches(&p.metadata.labels.clone().unwrap_or_default())
+        && p.metadata.deletion_timestamp.is_none()
+        && !matches!(phase(p), "Succeeded" | "Failed")
+}
+
+/// Whether the ReplicaSet has exactly the live pods it wants (one with an unusable spec or
+/// selector wants nothing the controller could make).
+pub(crate) fn has_its_replicas(rs: &ReplicaSet, store: &crate::store::Store) -> bool {
+    let Some(spec) = rs.spec.as_ref() else { return true };
+    let Ok(selector) = LabelSelector::from_k8s(&spec.selector) else {
+        return true;
+    };
+    let ns = rs.metadata.namespace.as_deref().unwrap_or("default");
+    let uid = rs.metadata.uid.as_deref().unwrap_or_default();
+    let want = spec.replicas.unwrap_or(1).max(0) as usize;
+    let mut live = 0;
+    store.visit_pods(|p| live += is_live_pod(ns, uid, &selector, p) as usize);
+    live == want
 }
 
 /// Create `n` pods from the ReplicaSet's template.

@@ -164,13 +164,17 @@ fn bench_bringup_sizes_prints_every_size_and_names_one_the_machine_cannot_hold()
         "20 pods on 1 node:\n  bring-up to all Running",
         "20/20 each from another pod (one node)",
         "peak memory, all processes",
+        "  one more container's /sys    ",
+        "SYSFS MS/POD: of MS/POD",
         "VS REF: ms per pod against the smallest size",
     ] {
         assert!(t.contains(want), "missing {want:?} in:\n{t}");
     }
     assert!(
-        t.lines()
-            .any(|l| l.starts_with("PODS ") && l.contains(" BRING-UP ") && l.contains(" VS BARE ")),
+        t.lines().any(|l| l.starts_with("PODS ")
+            && l.contains(" BRING-UP ")
+            && l.contains(" VS BARE ")
+            && l.contains(" SYSFS MS/POD ")),
         "no table header in:\n{t}"
     );
     // The refused size's row says why, after its pods and nodes.

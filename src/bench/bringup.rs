@@ -3,13 +3,14 @@
 //! (`--sizes 100,1000,5000`, nodes = pods / 100). Per size: bring-up to all Running, the
 //! floor, pod network setup alone, teardown, every pod probed from a pod on another node, and
 //! the whole cluster's peak memory (PSS of podlab and every pause and container process) with
-//! its processes, threads and descriptors. A size the machine cannot hold (the control
+//! its processes, threads and descriptors, and what one more container's `/sys` costs the
+//! kernel before and with the pods up (see [`super::sysfs_mount`]). A size the machine cannot hold (the control
 //! plane's preflight) is named and skipped. The table is printed by [`super::sizes`].
 
 use super::bare_loop::{self, Floor};
 use super::footprint::{Footprint, Sampler};
 use super::peers::in_fresh_netns;
-use super::sizes::{self, Measured, Outcome, Podlab, Size};
+use super::sizes::{self, Measured, Outcome, Podlab, Size, SysfsMount};
 use super::{network, options, reachability, sandboxes, settle, sleeper};
 use anyhow::{Context, Result, bail};
 use podlab_control_plane::Cluster;
@@ -74,6 +75,7 @@ async fn measure(size: Size) -> Result<Measured> {
 /// reachability, `down`; the process tree sampled throughout.
 async fn podlab_end_to_end(nodes: usize, pods: usize) -> Result<Podlab> {
     let per_node = pods.div_ceil(nodes) + 1;
+    let sysfs_before = super::sysfs_mount::one_more();
     let sampler = Sampler::start(std::process::id());
     let t0 = Instant::now();
     let cluster = Cluster::up(options("bench", nodes, per_node), &|_| {}).await?;
@@ -94,6 +96,7 @@ async fn podlab_end_to_end(nodes: usize, pods: usize) -> Result<Podlab> {
         bail!("only {running} of {pods} pods reached Running within {limit:?}");
     }
     let at_running = sample_now().await;
+    let sysfs_up = super::sysfs_mount::one_more();
     let reach = reachability(&cluster).await;
     let after_reach = sample_now().await;
     let peak = sampler.finish(&[at_running, after_reach]);
@@ -106,6 +109,10 @@ async fn podlab_end_to_end(nodes: usize, pods: usize) -> Result<Podlab> {
         teardown,
         reach,
         peak,
+        sysfs: SysfsMount {
+            before: sysfs_before,
+            up: sysfs_up,
+        },
     })
 }
 

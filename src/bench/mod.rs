@@ -10,6 +10,8 @@
 //! - [`bringup`]: `podlab bench bringup`, podlab's cluster bring-up against the kernel floor.
 //! - [`footprint`]: the memory (PSS), processes, threads and descriptors of a process tree.
 //! - [`sizes`]: the sizes of `podlab bench bringup --sizes`, their preflight and their table.
+//! - [`sysfs_mount`]: what one more container's `/sys` costs the kernel with the pods up
+//!   (it grows with them).
 //! - [`schedule`]: `podlab bench schedule`, scheduler_perf-style scheduler throughput.
 //! - [`bare_loop`]: the baseline: the same kernel objects by plain sequential rtnetlink
 //!   calls, the floor (that loop plus a `sleep` per pod), the bare veth pair.
@@ -23,6 +25,7 @@ pub mod footprint;
 pub mod peers;
 pub mod schedule;
 pub mod sizes;
+pub mod sysfs_mount;
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, Pod, PodSpec};

@@ -54,6 +54,25 @@ pub struct Podlab {
     pub reach: Reach,
     /// The sample of podlab's process tree with the most memory.
     pub peak: Footprint,
+    /// One more container's `/sys` before the cluster and with every pod up.
+    pub sysfs: SysfsMount,
+}
+
+/// What a fresh sysfs superblock (one container's `/sys`) cost the kernel, or why it could
+/// not be measured.
+pub struct SysfsMount {
+    /// Before the cluster was made.
+    pub before: Result<Duration, String>,
+    /// With every pod Running.
+    pub up: Result<Duration, String>,
+}
+
+impl SysfsMount {
+    /// Its cost per pod over a bring-up: it grows linearly with the sysfs superblocks already
+    /// there, so the mean of the first and the last.
+    fn mean_ms(&self) -> Option<f64> {
+        Some((ms(*self.before.as_ref().ok()?) + ms(*self.up.as_ref().ok()?)) / 2.0)
+    }
 }
 
 /// Everything measured at one size.
@@ -150,6 +169,16 @@ pub fn print_block(size: &Size, outcome: &Outcome) {
         f.net.ms_per_pod(),
         m.net.as_secs_f64() / f.net.pod_setup.as_secs_f64().max(1e-9)
     );
+    match (&p.sysfs.before, &p.sysfs.up, p.sysfs.mean_ms()) {
+        (Ok(before), Ok(up), Some(mean)) => println!(
+            "  one more container's /sys    {:.0} us with the pods up, {:.0} us before: ~{mean:.2} ms a pod of this bring-up \
+             (a fresh sysfs walks every sysfs superblock, one per pod's network namespace, under the kernel's global sb_lock)",
+            ms(*up) * 1000.0,
+            ms(*before) * 1000.0,
+        ),
+        (Err(e), _, _) | (_, Err(e), _) => println!("  one more container's /sys    not measured: {e}"),
+        _ => {}
+    }
     println!("  teardown                     {:.0} ms", ms(p.teardown));
     println!("  pods reachable               {} {}", p.reach, p.reach.from());
     println!(
@@ -162,7 +191,7 @@ pub fn print_block(size: &Size, outcome: &Outcome) {
     );
 }
 
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 12] = [
     "PODS",
     "NODES",
     "BRING-UP",
@@ -171,6 +200,7 @@ const HEADERS: [&str; 11] = [
     "BARE MS/POD",
     "VS BARE",
     "TEARDOWN",
+    "SYSFS MS/POD",
     "REACHABLE",
     "PSS (PER POD)",
     "PROCS/THREADS/FDS",
@@ -218,6 +248,7 @@ fn row(size: &Size, outcome: &Outcome, reference: Option<f64>) -> Vec<String> {
         format!("{:.2}", ms(m.floor.total) / size.pods as f64),
         format!("{:.2}x{}", m.vs_bare(), mark(m.vs_bare() <= VS_BARE_TARGET)),
         format!("{}{}", secs(p.teardown), mark(teardown_ok)),
+        p.sysfs.mean_ms().map_or("n/a".into(), |m| format!("{m:.2}")),
         format!("{}/{}{}", p.reach.ok, p.reach.total, mark(p.reach.all())),
         format!(
             "{:.0} MiB ({:.0} KiB)",
@@ -264,6 +295,12 @@ pub fn print_table(results: &[(Size, Outcome)], markdown: bool) {
     println!(
         "PSS: the peak, sampled during the run, of podlab's process and all its descendants (zygote, pause \
          processes, containers), each address space once; processes, threads and descriptors of that sample."
+    );
+    println!(
+        "SYSFS MS/POD: of MS/POD, about what the containers' fresh /sys mounts cost the kernel (the mean of one more \
+         sysfs superblock before and with the pods up, uncontended: during a bring-up the other CPUs wait on the same \
+         lock): it grows with the pods up, as the kernel walks every sysfs \
+         superblock, one per pod's network namespace, under its global sb_lock."
     );
     println!("reference: the CNI bridge plugin takes 9-14 ms per ADD and ~23 ms per DEL on these machines");
 }

@@ -39,9 +39,11 @@ pub(crate) mod host;
 mod machine;
 mod plan;
 mod scratch;
+mod sysfs;
 
 pub(crate) use plan::MountPlan;
 pub use scratch::detached_tmpfs;
+pub use sysfs::make_and_drop_sysfs;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::io;

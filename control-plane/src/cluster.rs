@@ -162,7 +162,7 @@ impl Cluster {
     /// the workloads ask for (see [`crate::controllers::caught_up`]); a held cluster's
     /// controllers make nothing, so there is nothing to wait for.
     pub fn workloads_caught_up(&self) -> bool {
-        self.held.load(std::sync::atomic::Ordering::SeqCst) || crate::controllers::caught_up(&self.store)
+        crate::controllers::PodControl::held(self) || crate::controllers::caught_up(&self.store)
     }
 
     /// A copy of a pod, if there is one.

@@ -30,6 +30,16 @@ pub type ResizeFn = Box<dyn FnMut(TerminalSize) + Send>;
 /// background child holding the pipe open must not keep the session open for ever.
 pub const DRAIN_IDLE: Duration = Duration::from_secs(2);
 
+/// How long after the upgrade the first message waits. kubectl before 1.34 (client-go's
+/// `wsStreamExecutor`) starts reading the WebSocket in one goroutine while another registers
+/// its streams; a message read before its stream exists is dropped ("Unknown stream id 1,
+/// discarding message") and, for the exit status, the command fails with "error: closed all
+/// streams" (seen with kubectl 1.32 against a loaded machine: `echo out` answers within a
+/// millisecond). client-go 1.34 waits for its streams ("make sure all streams are created
+/// before starting demux websocket", client-go 2f016580e); older clients get this pause,
+/// about the latency a real kubelet's exec adds anyway.
+pub const FIRST_MESSAGE_HOLD: Duration = Duration::from_millis(50);
+
 /// Size of one read from an output pipe (one stdout or stderr message at most).
 const CHUNK: usize = 32 * 1024;
 /// Outgoing messages queued before the output pumps wait for the WebSocket.
@@ -95,8 +105,10 @@ where
     } = io;
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(OUT_QUEUE);
+    let first_at = tokio::time::Instant::now() + FIRST_MESSAGE_HOLD;
     let writer = async {
         while let Some(message) = rx.recv().await {
+            tokio::time::sleep_until(first_at).await;
             if let Err(e) = sink.send(Message::Binary(message.into())).await {
                 return Err(ExecError::Send(e.to_string()));
             }
@@ -304,6 +316,23 @@ mod tests {
         let status: serde_json::Value = serde_json::from_slice(&status[1..]).expect("json");
         assert_eq!(status["details"]["causes"][0]["message"], "3");
         assert_eq!(session.await.expect("join").expect("run"), ExecEnd::Exited(3));
+    }
+
+    #[tokio::test]
+    async fn the_first_message_waits_for_an_old_kubectl_to_make_its_streams() {
+        let started = tokio::time::Instant::now();
+        let (ws, mut client) = TestWs::pair();
+        let session = tokio::spawn(run_exec(ws, fake_cat(0), Protocol::V5));
+        client.send(binary(&[0xff, 0x00]));
+        let first = client.recv().await;
+        assert!(
+            started.elapsed() >= FIRST_MESSAGE_HOLD,
+            "{first:?} after {:?}",
+            started.elapsed()
+        );
+        assert!(matches!(first, Some(Message::Binary(_))), "{first:?}");
+        let _ = collect(&mut client).await;
+        assert_eq!(session.await.expect("join").expect("run"), ExecEnd::Exited(0));
     }
 
     #[tokio::test]

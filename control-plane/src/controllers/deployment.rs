@@ -33,6 +33,11 @@ pub fn template_hash(t: &PodTemplateSpec) -> String {
         .collect()
 }
 
+/// The name of the ReplicaSet for the Deployment's current template (whose hash is `hash`).
+pub(crate) fn current_replicaset_name(d: &Deployment, hash: &str) -> String {
+    format!("{}-{hash}", d.metadata.name.as_deref().unwrap_or_default())
+}
+
 /// Reconcile one Deployment: make its current ReplicaSet, scale every ReplicaSet it owns,
 /// remove empty old ones beyond `revisionHistoryLimit`, and record its status.
 pub fn reconcile(d: &Deployment, ctx: &Context<'_>) -> Result<Action, ApiError> {
@@ -43,7 +48,7 @@ pub fn reconcile(d: &Deployment, ctx: &Context<'_>) -> Result<Action, ApiError> 
     };
     let replicas = spec.replicas.unwrap_or(1);
     let hash = template_hash(&spec.template);
-    let rs_name = format!("{}-{hash}", d.metadata.name.as_deref().unwrap_or_default());
+    let rs_name = current_replicaset_name(d, &hash);
     let owned: Vec<ReplicaSet> = ctx
         .store
         .replicasets()

@@ -121,11 +121,7 @@ pub fn caught_up(store: &Store) -> bool {
     let deployments_done = store.deployments().iter().all(|d| {
         let Some(spec) = d.spec.as_ref() else { return true };
         let uid = d.metadata.uid.as_deref().unwrap_or_default();
-        let name = format!(
-            "{}-{}",
-            d.metadata.name.as_deref().unwrap_or_default(),
-            deployment::template_hash(&spec.template)
-        );
+        let name = deployment::current_replicaset_name(d, &deployment::template_hash(&spec.template));
         replicasets.iter().any(|rs| {
             rs.metadata.namespace == d.metadata.namespace
                 && rs.metadata.name.as_deref() == Some(name.as_str())

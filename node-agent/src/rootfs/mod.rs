@@ -35,15 +35,15 @@
 //! namespace, entered, and the machine's tree detached (see [`host`]: no `pivot_root`, which
 //! visits every task on the machine). None of it reaches the machine's mount table.
 
+mod fs_context;
 pub(crate) mod host;
 mod machine;
 mod plan;
 mod scratch;
-mod sysfs;
 
+pub use fs_context::make_and_drop_sysfs;
 pub(crate) use plan::MountPlan;
 pub use scratch::detached_tmpfs;
-pub use sysfs::make_and_drop_sysfs;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::io;

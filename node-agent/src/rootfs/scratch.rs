@@ -4,7 +4,7 @@
 //! [`detached_tmpfs`] tries it once and refuses the tmpfs where the kernel does not), but not
 //! onto it, so containers mount their layers elsewhere.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// A tmpfs (mode 0700) attached to no mount table: `fsopen`, `fsconfig`, `fsmount`. It lives as
 /// long as the returned descriptor and any mount made from it. Err where the kernel refuses
@@ -34,54 +34,17 @@ pub fn detached_tmpfs() -> std::io::Result<OwnedFd> {
 }
 
 fn make() -> std::io::Result<OwnedFd> {
-    const FSOPEN_CLOEXEC: libc::c_uint = 1;
-    const FSCONFIG_SET_STRING: libc::c_uint = 1;
-    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
     const FSMOUNT_CLOEXEC: libc::c_uint = 1;
     const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
     const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
-    let fd = |r: libc::c_long| {
-        if r < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            // SAFETY: a fresh descriptor from the kernel, owned by nothing else.
-            Ok(unsafe { OwnedFd::from_raw_fd(r as libc::c_int) })
-        }
-    };
-    // SAFETY: the new mount API's calls on constant C strings and descriptors owned here.
-    unsafe {
-        let context = fd(libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC))?;
-        let null = std::ptr::null::<libc::c_char>();
-        for (key, value) in [(c"mode", c"0700"), (c"source", c"podlab")] {
-            if libc::syscall(
-                libc::SYS_fsconfig,
-                context.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                key.as_ptr(),
-                value.as_ptr(),
-                0,
-            ) < 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        if libc::syscall(
-            libc::SYS_fsconfig,
-            context.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            null,
-            null,
-            0,
-        ) < 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-        let quiet = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-        fd(libc::syscall(
+    let context = super::fs_context::created(c"tmpfs", &[(c"mode", c"0700"), (c"source", c"podlab")])?;
+    // SAFETY: fsmount on a descriptor owned here.
+    super::fs_context::owned_fd(unsafe {
+        libc::syscall(
             libc::SYS_fsmount,
             context.as_raw_fd(),
             FSMOUNT_CLOEXEC,
-            quiet,
-        ))
-    }
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        )
+    })
 }

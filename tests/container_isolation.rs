@@ -88,6 +88,59 @@ fn a_container_sees_its_own_processes_and_files_and_writes_nothing_of_the_machin
     assert!(!ps.contains("sleep 3601"), "the other container's process shows:\n{ps}");
     assert!(!ps.contains("podlab"), "the machine's processes show:\n{ps}");
 
+    // Capabilities: the container runtime's default set (containerd's 0xa80425fb without
+    // CAP_MKNOD), for the container's own process (its PID 1) and for an exec into it; so the
+    // machine's views it has read-only stay read-only, and the kernel's settings under
+    // /proc/sys (here even the pod's own net.*, as with runc) cannot be written.
+    let (code, out) = sh(
+        &cluster,
+        "solo",
+        "first",
+        "grep -h -E '^Cap(Bnd|Eff|Inh|Amb)' /proc/1/status /proc/self/status",
+    );
+    assert_eq!(code, 0, "{out}");
+    for set in ["CapBnd", "CapEff"] {
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(set)).collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines.iter().all(|l| l.ends_with("00000000a00425fb")), "{out}");
+    }
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("CapInh") || l.starts_with("CapAmb"))
+            .all(|l| l.ends_with("0000000000000000")),
+        "{out}"
+    );
+    let (_, out) = sh(
+        &cluster,
+        "solo",
+        "first",
+        "mount -o remount,rw /sys; echo remount=$?; \
+         cat /proc/sys/net/ipv4/ip_forward > /proc/sys/net/ipv4/ip_forward; echo sysctl=$?; \
+         grep -E ' /(sys|proc/(sys|sysrq-trigger|irq|bus|fs)) ' /proc/self/mountinfo | cut -d' ' -f5,6",
+    );
+    assert!(
+        !out.contains("remount=0"),
+        "a container remounted its /sys writable:\n{out}"
+    );
+    assert!(
+        out.contains("Read-only file system") && !out.contains("sysctl=0"),
+        "a container wrote /proc/sys:\n{out}"
+    );
+    let read_only = [
+        "/sys ",
+        "/proc/sys ",
+        "/proc/sysrq-trigger ",
+        "/proc/irq ",
+        "/proc/bus ",
+        "/proc/fs ",
+    ];
+    for at in read_only.into_iter().filter(|p| Path::new(p.trim_end()).exists()) {
+        assert!(
+            out.lines().any(|l| l.starts_with(at) && l.contains("ro,")),
+            "{at}is not read-only in the container:\n{out}"
+        );
+    }
+
     // Filesystem: writes land in the container's layer, never on the machine.
     let in_tmp = format!("/tmp/podlab-iso-{tag}");
     let in_usr = format!("/usr/bin/zzz-podlab-iso-{tag}");

@@ -271,11 +271,26 @@ fn deletes_are_idempotent_and_no_nat_rule_exists_anywhere() {
     let before_ns = live_netns();
     let c = Up::new("tests/scenarios/live.yaml", format!("t-del-{}", std::process::id()));
     let run = |args: &[&str]| c.run(args);
-    // No NAT (no netfilter rule at all) in any node or pod namespace.
-    for target in ["node/worker-1", "node/worker-2", "nginx", "client"] {
+    // No NAT (no netfilter rule at all) in any node or pod namespace. A node's are read with
+    // `podlab exec node/...` (the operator's tools); a container lacks CAP_NET_ADMIN, as in
+    // Kubernetes, so a pod's are read with nsenter into its network namespace.
+    for target in ["node/worker-1", "node/worker-2"] {
         let (code, rules) = run(&["exec", target, "--", "nft", "list", "ruleset"]);
         assert_eq!(code, 0, "{rules}");
         assert!(rules.trim().is_empty(), "{target} has netfilter rules:\n{rules}");
+    }
+    for pod in ["nginx", "client"] {
+        let (code, denied) = run(&["exec", pod, "--", "nft", "list", "ruleset"]);
+        assert_ne!(code, 0, "a container read netfilter without CAP_NET_ADMIN: {denied}");
+        let (_, link) = run(&["exec", pod, "--", "readlink", "/proc/self/ns/net"]);
+        let pid = common::pid_in_namespace("net", link.trim()).expect(&link);
+        let out = common::nsenter(pid)
+            .args(["-n", "nft", "list", "ruleset"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::text(&out));
+        let rules = common::text(&out);
+        assert!(rules.trim().is_empty(), "{pod} has netfilter rules:\n{rules}");
     }
     // Delete while the pod is still starting.
     run(&["apply", "-f", "tests/scenarios/kubia-deployment.yaml"]);

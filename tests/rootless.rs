@@ -104,11 +104,21 @@ fn a_rootless_cluster_cannot_change_the_machine() {
             .unwrap();
         (out.status.success(), text(&out))
     };
-    // Inside, the container is root: its own network, hostname and writable layer are its.
-    let (ok, t) = exec(
-        "id -u && ip link add pv9 type veth peer name pv9b && ip addr add 10.244.250.1/32 dev pv9 && hostname pwned && sysctl -w net.ipv4.ip_forward=1 && echo x > /etc/podlab-rootless-probe && echo inside-ok",
-    );
+    // Inside, the container is root and its writable layer is its own; with the container
+    // runtime's default capabilities (no CAP_NET_ADMIN, CAP_SYS_ADMIN), as in Kubernetes, it
+    // cannot change even its pod's network, hostname or net.* settings.
+    let (ok, t) = exec("id -u && echo x > /etc/podlab-rootless-probe && echo inside-ok");
     assert!(ok && t.contains("inside-ok") && t.starts_with('0'), "{t}");
+    for (what, script) in [
+        ("its pod's links", "ip link add pv9 type veth peer name pv9b"),
+        ("its pod's hostname", "hostname pwned"),
+        ("its pod's net.* settings", "echo 1 > /proc/sys/net/ipv4/ip_forward"),
+    ] {
+        let (ok, t) = exec(script);
+        assert!(!ok, "the container changed {what}: {t}");
+    }
+    let (_, t) = exec("grep CapBnd /proc/self/status");
+    assert!(t.contains("00000000a00425fb"), "{t}");
     // The machine's own: its kernel settings, root's files, its network.
     for (what, script) in [
         ("a kernel sysctl", "echo 7 > /proc/sys/kernel/printk"),

@@ -132,6 +132,20 @@ pub fn run_as_foreground_child(cmd: &mut Command) {
     }
 }
 
+/// Limits `cmd` to a container's capabilities ([`crate::caps`]) as its last step before it
+/// runs: for a command `exec`'d into a container (see [`enter_container`]).
+pub fn limit_to_container_capabilities(cmd: &mut Command) {
+    // SAFETY: the hook makes only raw prctl/capget/capset calls on its own stack.
+    unsafe {
+        cmd.pre_exec(|| {
+            if crate::caps::limit_to_default() != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Starts `cmd` in a session of its own, killed (SIGKILL) if this process dies first: the
 /// daemon under `podlab up`, until it detaches.
 pub fn own_session_dying_with_parent(cmd: &mut Command) {

@@ -14,11 +14,13 @@
 //!   namespaces and processes made off the async runtime, and how their ends are learnt.
 //! - [`images`], [`pull`]: the built-in image catalog, image pulls and the node image cache.
 //! - [`rootfs`]: a container's filesystem (a copy-on-write view of the machine's `/`).
+//! - [`caps`]: the capabilities a container's processes keep (the runtime default set).
 //! - [`logs`]: containers' logs (files in the pod's runtime directory).
 //! - [`join`]: joining a pod's or node's namespaces from the CLI (`exec`, `capture`,
 //!   `port-forward`) and the process plumbing around it, so the binary needs no `unsafe`.
 //! - [`userns`]: rootless podlab's own user namespace, and joining a running cluster's.
 
+pub mod caps;
 pub mod config_data;
 pub mod exec_target;
 pub mod images;

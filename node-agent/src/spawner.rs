@@ -260,6 +260,9 @@ struct ChildPlan {
     rootfs: Option<MountPlan>,
     /// Run `program` from a descriptor opened before the switch of root (podlab's binary).
     program_outside: bool,
+    /// A container's process or an `exec` into a container (it runs in a container's mount
+    /// namespace): limited to the container capability set ([`crate::caps`]) before `execve`.
+    contained: bool,
     /// (source, target) descriptor pairs for stdin, stdout and stderr.
     stdio: [(RawFd, RawFd); 3],
     /// The same three, to be opened by path (path, open flags) into an empty table, when they can be.
@@ -338,6 +341,7 @@ fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result
         Some((fd, _)) => Some(own_fd_path(*fd)?),
         None => None,
     };
+    let contained = rootfs.is_some() || mount_ns.is_some();
     let parent = crate::process::pidfd_open(std::process::id() as i32)?;
     let mut plan = ChildPlan {
         argv: args
@@ -361,6 +365,7 @@ fn spawn_in_namespaces(spec: ProcessSpec, rootfs: Option<&RootFs>) -> io::Result
         mount_ns,
         rootfs: rootfs.map(MountPlan::new).transpose()?,
         program_outside: rootfs.is_some_and(|r| r.program_outside),
+        contained,
         stdio: [
             (spec.stdin.as_ref().map_or(null.as_raw_fd(), |f| f.as_raw_fd()), 0),
             (spec.stdout.as_raw_fd(), 1),
@@ -533,6 +538,10 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             }
         }
         if libc::chdir(plan.cwd.as_ptr()) != 0 {
+            fail(plan);
+        }
+        // Last: every step above may need a capability the container does not keep.
+        if plan.contained && crate::caps::limit_to_default() != 0 {
             fail(plan);
         }
         // Like std's Command: the program starts with no signal blocked.

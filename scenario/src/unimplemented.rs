@@ -131,7 +131,7 @@ pub const UNIMPLEMENTED: &[Unimplemented] = &[
     ),
     pod(
         "spec.securityContext.*",
-        "containers run as root with the machine's capabilities: no user, group, seccomp, SELinux, AppArmor or sysctl settings are applied",
+        "containers run as root with the container runtime's default capabilities (no CAP_SYS_ADMIN, CAP_NET_ADMIN or CAP_MKNOD) and a read-only /proc/sys: no user, group, seccomp, SELinux, AppArmor or sysctl settings are applied",
         "{\"runAsUser\": 1000}",
     ),
     pod(
@@ -165,7 +165,7 @@ pub const UNIMPLEMENTED: &[Unimplemented] = &[
     ),
     pod(
         "spec.containers[].securityContext.*",
-        "containers run as root with the machine's capabilities and a writable root: no user, group, capability, seccomp, SELinux, AppArmor or read-only settings are applied",
+        "containers run as root with the container runtime's default capabilities (no CAP_SYS_ADMIN, CAP_NET_ADMIN or CAP_MKNOD) and a writable root: no user, group, capability, seccomp, SELinux, AppArmor or read-only settings are applied",
         "{\"runAsUser\": 1000}",
     ),
     pod(

@@ -114,6 +114,9 @@ pub fn run(args: Args) -> Result<i32> {
     let mut cmd = Command::new(prog);
     cmd.args(rest).env_clear().envs(env).current_dir("/");
     join::run_as_foreground_child(&mut cmd);
+    if container_pid.is_some() {
+        join::limit_to_container_capabilities(&mut cmd);
+    }
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

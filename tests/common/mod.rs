@@ -58,6 +58,16 @@ pub fn nsenter(pid: u32) -> Command {
     c
 }
 
+/// A process of the machine in namespace `link` (`readlink /proc/PID/ns/<kind>`, e.g.
+/// `net:[4026532301]`), for [`nsenter`].
+pub fn pid_in_namespace(kind: &str, link: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let ns = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok()?;
+        (ns.to_str()? == link).then_some(pid)
+    })
+}
+
 /// Where a test keeps its artefacts (screenshots) for CI: `$PODLAB_ARTEFACTS/<what>` (the
 /// rootless CI pass points it at a directory its user owns), else `target/<what>`.
 pub fn artefact_dir(what: &str) -> PathBuf {

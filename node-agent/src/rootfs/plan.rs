@@ -25,6 +25,8 @@ pub(crate) struct MountPlan {
     root_is_dir: bool,
     overlays: Vec<(CString, CString)>,
     proc_: CString,
+    /// The paths below `/proc` that reach the whole machine ([`PROC_READ_ONLY`]).
+    proc_read_only: Vec<CString>,
     sys: CString,
     pts: CString,
     binds: Vec<CBind>,
@@ -60,6 +62,12 @@ fn locked_flags(path: &Path) -> libc::c_ulong {
     .filter(|(st, _)| f.contains(*st))
     .fold(0, |acc, (_, ms)| acc | ms)
 }
+
+/// What below a container's `/proc` is the machine's, not the container's, and is bound
+/// read-only over itself, as runc does (its `readonlyPaths`): the kernel's settings (`sys`:
+/// only `net.*` there is the pod's own), the SysRq trigger (a write can reboot the machine), IRQ
+/// affinities, bus and filesystem settings. Entries a kernel lacks are skipped.
+const PROC_READ_ONLY: &[&str] = &["sys", "sysrq-trigger", "irq", "bus", "fs"];
 
 fn c(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))
@@ -97,6 +105,10 @@ impl MountPlan {
                 })
                 .collect::<io::Result<_>>()?,
             proc_: c(&inside("/proc"))?,
+            proc_read_only: PROC_READ_ONLY
+                .iter()
+                .map(|p| c(&inside("/proc").join(p)))
+                .collect::<io::Result<_>>()?,
             sys: c(&inside("/sys"))?,
             pts: c(&inside("/dev/pts"))?,
             binds: fs
@@ -170,6 +182,21 @@ impl MountPlan {
                 quiet,
                 std::ptr::null(),
             ))?;
+            for p in &self.proc_read_only {
+                if libc::mount(p.as_ptr(), p.as_ptr(), null, libc::MS_BIND, std::ptr::null()) != 0 {
+                    if *libc::__errno_location() == libc::ENOENT {
+                        continue;
+                    }
+                    return Err(());
+                }
+                ok(libc::mount(
+                    null,
+                    p.as_ptr(),
+                    null,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | quiet,
+                    std::ptr::null(),
+                ))?;
+            }
             ok(libc::mount(
                 c"sysfs".as_ptr(),
                 self.sys.as_ptr(),

@@ -581,6 +581,13 @@ fn logs_follow_exec_and_port_forward() {
     );
     let wc = k.ok_stdin(&["exec", "-i", "web", "-c", "nginx", "--", "wc", "-l"], "1\n2\n3\n");
     assert_eq!(wc.trim(), "3");
+    // An exec has the container runtime's default capabilities, as the container has: no
+    // CAP_SYS_ADMIN, so the pod's hostname stays.
+    let caps = k.ok(&["exec", "web", "--", "grep", "-E", "^Cap(Bnd|Eff)", "/proc/self/status"]);
+    assert_eq!(caps.matches("00000000a00425fb").count(), 2, "{caps}");
+    // (Debian's hostname says "you must be root" for the EPERM.)
+    k.fails(&["exec", "web", "--", "hostname", "renamed"], 1);
+    assert_eq!(k.ok(&["exec", "web", "--", "hostname"]).trim(), "web");
 
     // port-forward: kubectl picks the local port; a plain HTTP client gets nginx's page.
     let pf = Lines::new(k.spawn(&["port-forward", "pod/web", ":80"]));
